@@ -1,0 +1,5 @@
+import sys
+
+from mecbench.cli.main import main
+
+sys.exit(main())
