@@ -343,7 +343,9 @@ class NeuralData:
             with xr.open_datatree(path, engine="netcdf4") as tree:
                 tree = tree.load()
         except Exception as err:  # netCDF4/HDF5 raise many unrelated types on bad files
-            raise DataError(f"{path}: not a readable netCDF4 file ({type(err).__name__}: {err})")
+            raise DataError(
+                f"{path}: not a readable netCDF4 file ({type(err).__name__}: {err})"
+            ) from None
         arenas = {}
         for name, node in tree.children.items():
             ds = node.to_dataset()

@@ -10,6 +10,7 @@ centred on 0; ``neuroid`` carries ``neuroid_id`` (unique str) and ``animal`` (st
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import xarray as xr
@@ -18,6 +19,7 @@ from mecbench.errors import DataError
 
 __all__ = [
     "DIMS",
+    "Arena",
     "bin_centres",
     "grid_shape",
     "make_rate_maps",
@@ -52,6 +54,52 @@ def grid_shape(arena_width: float, arena_height: float, bin_size: float) -> tupl
     return shape[0], shape[1]
 
 
+@dataclass(frozen=True)
+class Arena:
+    """A square-binned rectangular box centred on 0.
+
+    Parameters
+    ----------
+    width, height : float
+        Size in metres.
+    bin_size : float
+        Side of a square bin in metres (5 cm as in Nayebi et al. 2021).
+    """
+
+    width: float
+    height: float
+    bin_size: float = 0.05
+
+    def __post_init__(self):
+        grid_shape(self.width, self.height, self.bin_size)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """Number of bins along x and y."""
+        return grid_shape(self.width, self.height, self.bin_size)
+
+    @property
+    def key(self) -> str:
+        """Canonical arena name, e.g. ``"2.2x2.2m"``."""
+        return arena_key(self.width, self.height)
+
+    @property
+    def x(self) -> np.ndarray:
+        """Bin centres along x (m)."""
+        return -self.width / 2 + self.bin_size * (np.arange(self.shape[0]) + 0.5)
+
+    @property
+    def y(self) -> np.ndarray:
+        """Bin centres along y (m)."""
+        return -self.height / 2 + self.bin_size * (np.arange(self.shape[1]) + 0.5)
+
+    @classmethod
+    def of(cls, rate_maps: xr.DataArray | xr.Dataset) -> Arena:
+        """The arena of a rate-map array or NeuralData arena dataset."""
+        a = rate_maps.attrs
+        return cls(float(a["arena_width"]), float(a["arena_height"]), float(a["bin_size"]))
+
+
 def bin_centres(extent: float, bin_size: float) -> np.ndarray:
     """Bin centres (m) of a box side of length ``extent`` centred on 0."""
     n, _ = grid_shape(extent, extent, bin_size)
@@ -73,7 +121,9 @@ def parse_arena_key(key: str | float | int) -> tuple[float, float]:
     try:
         values = [float(p) for p in parts]
     except ValueError:
-        raise DataError(f"cannot read an arena size from {key!r}; expected e.g. '1x1m' or 2.2")
+        raise DataError(
+            f"cannot read an arena size from {key!r}; expected e.g. '1x1m' or 2.2"
+        ) from None
     if len(values) == 1:
         values = values * 2
     if len(values) != 2 or not all(v > 0 for v in values):
@@ -189,7 +239,9 @@ def validate_rate_maps(
     for attr in ("arena_width", "arena_height", "bin_size"):
         if attr not in da.attrs:
             raise DataError(f"{name} lacks the attribute {attr!r} (metres)")
-    width, height, bin_size = (float(da.attrs[a]) for a in ("arena_width", "arena_height", "bin_size"))
+    width, height, bin_size = (
+        float(da.attrs[a]) for a in ("arena_width", "arena_height", "bin_size")
+    )
     nx, ny = grid_shape(width, height, bin_size)
     if da.sizes["x"] != nx or da.sizes["y"] != ny:
         raise DataError(

@@ -142,4 +142,6 @@ def load_plugin_file(path: str | Path) -> None:
         spec.loader.exec_module(module)
     except Exception as err:
         del sys.modules[module_name]
-        raise ConfigError(f"--plugin {path}: failed to import ({type(err).__name__}: {err})")
+        raise ConfigError(
+            f"--plugin {path}: failed to import ({type(err).__name__}: {err})"
+        ) from err
