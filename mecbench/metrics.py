@@ -1,0 +1,166 @@
+"""Vectorised scoring metrics: column-wise Pearson r, medians over cells, bootstrap CIs and the
+Spearman–Brown correction."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from mecbench.errors import ConfigError, DataError
+
+__all__ = [
+    "pearson_columns",
+    "masked_pearson_columns",
+    "nanmedian",
+    "bootstrap_median_ci",
+    "spearman_brown",
+    "MIN_BINS",
+]
+
+#: Fewest bins on which a correlation is computed; fewer give NaN.
+MIN_BINS = 3
+
+# A column whose spread is below this fraction of its magnitude is treated as constant: its
+# correlation is numerically meaningless (think of a ridge prediction that is the training mean
+# plus rounding error).
+_CONST_RTOL = 1e-12
+
+
+def _as_2d(a, name: str) -> np.ndarray:
+    a = np.asarray(a, dtype=np.float64)
+    if a.ndim == 1:
+        a = a[:, None]
+    if a.ndim != 2:
+        raise DataError(f"{name} must be 1-D or 2-D (rows, columns); got shape {a.shape}")
+    return a
+
+
+def _constant(centred: np.ndarray, raw: np.ndarray, axis: int = 0) -> np.ndarray:
+    spread = np.sqrt(np.sum(centred * centred, axis=axis))
+    scale = np.max(np.abs(raw), axis=axis) * np.sqrt(raw.shape[axis])
+    return spread <= _CONST_RTOL * scale
+
+
+def pearson_columns(pred, data, *, min_rows: int = MIN_BINS) -> np.ndarray:
+    """Pearson r between matching columns of two arrays, in one vectorised pass.
+
+    Parameters
+    ----------
+    pred, data : array (n_rows, n_columns)
+        Finite values (e.g. predicted and recorded rates on the test bins).
+    min_rows : int
+        Fewer rows give NaN.
+
+    Returns
+    -------
+    r : ndarray (n_columns,)
+        NaN where either column is constant (to within 1e-12 of its magnitude) or where there are
+        fewer than ``min_rows`` rows. Equal to :func:`scipy.stats.pearsonr` elsewhere.
+    """
+    pred = _as_2d(pred, "pred")
+    data = _as_2d(data, "data")
+    if pred.shape != data.shape:
+        raise DataError(f"pred {pred.shape} and data {data.shape} must have the same shape")
+    n, t = pred.shape
+    if n < min_rows:
+        return np.full(t, np.nan)
+    pc = pred - pred.mean(axis=0)
+    dc = data - data.mean(axis=0)
+    # normalise before multiplying, as scipy does, for accuracy with large offsets
+    pn = np.sqrt(np.sum(pc * pc, axis=0))
+    dn = np.sqrt(np.sum(dc * dc, axis=0))
+    bad = _constant(pc, pred) | _constant(dc, data) | ~np.isfinite(pn) | ~np.isfinite(dn)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = np.sum((pc / pn) * (dc / dn), axis=0)
+    r = np.clip(r, -1.0, 1.0)
+    r[bad] = np.nan
+    return r
+
+
+def masked_pearson_columns(a, b, *, min_rows: int = MIN_BINS) -> np.ndarray:
+    """Pearson r between matching columns over the rows where both are finite.
+
+    Each column uses its own set of rows (those finite in both ``a`` and ``b``). Vectorised:
+    no loop over columns. NaN where fewer than ``min_rows`` rows remain or a column is constant
+    on them.
+    """
+    a = _as_2d(a, "a")
+    b = _as_2d(b, "b")
+    if a.shape != b.shape:
+        raise DataError(f"a {a.shape} and b {b.shape} must have the same shape")
+    m = np.isfinite(a) & np.isfinite(b)
+    n = m.sum(axis=0)
+    az = np.where(m, a, 0.0)
+    bz = np.where(m, b, 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ma = az.sum(axis=0) / n
+        mb = bz.sum(axis=0) / n
+        ac = np.where(m, a - ma, 0.0)
+        bc = np.where(m, b - mb, 0.0)
+        an = np.sqrt(np.sum(ac * ac, axis=0))
+        bn = np.sqrt(np.sum(bc * bc, axis=0))
+        r = np.sum((ac / an) * (bc / bn), axis=0)
+    r = np.clip(r, -1.0, 1.0)
+    bad = (n < min_rows) | _constant(ac, az) | _constant(bc, bz)
+    bad |= ~np.isfinite(r)
+    r[bad] = np.nan
+    return r
+
+
+def nanmedian(values, axis=None):
+    """Median ignoring NaN; NaN (without a warning) where every value is NaN."""
+    values = np.asarray(values, dtype=np.float64)
+    if values.size == 0:
+        return np.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmedian(values, axis=axis)
+
+
+def bootstrap_median_ci(values, *, n_boot: int = 1000, ci: float = 0.95,
+                        seed: int = 0) -> tuple[float, float]:
+    """Percentile bootstrap confidence interval of the median over cells.
+
+    Cells (finite entries of ``values``) are resampled with replacement ``n_boot`` times with a
+    ``numpy.random.default_rng(seed)`` generator; the interval is the ``(1-ci)/2`` and
+    ``(1+ci)/2`` quantiles of the resampled medians. NaN entries are dropped first.
+
+    Returns
+    -------
+    (low, high) : tuple of float
+        ``(nan, nan)`` when there is no finite value.
+    """
+    if not (0 < ci < 1):
+        raise ConfigError(f"ci must lie in (0, 1); got {ci!r}")
+    if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 1:
+        raise ConfigError(f"n_boot must be a positive integer; got {n_boot!r}")
+    v = np.asarray(values, dtype=np.float64).ravel()
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        return (np.nan, np.nan)
+    rng = np.random.default_rng(seed)
+    medians = np.empty(n_boot)
+    chunk = max(1, 2_000_000 // v.size)  # bound memory: chunk * n_cells indices at a time
+    for start in range(0, n_boot, chunk):
+        stop = min(n_boot, start + chunk)
+        idx = rng.integers(0, v.size, size=(stop - start, v.size))
+        medians[start:stop] = np.median(v[idx], axis=1)
+    lo, hi = np.quantile(medians, [(1 - ci) / 2, (1 + ci) / 2])
+    return float(lo), float(hi)
+
+
+def spearman_brown(r, factor: float = 2.0):
+    """Spearman–Brown prophecy: reliability of a measurement ``factor`` times as long.
+
+    ``factor * r / (1 + (factor - 1) * r)``; with ``factor = 2`` this is the split-half
+    correction ``2r / (1 + r)``. NaN where the denominator is not positive (``r <= -1`` for
+    ``factor = 2``).
+    """
+    r = np.asarray(r, dtype=np.float64)
+    if not factor > 0:
+        raise ConfigError(f"factor must be positive; got {factor!r}")
+    den = 1.0 + (factor - 1.0) * r
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = np.where(den > 0, factor * r / np.where(den > 0, den, 1.0), np.nan)
+    return out if out.ndim else float(out)

@@ -1,0 +1,88 @@
+"""Metrics against scipy and closed forms."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from mecbench.errors import ConfigError, DataError
+from mecbench.metrics import (
+    bootstrap_median_ci,
+    masked_pearson_columns,
+    nanmedian,
+    pearson_columns,
+    spearman_brown,
+)
+
+
+def test_pearson_columns_matches_scipy():
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(40, 6)) + 100.0  # an offset tests numerical care
+    b = 0.5 * a + rng.normal(size=(40, 6))
+    r = pearson_columns(a, b)
+    expected = [stats.pearsonr(a[:, i], b[:, i])[0] for i in range(6)]
+    np.testing.assert_allclose(r, expected, rtol=1e-10, atol=1e-12)
+
+
+def test_pearson_constant_and_few_rows_are_nan():
+    rng = np.random.default_rng(1)
+    a = rng.normal(size=(10, 3))
+    b = rng.normal(size=(10, 3))
+    a[:, 1] = 2.5  # constant prediction
+    b[:, 2] = 0.0  # constant data
+    r = pearson_columns(a, b)
+    assert np.isfinite(r[0]) and np.isnan(r[1]) and np.isnan(r[2])
+    # a mean that is constant up to rounding is constant
+    a[:, 0] = 1.0 / 3.0 + np.array([0, 1, -1, 0, 0, 1, 0, -1, 0, 0]) * 1e-17
+    assert np.isnan(pearson_columns(a, b)[0])
+    assert np.isnan(pearson_columns(a[:2], b[:2])).all()
+    with pytest.raises(DataError):
+        pearson_columns(a, b[:, :2])
+
+
+def test_masked_pearson_matches_scipy_per_column():
+    rng = np.random.default_rng(2)
+    a = rng.normal(size=(30, 5))
+    b = a + rng.normal(size=(30, 5))
+    a[rng.random((30, 5)) < 0.2] = np.nan
+    b[rng.random((30, 5)) < 0.2] = np.nan
+    b[:, 4] = np.nan
+    b[:2, 4] = [1.0, 2.0]  # only two shared finite rows
+    r = masked_pearson_columns(a, b)
+    for i in range(4):
+        m = np.isfinite(a[:, i]) & np.isfinite(b[:, i])
+        assert r[i] == pytest.approx(stats.pearsonr(a[m, i], b[m, i])[0], rel=1e-10)
+    assert np.isnan(r[4])
+
+
+def test_nanmedian_quiet_on_all_nan():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert np.isnan(nanmedian([np.nan, np.nan]))
+        assert nanmedian([1.0, np.nan, 3.0, 2.0]) == 2.0
+
+
+def test_bootstrap_ci_contains_median_and_is_seeded():
+    rng = np.random.default_rng(3)
+    v = rng.normal(0.4, 0.1, size=200)
+    v[:5] = np.nan
+    lo, hi = bootstrap_median_ci(v, n_boot=2000, seed=1)
+    assert lo < np.nanmedian(v) < hi
+    assert (lo, hi) == bootstrap_median_ci(v, n_boot=2000, seed=1)
+    assert (lo, hi) != bootstrap_median_ci(v, n_boot=2000, seed=2)
+    # the asymptotic s.e. of a normal median is sqrt(pi/2) sigma / sqrt(n)
+    se = np.sqrt(np.pi / 2) * 0.1 / np.sqrt(195)
+    assert (hi - lo) == pytest.approx(2 * 1.96 * se, rel=0.3)
+    assert np.isnan(bootstrap_median_ci([np.nan])).all()
+    with pytest.raises(ConfigError):
+        bootstrap_median_ci(v, ci=1.5)
+
+
+def test_spearman_brown_closed_form():
+    r = np.array([0.0, 0.5, 0.8, -0.5, -1.0])
+    np.testing.assert_allclose(spearman_brown(r)[:4], [0.0, 2 / 3, 1.6 / 1.8, -2.0])
+    assert np.isnan(spearman_brown(r)[4])
+    assert spearman_brown(0.5, factor=3) == pytest.approx(1.5 / 2.0)
