@@ -1,0 +1,259 @@
+"""On-disk cache of model rate maps, ceilings and scores.
+
+Every entry is stored under a key that is the SHA-256 of a canonical JSON document holding
+*everything* that determines the result, so an entry computed from other inputs can never be
+returned:
+
+- always: the mecbench version and a hash of mecbench's own source code (the ``.py`` files of
+  ``mecbench``, ``mecbench.models`` and ``mecbench.datasets``), so that editing the code
+  invalidates every entry;
+- model rate maps (kind ``"ratemaps"``): model identifier, provider fingerprint (weights and
+  configuration), arena (width, height, bin size), layer, seed;
+- ceilings (kind ``"ceiling"``): benchmark identifier and version, data content hash, mapping
+  parameters, split identifier, ceiling method, seeds;
+- scores (kind ``"score"``): everything of the ceiling plus model identifier, fingerprint and
+  layer.
+
+Layout: ``<cache_dir>/<kind>/<key[:2]>/<key>.nc`` (netCDF) with a sidecar ``<key>.json`` holding
+the key document, for ``mecbench cache info``. Writes are atomic (temporary file then
+``os.replace``), so concurrent processes and interrupted runs never leave a half-written
+entry; an unreadable entry is treated as a miss and rewritten.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+import shutil
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+__all__ = ["KINDS", "Cache", "cache_key", "source_hash", "hash_source_files", "canonical_json"]
+
+KINDS = ("ratemaps", "ceiling", "score")
+
+
+def canonical_json(doc: Any) -> str:
+    """JSON with sorted keys and no whitespace; numpy scalars and arrays become plain lists."""
+    return json.dumps(doc, sort_keys=True, separators=(",", ":"), default=_json_default,
+                      allow_nan=True)
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, (set, frozenset)):
+        return sorted(obj)
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"cannot put a {type(obj).__name__} in a cache key")
+
+
+def hash_source_files(roots: list[tuple[str, Path]]) -> str:
+    """SHA-256 over every ``.py`` file under each ``(label, directory)``, in path order;
+    the relative path and the bytes of each file are hashed."""
+    h = hashlib.sha256()
+    for label, root in roots:
+        for path in sorted(Path(root).rglob("*.py")):
+            h.update(f"{label}/{path.relative_to(root).as_posix()}\0".encode())
+            h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+@functools.lru_cache(maxsize=1)
+def source_hash() -> str:
+    """SHA-256 of mecbench's source: every ``.py`` file of the ``mecbench``,
+    ``mecbench.models`` and ``mecbench.datasets`` packages (computed once per process)."""
+    import importlib.util
+
+    roots = []
+    for package in ("mecbench", "mecbench.models", "mecbench.datasets"):
+        try:
+            spec = importlib.util.find_spec(package)
+        except ModuleNotFoundError:
+            spec = None
+        if spec is None or not spec.submodule_search_locations:
+            continue
+        for root in sorted(spec.submodule_search_locations):
+            roots.append((package, Path(root)))
+    return hash_source_files(roots)
+
+
+def cache_key(kind: str, parts: Mapping[str, Any]) -> tuple[str, dict]:
+    """The key of an entry and the full document it hashes.
+
+    Parameters
+    ----------
+    kind : str
+        One of :data:`KINDS`.
+    parts : mapping
+        JSON-serialisable description of everything else that determines the result.
+
+    Returns
+    -------
+    key : str
+        64 hex digits.
+    doc : dict
+        ``{"kind", "mecbench_version", "source_hash", **parts}``.
+    """
+    from mecbench import __version__
+
+    if kind not in KINDS:
+        from mecbench.errors import UnknownIdentifierError
+
+        raise UnknownIdentifierError("cache kind", kind, KINDS)
+    doc = {"kind": kind, "mecbench_version": __version__, "source_hash": source_hash(),
+           **dict(parts)}
+    return hashlib.sha256(canonical_json(doc).encode()).hexdigest(), doc
+
+
+def _netcdf_attrs(attrs: Mapping[str, Any]) -> dict:
+    """Attributes netCDF can store: str and numbers kept, the rest as JSON text."""
+    out = {}
+    for key, value in attrs.items():
+        if isinstance(value, (str, int, float, np.integer, np.floating)) and not isinstance(
+            value, bool
+        ):
+            out[key] = value
+        else:
+            out[key] = canonical_json(value)
+    return out
+
+
+class Cache:
+    """A directory of cached results.
+
+    Parameters
+    ----------
+    root : path, optional
+        Default :func:`mecbench.paths.cache_dir` (``$MECBENCH_CACHE_DIR`` or
+        ``~/.cache/mecbench``).
+    enabled : bool
+        When False nothing is read or written (``--no-cache``).
+    """
+
+    def __init__(self, root: str | os.PathLike | None = None, *, enabled: bool = True):
+        if root is None:
+            from mecbench.paths import cache_dir
+
+            root = cache_dir()
+        self.root = Path(root)
+        self.enabled = enabled
+        self.hits = 0
+        self.misses = 0
+
+    def __repr__(self) -> str:
+        return f"Cache({str(self.root)!r}, enabled={self.enabled})"
+
+    # paths --------------------------------------------------------------------------------
+    def path(self, kind: str, key: str) -> Path:
+        """Where the entry ``key`` of ``kind`` lives (whether or not it exists)."""
+        return self.root / kind / key[:2] / f"{key}.nc"
+
+    # xarray entries -----------------------------------------------------------------------
+    def get(self, kind: str, parts: Mapping[str, Any]) -> xr.Dataset | None:
+        """The cached dataset for ``parts``, or None (miss, disabled or unreadable)."""
+        if not self.enabled:
+            return None
+        key, _ = cache_key(kind, parts)
+        path = self.path(kind, key)
+        if not path.is_file():
+            self.misses += 1
+            return None
+        try:
+            ds = xr.load_dataset(path, engine="netcdf4")
+        except Exception:  # a damaged entry is a miss; it is rewritten by put()
+            self.misses += 1
+            return None
+        self.hits += 1
+        return _restore_strings(ds)
+
+    def put(self, kind: str, parts: Mapping[str, Any], value: xr.Dataset) -> Path | None:
+        """Store ``value`` atomically under the key of ``parts``; returns its path."""
+        if not self.enabled:
+            return None
+        from mecbench.neural_data import atomic_write
+
+        key, doc = cache_key(kind, parts)
+        path = self.path(kind, key)
+        ds = value.copy()
+        ds.attrs = _netcdf_attrs(ds.attrs)
+        for name in list(ds.variables):
+            ds[name].attrs = _netcdf_attrs(ds[name].attrs)
+        atomic_write(path, lambda tmp: ds.to_netcdf(tmp, engine="netcdf4"))
+        sidecar = path.with_suffix(".json")
+        atomic_write(sidecar, lambda tmp: Path(tmp).write_text(
+            json.dumps(doc, sort_keys=True, indent=1, default=_json_default)))
+        return path
+
+    def get_or_compute(self, kind: str, parts: Mapping[str, Any],
+                       compute: Callable[[], xr.Dataset]) -> xr.Dataset:
+        """Return the cached value for ``parts`` or compute, store and return it."""
+        found = self.get(kind, parts)
+        if found is not None:
+            return found
+        value = compute()
+        self.put(kind, parts, value)
+        return value
+
+    def get_array(self, kind: str, parts: Mapping[str, Any]) -> xr.DataArray | None:
+        """Like :meth:`get` for an entry stored with :meth:`put_array`."""
+        ds = self.get(kind, parts)
+        if ds is None:
+            return None
+        name = ds.attrs.get("_array_name", "value")
+        da = ds[name]
+        da.attrs = {k: v for k, v in ds[name].attrs.items()}
+        return da
+
+    def put_array(self, kind: str, parts: Mapping[str, Any], value: xr.DataArray) -> Path | None:
+        """Store one DataArray (its attrs kept on the variable)."""
+        name = value.name if isinstance(value.name, str) and value.name else "value"
+        ds = value.to_dataset(name=name)
+        ds.attrs["_array_name"] = name
+        return self.put(kind, parts, ds)
+
+    # maintenance --------------------------------------------------------------------------
+    def info(self) -> dict:
+        """Number of entries and bytes per kind, and the root directory."""
+        kinds = {}
+        for kind in KINDS:
+            files = list((self.root / kind).rglob("*.nc")) if (self.root / kind).is_dir() else []
+            kinds[kind] = {"entries": len(files),
+                           "bytes": int(sum(f.stat().st_size for f in files))}
+        return {"path": str(self.root), "kinds": kinds,
+                "entries": sum(k["entries"] for k in kinds.values()),
+                "bytes": sum(k["bytes"] for k in kinds.values())}
+
+    def clear(self, kind: str | None = None) -> int:
+        """Delete every entry (or those of one kind); returns how many were removed."""
+        if kind is not None and kind not in KINDS:
+            from mecbench.errors import UnknownIdentifierError
+
+            raise UnknownIdentifierError("cache kind", kind, KINDS)
+        removed = 0
+        for k in [kind] if kind else list(KINDS):
+            folder = self.root / k
+            if folder.is_dir():
+                removed += sum(1 for _ in folder.rglob("*.nc"))
+                shutil.rmtree(folder)
+        return removed
+
+
+def _restore_strings(ds: xr.Dataset) -> xr.Dataset:
+    """netCDF returns string coordinates as object arrays; make them numpy str."""
+    for name in list(ds.coords):
+        if ds[name].dtype == object:
+            ds.coords[name] = ds[name].astype(str)
+    for name in list(ds.data_vars):
+        if ds[name].dtype == object:
+            ds[name] = ds[name].astype(str)
+    return ds
