@@ -1,0 +1,399 @@
+"""Leaderboards: one JSON-Lines file per benchmark, one entry per line.
+
+Where boards live
+-----------------
+Reading uses, in order: an explicit directory (``--leaderboard-dir``), else
+``$MECBENCH_LEADERBOARD_DIR``, else the reference board shipped with mecbench (package data
+``mecbench.leaderboards``, read with :mod:`importlib.resources`) together with the user's own
+board in ``$XDG_DATA_HOME/mecbench/leaderboards`` (default ``~/.local/share/...``).
+Writing (``mecbench score --save``) goes to the explicit directory, else
+``$MECBENCH_LEADERBOARD_DIR``, else the user's board — never into the installed package.
+
+File layout
+-----------
+``<dir>/<benchmark>.jsonl``
+    One entry per line (schema below).
+``<dir>/scores/<benchmark>/<entry id>.nc``
+    The per-cell score (:class:`mecbench.score.Score` as netCDF) of each entry; the entry's
+    ``score_file`` holds this path relative to ``<dir>``.
+
+Entry schema (``schema`` = 1)
+-----------------------------
+=====================  ======================================================================
+``schema``             int, 1
+``id``                 str, 12 hex digits, unique per entry
+``model``              str, model identifier (``rnn-relu-dos``, ``untrained/rnn-relu``...)
+``benchmark``          str, benchmark identifier (``mec-sim.ridge``)
+``benchmark_version``  int
+``layer``              str
+``raw``                float or null: median over cells of the per-cell raw score (Pearson r)
+``ceiling``            float or null: median over cells of the per-cell ceiling
+``ceiled``             float or null: the summary ceiled score (see :mod:`mecbench.score`)
+``ci``                 [lo, hi]: 95 % bootstrap CI of ``ceiled`` (cells resampled)
+``raw_ci``             [lo, hi]: 95 % bootstrap CI of ``raw``
+``n_cells``            int: cells with a finite score (the ones summarised)
+``n_cells_total``      int: all cells of the benchmark
+``ceiling_method``     str: ``holdout``, ``pairwise`` or ``split-half``
+``mapping``            str: mapping name and parameters
+``splits``             str: split-scheme identifier
+``mecbench_version``   str
+``data_hash``          str: SHA-256 of the benchmark data (NeuralData.content_hash)
+``weights_hash``       str: the model provider's fingerprint (weights and configuration)
+``seeds``              {"model": int, "splits": int, "bootstrap": int}
+``command``            str: the command line that produced the entry
+``date``               str: ISO 8601 UTC time of the run
+``score_file``         str or null: per-cell score file, relative to the board directory
+=====================  ======================================================================
+
+Concurrency
+-----------
+Appends take an exclusive :class:`filelock.FileLock` on ``<board>.jsonl.lock`` and write the
+whole line with one ``os.write`` on an ``O_APPEND`` descriptor followed by ``fsync``. A process
+killed at any moment leaves either no line or a full line (a torn line can only come from
+outside causes, e.g. a full disk); if the file does not end in a newline, the next append starts
+on a fresh line so the damage stays on one line. :func:`load_board` reports every unreadable
+line with its number and still returns all the valid entries.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from mecbench.errors import ConfigError, DataError
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "FIELDS",
+    "Board",
+    "LineProblem",
+    "read_dirs",
+    "write_dir",
+    "user_board_dir",
+    "board_path",
+    "validate_entry",
+    "make_entry_id",
+    "append_entry",
+    "load_board",
+    "load_boards",
+    "board_names",
+    "score_file_path",
+    "clean_float",
+    "entry_score_path",
+    "shipped_board_dir",
+    "utc_now",
+]
+
+SCHEMA_VERSION = 1
+ENV_VAR = "MECBENCH_LEADERBOARD_DIR"
+LOCK_TIMEOUT_S = 120.0
+
+#: Required fields and their accepted types (``None`` allowed where listed).
+FIELDS: dict[str, tuple[type, ...]] = {
+    "schema": (int,),
+    "id": (str,),
+    "model": (str,),
+    "benchmark": (str,),
+    "benchmark_version": (int,),
+    "layer": (str,),
+    "raw": (float, int, type(None)),
+    "ceiling": (float, int, type(None)),
+    "ceiled": (float, int, type(None)),
+    "ci": (list,),
+    "raw_ci": (list,),
+    "n_cells": (int,),
+    "n_cells_total": (int,),
+    "ceiling_method": (str,),
+    "mapping": (str,),
+    "splits": (str,),
+    "mecbench_version": (str,),
+    "data_hash": (str,),
+    "weights_hash": (str,),
+    "seeds": (dict,),
+    "command": (str,),
+    "date": (str,),
+    "score_file": (str, type(None)),
+}
+
+
+@dataclass(frozen=True)
+class LineProblem:
+    """An unreadable line of a board file."""
+
+    path: str
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.message}"
+
+
+@dataclass
+class Board:
+    """The entries of one benchmark, from one or more directories.
+
+    Attributes
+    ----------
+    benchmark : str
+    entries : list of dict
+        Valid entries, in file order; each has an extra key ``_dir`` (its board directory,
+        not part of the stored schema).
+    problems : list of LineProblem
+        Lines that could not be read.
+    """
+
+    benchmark: str
+    entries: list[dict] = field(default_factory=list)
+    problems: list[LineProblem] = field(default_factory=list)
+
+    def find(self, model: str, layer: str | None = None) -> list[dict]:
+        """Entries of ``model`` (and ``layer``), newest last."""
+        return [e for e in self.entries
+                if e["model"] == model and (layer is None or e["layer"] == layer)]
+
+    def latest(self) -> list[dict]:
+        """The newest entry of every (model, layer) with the current benchmark version."""
+        if not self.entries:
+            return []
+        version = max(e["benchmark_version"] for e in self.entries)
+        newest: dict[tuple[str, str], dict] = {}
+        for e in self.entries:
+            if e["benchmark_version"] == version:
+                newest[(e["model"], e["layer"])] = e
+        return list(newest.values())
+
+
+# directories ------------------------------------------------------------------------------
+def user_board_dir() -> Path:
+    """The user's own board: ``$XDG_DATA_HOME/mecbench/leaderboards``."""
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(Path.home(), ".local", "share")
+    return Path(base, "mecbench", "leaderboards")
+
+
+def shipped_board_dir() -> Path | None:
+    """The reference board installed with mecbench (None if the package data is missing)."""
+    from importlib.resources import files
+
+    try:
+        root = files("mecbench.leaderboards")
+    except ModuleNotFoundError:
+        return None
+    path = Path(str(root))
+    return path if path.is_dir() else None
+
+
+def read_dirs(explicit: str | os.PathLike | None = None) -> list[Path]:
+    """Board directories to read (see the module docstring)."""
+    if explicit:
+        return [Path(explicit)]
+    if os.environ.get(ENV_VAR):
+        return [Path(os.environ[ENV_VAR])]
+    shipped = shipped_board_dir()
+    out = [shipped] if shipped is not None else []
+    user = user_board_dir()
+    if user.is_dir() and user not in out:
+        out.append(user)
+    return out
+
+
+def write_dir(explicit: str | os.PathLike | None = None) -> Path:
+    """Board directory that ``--save`` writes to."""
+    if explicit:
+        return Path(explicit)
+    if os.environ.get(ENV_VAR):
+        return Path(os.environ[ENV_VAR])
+    return user_board_dir()
+
+
+_SAFE = re.compile(r"[^A-Za-z0-9._+-]")
+
+
+def _check_benchmark_name(benchmark: str) -> str:
+    if not benchmark or "/" in benchmark or benchmark.startswith(".") or _SAFE.search(benchmark):
+        raise ConfigError(
+            f"cannot keep a leaderboard for benchmark {benchmark!r}: use letters, digits, "
+            "'.', '_', '+' and '-' only"
+        )
+    return benchmark
+
+
+def board_path(directory: str | os.PathLike, benchmark: str) -> Path:
+    """``<directory>/<benchmark>.jsonl``."""
+    return Path(directory) / f"{_check_benchmark_name(benchmark)}.jsonl"
+
+
+def score_file_path(directory: str | os.PathLike, benchmark: str, entry_id: str) -> Path:
+    """Where the per-cell score of an entry is stored."""
+    return Path(directory) / "scores" / _check_benchmark_name(benchmark) / f"{entry_id}.nc"
+
+
+def board_names(directories: Iterable[str | os.PathLike]) -> list[str]:
+    """Benchmarks that have a board in any of ``directories``."""
+    found = set()
+    for d in directories:
+        d = Path(d)
+        if d.is_dir():
+            found |= {p.name[: -len(".jsonl")] for p in d.glob("*.jsonl")}
+    return sorted(found)
+
+
+# entries ----------------------------------------------------------------------------------
+def clean_float(value: Any) -> float | None:
+    """A float for JSON: NaN and infinities become None."""
+    if value is None:
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def make_entry_id(entry: Mapping[str, Any]) -> str:
+    """12 hex digits from the entry's content and date (unique per run)."""
+    doc = {k: v for k, v in entry.items() if k not in ("id", "score_file")}
+    doc["_nonce"] = os.urandom(8).hex()
+    text = json.dumps(doc, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def utc_now() -> str:
+    """Current time, ISO 8601 UTC, seconds."""
+    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+
+
+def validate_entry(entry: Any) -> dict:
+    """Check an entry against the schema; raises :class:`DataError` naming the field."""
+    if not isinstance(entry, dict):
+        raise DataError(f"an entry must be a JSON object, got {type(entry).__name__}")
+    if entry.get("schema") != SCHEMA_VERSION:
+        raise DataError(f"field 'schema' must be {SCHEMA_VERSION}, got {entry.get('schema')!r}")
+    for name, types in FIELDS.items():
+        if name not in entry:
+            raise DataError(f"missing field {name!r}")
+        value = entry[name]
+        if isinstance(value, bool) or not isinstance(value, types):
+            want = " or ".join("null" if t is type(None) else t.__name__ for t in types)
+            raise DataError(f"field {name!r} must be {want}, got {value!r}")
+    for name in ("ci", "raw_ci"):
+        ci = entry[name]
+        if len(ci) != 2 or not all(v is None or isinstance(v, (int, float)) for v in ci):
+            raise DataError(f"field {name!r} must be [lo, hi], got {ci!r}")
+    if entry["n_cells"] < 0 or entry["n_cells_total"] < entry["n_cells"]:
+        raise DataError(
+            f"fields n_cells={entry['n_cells']} and n_cells_total={entry['n_cells_total']} "
+            "are inconsistent"
+        )
+    _check_benchmark_name(entry["benchmark"])
+    if not re.fullmatch(r"[0-9a-f]{12}", entry["id"]):
+        raise DataError(f"field 'id' must be 12 hex digits, got {entry['id']!r}")
+    return entry
+
+
+def _encode_line(entry: Mapping[str, Any]) -> bytes:
+    clean = {k: v for k, v in entry.items() if not k.startswith("_")}
+    validate_entry(clean)
+    text = json.dumps(clean, sort_keys=True, allow_nan=False, ensure_ascii=True)
+    if "\n" in text:  # impossible with json.dumps, but the format depends on it
+        raise DataError("an entry must encode to one line")
+    return (text + "\n").encode()
+
+
+def append_entry(directory: str | os.PathLike, entry: Mapping[str, Any]) -> Path:
+    """Append one entry to ``<directory>/<benchmark>.jsonl``, locked and atomic.
+
+    Parameters
+    ----------
+    directory : path
+        Board directory (created if needed).
+    entry : mapping
+        A complete entry (see the module docstring); keys starting with ``_`` are dropped.
+
+    Returns
+    -------
+    Path of the board file.
+    """
+    from filelock import FileLock, Timeout
+
+    data = _encode_line(entry)
+    path = board_path(directory, entry["benchmark"])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(path) + ".lock", timeout=LOCK_TIMEOUT_S)
+    try:
+        with lock:
+            fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+            try:
+                size = os.fstat(fd).st_size
+                if size and os.pread(fd, 1, size - 1) != b"\n":
+                    data = b"\n" + data  # keep a torn last line on its own line
+                written = os.write(fd, data)
+                while written < len(data):  # only on exotic file systems
+                    written += os.write(fd, data[written:])
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+    except Timeout:
+        raise ConfigError(
+            f"{path}: could not lock the leaderboard within {LOCK_TIMEOUT_S:g} s "
+            f"(remove {path}.lock if no mecbench process is running)"
+        ) from None
+    return path
+
+
+def load_board(directory: str | os.PathLike, benchmark: str) -> Board:
+    """Read one board file; unreadable lines become :class:`LineProblem` entries."""
+    board = Board(benchmark)
+    _read_into(board, Path(directory), benchmark)
+    return board
+
+
+def load_boards(directories: Iterable[str | os.PathLike], benchmark: str) -> Board:
+    """Entries of ``benchmark`` from several directories, in directory order."""
+    board = Board(benchmark)
+    for d in directories:
+        _read_into(board, Path(d), benchmark)
+    return board
+
+
+def _read_into(board: Board, directory: Path, benchmark: str) -> None:
+    path = board_path(directory, benchmark)
+    if not path.is_file():
+        return
+    with open(path, "rb") as fh:
+        raw_lines = fh.read().split(b"\n")
+    for number, raw in enumerate(raw_lines, start=1):
+        if not raw.strip():
+            continue
+        try:
+            entry = json.loads(raw.decode("utf-8"))
+            validate_entry(entry)
+            if entry["benchmark"] != benchmark:
+                raise DataError(f"entry of benchmark {entry['benchmark']!r} in the board of "
+                                f"{benchmark!r}")
+        except (UnicodeDecodeError, json.JSONDecodeError, DataError, ConfigError) as err:
+            board.problems.append(LineProblem(str(path), number, _short(err)))
+            continue
+        entry["_dir"] = str(directory)
+        entry["_line"] = number
+        board.entries.append(entry)
+
+
+def _short(err: Exception) -> str:
+    text = str(err)
+    if isinstance(err, json.JSONDecodeError):
+        text = f"not valid JSON ({err.msg} at column {err.colno})"
+    elif isinstance(err, UnicodeDecodeError):
+        text = "not valid UTF-8"
+    return text if len(text) < 200 else text[:197] + "..."
+
+
+def entry_score_path(entry: Mapping[str, Any]) -> Path | None:
+    """Absolute path of an entry's per-cell score file (None if it has none)."""
+    if not entry.get("score_file"):
+        return None
+    return Path(entry["_dir"]) / entry["score_file"]
