@@ -10,6 +10,7 @@ import numpy as np
 from mecbench.errors import ConfigError, DataError
 
 __all__ = [
+    "constant_columns",
     "pearson_columns",
     "masked_pearson_columns",
     "nanmedian",
@@ -40,6 +41,14 @@ def _constant(centred: np.ndarray, raw: np.ndarray, axis: int = 0) -> np.ndarray
     spread = np.sqrt(np.sum(centred * centred, axis=axis))
     scale = np.max(np.abs(raw), axis=axis) * np.sqrt(raw.shape[axis])
     return spread <= _CONST_RTOL * scale
+
+
+def constant_columns(a) -> np.ndarray:
+    """Boolean per column: constant to within 1e-12 of its magnitude (or fewer than 2 rows)."""
+    a = _as_2d(a, "a")
+    if a.shape[0] < 2:
+        return np.ones(a.shape[1], dtype=bool)
+    return _constant(a - a.mean(axis=0), a)
 
 
 def pearson_columns(pred, data, *, min_rows: int = MIN_BINS) -> np.ndarray:

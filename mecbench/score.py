@@ -1,0 +1,248 @@
+"""The :class:`Score` container: per-cell, per-split results plus summaries, as one
+:class:`xarray.Dataset` that is saved to and loaded from netCDF.
+
+Variables
+---------
+``r`` (neuroid, split)
+    Pearson r on the test bins of each split; NaN where undefined (coordinate
+    ``undefined_reason`` says why, ``n_train``/``n_test`` the bins used).
+``raw`` (neuroid)
+    Mean over splits of ``r``, ignoring NaN splits.
+``ceiling`` (neuroid), ``ceiled`` (neuroid), ``ceiling_ok`` (neuroid)
+    Present when a ceiling was given: ``ceiled = raw / ceiling`` where ``ceiling_ok``
+    (``ceiling > min_ceiling``), NaN elsewhere.
+0-d variables
+    ``raw_median``, ``raw_ci_low``, ``raw_ci_high`` (median over cells of ``raw`` and its
+    bootstrap CI), ``raw_split_median_mean`` and ``raw_split_median_sem`` (Brain-Score style:
+    median over cells per split, then mean and SEM over splits), with a ceiling
+    ``ceiling_median``, ``ceiled_median``, ``ceiled_ci_low``, ``ceiled_ci_high``,
+    ``ratio_of_medians``, ``frac_ceiled_above_1``; counts ``n_cells``, ``n_cells_scored``,
+    ``n_cells_undefined``, ``n_splits_undefined``, ``n_cells_ceiled``, ``n_cells_low_ceiling``.
+Attributes
+    Whatever the caller passes (``model``, ``benchmark``, ``benchmark_version``, ``layer``,
+    hashes...), plus ``mecbench_version``, ``formula``, ``min_ceiling``, ``ci``, ``n_boot``,
+    ``bootstrap_seed`` and ``ceiling_kind``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from mecbench.ceiling import CEILING_FORMULA, DEFAULT_MIN_CEILING, cell_mean, summarize
+from mecbench.errors import DataError
+from mecbench.metrics import nanmedian
+from mecbench.neural_data import atomic_write
+
+__all__ = ["Score", "SUMMARY_KEYS"]
+
+SUMMARY_KEYS = (
+    "raw_median", "raw_ci_low", "raw_ci_high", "raw_split_median_mean", "raw_split_median_sem",
+    "ceiling_median", "ceiled_median", "ceiled_ci_low", "ceiled_ci_high", "ratio_of_medians",
+    "frac_ceiled_above_1", "n_cells", "n_cells_scored", "n_cells_undefined",
+    "n_splits_undefined", "n_cells_ceiled", "n_cells_low_ceiling",
+)
+
+
+def _attr(value):
+    """netCDF-safe attribute value (None is dropped by the caller)."""
+    if isinstance(value, (bool, np.bool_)):
+        return int(value)
+    if isinstance(value, (str, int, float, np.integer, np.floating)):
+        return value
+    if isinstance(value, (list, tuple)) and all(isinstance(v, (int, float, str)) for v in value):
+        return json.dumps(list(value))
+    if isinstance(value, dict):
+        return json.dumps(value, sort_keys=True, default=str)
+    return str(value)
+
+
+class Score:
+    """A benchmark score of one model (layer) on one benchmark.
+
+    Build it with :meth:`from_results`; read it with :attr:`dataset`, :meth:`summary` or item
+    access (``score["raw"]``); persist it with :meth:`save` / :meth:`load`.
+
+    Parameters
+    ----------
+    dataset : xarray.Dataset
+        A dataset with the layout of the module docstring.
+    """
+
+    def __init__(self, dataset: xr.Dataset):
+        for var in ("r", "raw", "raw_median"):
+            if var not in dataset:
+                raise DataError(f"not a Score dataset: variable {var!r} is missing")
+        self.dataset = dataset
+
+    @classmethod
+    def from_results(
+        cls,
+        r: xr.DataArray,
+        ceiling: xr.DataArray | np.ndarray | None = None,
+        *,
+        ceiling_kind: str | None = None,
+        min_ceiling: float = DEFAULT_MIN_CEILING,
+        n_boot: int = 1000,
+        ci: float = 0.95,
+        seed: int = 0,
+        **attrs,
+    ) -> Score:
+        """Assemble a score from per-split r and an optional per-cell ceiling.
+
+        Parameters
+        ----------
+        r : DataArray (neuroid, split)
+            As returned by :func:`mecbench.scoring.score_rate_maps`.
+        ceiling : DataArray (neuroid,) or (neuroid, split), or array, optional
+            Per-cell ceiling; a (neuroid, split) array (inter-animal r) is averaged over splits
+            first, ignoring NaN. Matched to ``r`` by ``neuroid_id`` when both carry it.
+        ceiling_kind : str, optional
+            E.g. ``"interanimal-holdout"`` or ``"split-half"``; default taken from the
+            ceiling's ``ceiling`` attribute.
+        min_ceiling, n_boot, ci, seed
+            See :func:`mecbench.ceiling.summarize`.
+        **attrs
+            Provenance stored as attributes (``model``, ``benchmark``, ``layer``, hashes...).
+        """
+        if not isinstance(r, xr.DataArray) or set(r.dims) != {"neuroid", "split"}:
+            raise DataError("r must be a DataArray with dims (neuroid, split)")
+        r = r.transpose("neuroid", "split")
+        raw = cell_mean(r)
+        ds = xr.Dataset({"r": r.rename(None).drop_attrs()})
+        ds["raw"] = ("neuroid", raw)
+        ceil_values = None
+        if ceiling is not None:
+            ceil_values, kind = _ceiling_values(ceiling, r)
+            ceiling_kind = ceiling_kind or kind
+        summary = summarize(raw, ceil_values, min_ceiling=min_ceiling, n_boot=n_boot, ci=ci,
+                            seed=seed)
+        if ceil_values is not None:
+            ok = np.isfinite(ceil_values) & (ceil_values > min_ceiling)
+            ds["ceiling"] = ("neuroid", ceil_values)
+            ds["ceiling_ok"] = ("neuroid", ok)
+            ds["ceiled"] = ("neuroid", np.where(ok, raw / np.where(ok, ceil_values, 1.0), np.nan))
+        values = r.values
+        per_split = nanmedian(values, axis=0) if values.size else np.array([])
+        per_split = np.atleast_1d(per_split)
+        finite = per_split[np.isfinite(per_split)]
+        summary["raw_split_median_mean"] = float(finite.mean()) if finite.size else np.nan
+        summary["raw_split_median_sem"] = (float(finite.std(ddof=1) / np.sqrt(finite.size))
+                                           if finite.size > 1 else np.nan)
+        summary["n_cells_undefined"] = int(np.isnan(raw).sum())
+        summary["n_splits_undefined"] = int(np.isnan(values).sum())
+        for key, value in summary.items():
+            ds[key] = ((), value)
+        from mecbench import __version__
+
+        meta = {
+            "mecbench_version": __version__,
+            "formula": CEILING_FORMULA,
+            "min_ceiling": float(min_ceiling),
+            "ci": float(ci),
+            "n_boot": int(n_boot),
+            "bootstrap_seed": int(seed),
+            "ceiling_kind": ceiling_kind or "none",
+        }
+        meta.update({k: v for k, v in r.attrs.items() if k not in attrs})
+        meta.update(attrs)
+        ds.attrs = {k: _attr(v) for k, v in meta.items() if v is not None}
+        return cls(ds)
+
+    # access -------------------------------------------------------------------------------
+    def __getitem__(self, key: str) -> xr.DataArray:
+        return self.dataset[key]
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.dataset
+
+    @property
+    def attrs(self) -> dict:
+        return self.dataset.attrs
+
+    def summary(self) -> dict[str, float | int]:
+        """The 0-d summary values as a plain dict (floats and ints)."""
+        out: dict[str, float | int] = {}
+        for key in SUMMARY_KEYS:
+            if key in self.dataset:
+                value = self.dataset[key].values.item()
+                out[key] = int(value) if key.startswith("n_") else float(value)
+        return out
+
+    @property
+    def value(self) -> float:
+        """The headline number: ceiled median when a ceiling exists, raw median otherwise."""
+        key = "ceiled_median" if "ceiled_median" in self.dataset else "raw_median"
+        return float(self.dataset[key].values)
+
+    def __repr__(self) -> str:
+        s = self.summary()
+        parts = [f"raw={s['raw_median']:.3f} [{s['raw_ci_low']:.3f}, {s['raw_ci_high']:.3f}]"]
+        if "ceiled_median" in s:
+            parts.append(f"ceiled={s['ceiled_median']:.3f} "
+                         f"[{s['ceiled_ci_low']:.3f}, {s['ceiled_ci_high']:.3f}]")
+        parts.append(f"cells={s['n_cells_scored']}/{s['n_cells']}")
+        who = " ".join(str(self.attrs[k]) for k in ("model", "layer", "benchmark")
+                       if k in self.attrs)
+        return f"Score({who + ': ' if who else ''}{', '.join(parts)})"
+
+    # I/O ----------------------------------------------------------------------------------
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write netCDF4 atomically (an existing file is replaced only on success)."""
+        ds = self.dataset.copy()
+        if "ceiling_ok" in ds:
+            ds["ceiling_ok"] = ds["ceiling_ok"].astype(np.int8)
+        atomic_write(path, lambda tmp: ds.to_netcdf(tmp, engine="netcdf4"))
+        return Path(path)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> Score:
+        """Read a file written by :meth:`save`."""
+        path = Path(path)
+        if not path.is_file():
+            raise DataError(f"{path}: no such file")
+        try:
+            ds = xr.load_dataset(path, engine="netcdf4")
+        except Exception as err:  # netCDF4/HDF5 raise many unrelated types on bad files
+            raise DataError(f"{path}: not a readable netCDF4 file ({type(err).__name__})") \
+                from None
+        if "ceiling_ok" in ds:
+            ds["ceiling_ok"] = ds["ceiling_ok"].astype(bool)
+        for coord in ("neuroid_id", "animal", "undefined_reason"):
+            if coord in ds.coords:
+                ds.coords[coord] = ds[coord].astype(str)
+        try:
+            return cls(ds)
+        except DataError as err:
+            raise DataError(f"{path}: {err}") from None
+
+
+def _ceiling_values(ceiling, r: xr.DataArray) -> tuple[np.ndarray, str | None]:
+    kind = None
+    if isinstance(ceiling, xr.DataArray):
+        kind = ceiling.attrs.get("ceiling")
+        if "split" in ceiling.dims:
+            values = cell_mean(ceiling.transpose("neuroid", "split"))
+            ceiling = xr.DataArray(values, dims=("neuroid",), coords={
+                k: v for k, v in ceiling.coords.items() if v.dims == ("neuroid",)})
+        if ceiling.dims != ("neuroid",):
+            raise DataError(f"ceiling must have dims (neuroid,) or (neuroid, split); got "
+                            f"{ceiling.dims}")
+        if "neuroid_id" in ceiling.coords and "neuroid_id" in r.coords:
+            cid = ceiling["neuroid_id"].values.astype(str)
+            rid = r["neuroid_id"].values.astype(str)
+            pos = {c: i for i, c in enumerate(cid)}
+            missing = [i for i in rid if i not in pos]
+            if missing:
+                raise DataError(f"ceiling lacks {len(missing)} neuroids of the score, e.g. "
+                                f"{missing[:3]}")
+            return np.asarray(ceiling.values, dtype=np.float64)[[pos[i] for i in rid]], kind
+        ceiling = ceiling.values
+    values = np.asarray(ceiling, dtype=np.float64)
+    if values.shape != (r.sizes["neuroid"],):
+        raise DataError(f"ceiling has shape {values.shape}; expected ({r.sizes['neuroid']},)")
+    return values, kind

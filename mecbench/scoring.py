@@ -1,0 +1,472 @@
+"""Per-cell neural predictivity: the one scoring path of mecbench.
+
+Every score — model benchmarks, inter-animal ceilings, :func:`mecbench.compat.get_fits` — goes
+through :func:`predictivity_details`:
+
+1. Splits are defined on the full bin grid (:mod:`mecbench.splits`).
+2. For each target cell, the *valid* bins are those where the cell is finite **and** every
+   source feature is finite (sources recorded from animals have unvisited bins too).
+   Split ``s`` of that cell trains on ``train_s ∩ valid`` and tests on ``test_s ∩ valid``.
+   A NaN in one cell never removes a bin from another cell.
+3. Cells sharing a valid-bin mask share one call of :func:`mecbench.mapping.cross_predict`, so
+   the mapping decomposes the training features once per split for all of them (and fits them
+   jointly, which matters for PLS).
+4. Per cell and split, Pearson r between prediction and data on the test bins.
+
+A (cell, split) whose r is undefined gives NaN and is counted with its reason, never an error:
+fewer than :data:`MIN_TRAIN_BINS` training bins (``few_train``), fewer than
+:data:`mecbench.metrics.MIN_BINS` test bins (``few_test``), data constant on the test bins
+(``constant_data``), constant prediction (``constant_prediction``) or a failed decomposition
+(``fit_failed``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import xarray as xr
+from sklearn.base import clone
+
+from mecbench.errors import ConfigError, DataError, ModelError
+from mecbench.metrics import MIN_BINS, constant_columns, pearson_columns
+from mecbench.ratemaps import check_same_grid, flat_values, validate_rate_maps
+from mecbench.splits import Split, SplitScheme
+
+__all__ = [
+    "MIN_TRAIN_BINS",
+    "REASONS",
+    "PredictivityResult",
+    "PreparedSource",
+    "prepare_source",
+    "predictivity",
+    "predictivity_details",
+    "resolve_splits",
+    "score_rate_maps",
+    "group_by_mask",
+    "combine_results",
+    "result_to_dataarray",
+]
+
+#: Fewest training bins on which a mapping is fitted; fewer give NaN (``few_train``).
+MIN_TRAIN_BINS = 3
+
+#: Codes of :attr:`PredictivityResult.reason`; index 0 means r is defined.
+REASONS = ("", "few_train", "few_test", "constant_data", "constant_prediction", "fit_failed")
+_FEW_TRAIN, _FEW_TEST, _CONST_DATA, _CONST_PRED, _FIT_FAILED = 1, 2, 3, 4, 5
+
+
+@dataclass
+class PredictivityResult:
+    """Per split and cell Pearson r with the bookkeeping of undefined values.
+
+    Attributes
+    ----------
+    r : ndarray (n_splits, n_cells)
+        Pearson r on the test bins; NaN where undefined.
+    n_train, n_test : ndarray (n_splits, n_cells) of int
+        Bins used to fit and to score each cell in each split.
+    reason : ndarray (n_splits, n_cells) of uint8
+        Index into :data:`REASONS` (0 where r is defined).
+    n_groups : int
+        Number of distinct valid-bin masks (one mapping fit per group and split).
+    """
+
+    r: np.ndarray
+    n_train: np.ndarray
+    n_test: np.ndarray
+    reason: np.ndarray
+    n_groups: int = 0
+    extra: dict = field(default_factory=dict)
+
+    def counts(self) -> dict[str, int]:
+        """Number of undefined (split, cell) entries per reason, plus cells with no defined
+        split at all (``cells_undefined``)."""
+        out = {name: int((self.reason == code).sum()) for code, name in enumerate(REASONS)
+               if code}
+        out["undefined"] = int(np.isnan(self.r).sum())
+        out["cells_undefined"] = int(np.isnan(self.r).all(axis=0).sum()) if self.r.size else 0
+        return out
+
+
+def resolve_splits(splits: SplitScheme | Sequence[Split], shape: tuple[int, int]) -> list[Split]:
+    """Turn a :class:`SplitScheme` (or an explicit list of splits) into index arrays for a grid
+    of ``shape``, checking that explicit indices fall on the grid."""
+    n_bins = int(shape[0]) * int(shape[1])
+    if isinstance(splits, SplitScheme):
+        return splits.splits(shape)
+    out = []
+    try:
+        items = list(splits)
+    except TypeError:
+        raise ConfigError(
+            f"splits must be a SplitScheme or a list of (train, test) index arrays; got "
+            f"{type(splits).__name__}"
+        ) from None
+    if not items:
+        raise ConfigError("splits is empty")
+    for k, item in enumerate(items):
+        try:
+            train, test = item
+        except (TypeError, ValueError):
+            raise ConfigError(f"splits[{k}] must be a (train, test) pair") from None
+        pair = []
+        for name, idx in (("train", train), ("test", test)):
+            idx = np.asarray(idx)
+            if idx.size and not np.issubdtype(idx.dtype, np.integer):
+                raise ConfigError(f"splits[{k}] {name} indices must be integers")
+            idx = idx.astype(np.intp).ravel()
+            if idx.size and (idx.min() < 0 or idx.max() >= n_bins):
+                raise ConfigError(f"splits[{k}] {name} indices fall outside the {n_bins} bins")
+            pair.append(idx)
+        if np.intersect1d(pair[0], pair[1]).size:
+            raise ConfigError(f"splits[{k}]: train and test bins overlap")
+        out.append((pair[0], pair[1]))
+    return out
+
+
+def group_by_mask(valid: np.ndarray) -> list[np.ndarray]:
+    """Columns of a boolean (n_rows, n_cols) array grouped by identical column; returns the
+    column indices of each group, groups ordered by their first column."""
+    if valid.shape[1] == 0:
+        return []
+    packed = np.packbits(valid, axis=0).T  # (n_cols, n_bytes)
+    _, first, inverse = np.unique(packed, axis=0, return_index=True, return_inverse=True)
+    inverse = inverse.ravel()
+    order = np.argsort(first, kind="stable")
+    return [np.flatnonzero(inverse == g) for g in order]
+
+
+def _mapping_module():
+    from mecbench import mapping
+
+    return mapping
+
+
+def _as_mapping(mapping):
+    if isinstance(mapping, str):
+        return _mapping_module().get_mapping(mapping)
+    if not (hasattr(mapping, "fit") and hasattr(mapping, "predict")):
+        raise ConfigError(
+            f"mapping must be a mapping name or an estimator with fit/predict; got "
+            f"{type(mapping).__name__}"
+        )
+    return mapping
+
+
+@dataclass(frozen=True)
+class PreparedSource:
+    """Source features ready for scoring: a feature cache over the bins where every feature is
+    finite, and ``rows[i]`` = the cache row of bin ``i`` (-1 for excluded bins).
+
+    Build it once with :func:`prepare_source` and pass it to :func:`predictivity_details` many
+    times (e.g. one source animal scored against several targets)."""
+
+    cache: object
+    rows: np.ndarray
+
+    @property
+    def n_bins(self) -> int:
+        return int(self.rows.shape[0])
+
+
+def prepare_source(source) -> PreparedSource:
+    """Validate source features (bins, features) and build their feature cache.
+
+    Rows with a NaN feature are excluded (unvisited bins of recorded sources); infinite values
+    raise :class:`DataError`. A :class:`~mecbench.mapping.FeatureCache` is taken as is (it
+    covers every bin).
+    """
+    if isinstance(source, PreparedSource):
+        return source
+    mp = _mapping_module()
+    if isinstance(source, mp.FeatureCache):
+        return PreparedSource(source, np.arange(_cache_rows(source), dtype=np.intp))
+    X = np.asarray(source)
+    if X.ndim != 2:
+        raise DataError(f"source must be a 2-D (bins, features) array; got shape {X.shape}")
+    if not np.issubdtype(X.dtype, np.number):
+        raise DataError(f"source must hold numbers, got dtype {X.dtype}")
+    X = X.astype(np.float64, copy=False)
+    if X.shape[1] == 0:
+        raise DataError("source has no features")
+    if np.isinf(X).any():
+        n_bad = int(np.isinf(X).any(axis=0).sum())
+        raise DataError(f"source contains infinite values in {n_bad} features")
+    ok = ~np.isnan(X).any(axis=1)
+    if not ok.any():
+        raise DataError("source has no bin where every feature is finite")
+    rows = np.full(X.shape[0], -1, dtype=np.intp)
+    rows[ok] = np.arange(int(ok.sum()))
+    cache = mp.FeatureCache(X if ok.all() else np.ascontiguousarray(X[ok]))
+    return PreparedSource(cache, rows)
+
+
+def _cache_rows(cache) -> int:
+    for attr in ("n_samples", "n_bins", "n_rows"):
+        if hasattr(cache, attr):
+            return int(getattr(cache, attr))
+    return int(cache.X.shape[0])
+
+
+def predictivity_details(
+    source,
+    target: np.ndarray,
+    mapping,
+    splits: SplitScheme | Sequence[Split],
+    *,
+    shape: tuple[int, int] | None = None,
+    min_train: int = MIN_TRAIN_BINS,
+    target_params: Mapping[str, np.ndarray] | None = None,
+) -> PredictivityResult:
+    """Cross-validated per-cell Pearson r of ``mapping`` from ``source`` to ``target``.
+
+    Parameters
+    ----------
+    source : ndarray (n_bins, n_features), FeatureCache or PreparedSource
+        Features per bin. Rows with a NaN feature (unvisited bins of a source animal) are
+        excluded for every target; infinite values are an error. Pass a
+        :class:`~mecbench.mapping.FeatureCache` (covering every bin) or a
+        :class:`PreparedSource` to reuse per-layer precomputations across calls.
+    target : ndarray (n_bins, n_cells)
+        Recorded rates, NaN in unvisited bins.
+    mapping : mapping estimator or name
+        Any :mod:`mecbench.mapping` estimator (or a name for
+        :func:`mecbench.mapping.get_mapping`); cloned per split.
+    splits : SplitScheme or list of (train, test)
+        Flat bin indices on the full grid. A :class:`SplitScheme` needs ``shape``.
+    shape : (n_x, n_y), optional
+        Grid shape; required when ``splits`` is a :class:`SplitScheme`.
+    min_train : int
+        Fewest training bins for a fit.
+    target_params : dict of str to array (n_cells,), optional
+        Hyper-parameters given per target cell (e.g. per-cell ElasticNet ``alpha`` and
+        ``l1_ratio``): each group of cells gets ``mapping.set_params(name=values[group])``.
+
+    Returns
+    -------
+    PredictivityResult
+    """
+    mapping = _as_mapping(mapping)
+    Y = np.asarray(target)
+    if Y.ndim == 1:
+        Y = Y[:, None]
+    if Y.ndim != 2:
+        raise DataError(f"target must be a 2-D (bins, cells) array; got shape {Y.shape}")
+    if not np.issubdtype(Y.dtype, np.number):
+        raise DataError(f"target must hold numbers, got dtype {Y.dtype}")
+    Y = Y.astype(np.float64, copy=False)
+    if np.isinf(Y).any():
+        raise DataError(f"target contains infinite values in "
+                        f"{int(np.isinf(Y).any(axis=0).sum())} cells")
+    prepared = prepare_source(source)
+    cache, rows = prepared.cache, prepared.rows
+    if rows.shape[0] != Y.shape[0]:
+        raise DataError(
+            f"source has {rows.shape[0]} bins but target has {Y.shape[0]}; they must share "
+            "one bin grid"
+        )
+    n_bins, n_cells = Y.shape
+    target_params = _check_target_params(target_params, n_cells)
+    if isinstance(splits, SplitScheme):
+        if shape is None:
+            if splits.kind != "random":
+                raise ConfigError(f"the {splits.kind!r} SplitScheme needs the grid shape")
+            shape = (n_bins, 1)
+        if int(shape[0]) * int(shape[1]) != n_bins:
+            raise DataError(f"grid shape {tuple(shape)} does not hold the {n_bins} bins")
+        split_list = resolve_splits(splits, shape)
+    else:
+        split_list = resolve_splits(splits, (n_bins, 1))
+    if all(tr.size == 0 for tr, _ in split_list):
+        raise ConfigError(
+            "every split has an empty training set (train_frac=0); mecbench's mappings have "
+            "parameters and need training bins"
+        )
+    n_splits = len(split_list)
+
+    r = np.full((n_splits, n_cells), np.nan)
+    n_train = np.zeros((n_splits, n_cells), dtype=np.int64)
+    n_test = np.zeros((n_splits, n_cells), dtype=np.int64)
+    reason = np.zeros((n_splits, n_cells), dtype=np.uint8)
+
+    src_ok = rows >= 0  # cache rows are the bins with src_ok, in order
+    valid = np.isfinite(Y) & src_ok[:, None]
+    groups = group_by_mask(valid)
+    mp = _mapping_module()
+    for cols in groups:
+        v = valid[:, cols[0]]
+        good, cv_splits, tests = [], [], []
+        for s, (tr, te) in enumerate(split_list):
+            tr_v, te_v = tr[v[tr]], te[v[te]]
+            n_train[s, cols], n_test[s, cols] = tr_v.size, te_v.size
+            if tr_v.size < min_train:
+                reason[s, cols] = _FEW_TRAIN
+            elif te_v.size < MIN_BINS:
+                reason[s, cols] = _FEW_TEST
+            else:
+                good.append(s)
+                cv_splits.append((rows[tr_v], rows[te_v]))
+                tests.append(te_v)
+        if not good:
+            continue
+        Yg = np.where(v[src_ok, None], Y[np.ix_(src_ok, cols)], 0.0)
+        group_mapping = mapping
+        if target_params:
+            group_mapping = clone(mapping).set_params(
+                **{k: vals[cols] for k, vals in target_params.items()})
+        try:
+            preds = mp.cross_predict(group_mapping, cache, Yg, cv_splits)
+        except np.linalg.LinAlgError:
+            reason[np.ix_(good, cols)] = _FIT_FAILED
+            continue
+        for s, te_v, pred in zip(good, tests, preds, strict=True):
+            pred = np.asarray(pred, dtype=np.float64).reshape(te_v.size, cols.size)
+            data = Y[np.ix_(te_v, cols)]
+            if not np.isfinite(pred).all():
+                raise ModelError(
+                    f"mapping {type(mapping).__name__} produced non-finite predictions "
+                    f"(split {s}); check the scale of the source features"
+                )
+            rs = pearson_columns(pred, data)
+            r[s, cols] = rs
+            undefined = np.isnan(rs)
+            if undefined.any():
+                const_data = constant_columns(data)
+                reason[s, cols[undefined & const_data]] = _CONST_DATA
+                reason[s, cols[undefined & ~const_data]] = _CONST_PRED
+    return PredictivityResult(r, n_train, n_test, reason, n_groups=len(groups))
+
+
+def _check_target_params(target_params, n_cells: int) -> dict[str, np.ndarray]:
+    if not target_params:
+        return {}
+    out = {}
+    for name, values in target_params.items():
+        values = np.asarray(values)
+        if values.shape != (n_cells,):
+            raise ConfigError(f"target_params[{name!r}] has shape {values.shape}; expected "
+                              f"one value per target cell ({n_cells},)")
+        out[str(name)] = values
+    return out
+
+
+def predictivity(source, target, mapping, splits, *, shape=None,
+                 min_train: int = MIN_TRAIN_BINS, target_params=None) -> np.ndarray:
+    """Per split and cell Pearson r, shape (n_splits, n_cells); see
+    :func:`predictivity_details` for the parameters and for how undefined values arise."""
+    return predictivity_details(source, target, mapping, splits, shape=shape,
+                                min_train=min_train, target_params=target_params).r
+
+
+def _check_model_maps(model_maps: xr.DataArray, name: str) -> xr.DataArray:
+    if not isinstance(model_maps, xr.DataArray):
+        raise ModelError(f"{name} must be an xarray.DataArray (x, y, neuroid); got "
+                         f"{type(model_maps).__name__}")
+    try:
+        model_maps = validate_rate_maps(model_maps, name)
+    except DataError as err:
+        raise ModelError(str(err)) from None
+    values = np.asarray(model_maps.values)
+    if not np.isfinite(values).all():
+        bad = ~np.isfinite(values).all(axis=(0, 1))
+        ids = model_maps["neuroid_id"].values[bad][:5].tolist()
+        raise ModelError(
+            f"{name} has non-finite values in {int(bad.sum())} units (e.g. {ids}); model "
+            "features must be finite in every bin"
+        )
+    return model_maps
+
+
+def result_to_dataarray(res: PredictivityResult, neural: xr.DataArray, attrs: dict | None = None
+                        ) -> xr.DataArray:
+    """Package a result over all neuroids of ``neural`` as a DataArray (neuroid, split)."""
+    coords = {k: v for k, v in neural.coords.items() if v.dims == ("neuroid",)}
+    da = xr.DataArray(
+        res.r.T,
+        dims=("neuroid", "split"),
+        coords={**coords, "split": np.arange(res.r.shape[0]),
+                "n_train": (("neuroid", "split"), res.n_train.T),
+                "n_test": (("neuroid", "split"), res.n_test.T),
+                "undefined_reason": (("neuroid", "split"),
+                                     np.asarray(REASONS, dtype=str)[res.reason.T])},
+        name="r",
+        attrs={**{f"n_{k}": v for k, v in res.counts().items()}, **(attrs or {})},
+    )
+    return da
+
+
+def combine_results(results: list[tuple[np.ndarray, PredictivityResult]], n_cells: int,
+                    n_splits: int) -> PredictivityResult:
+    """Assemble results computed on column subsets into one over ``n_cells`` columns."""
+    out = PredictivityResult(np.full((n_splits, n_cells), np.nan),
+                             np.zeros((n_splits, n_cells), dtype=np.int64),
+                             np.zeros((n_splits, n_cells), dtype=np.int64),
+                             np.zeros((n_splits, n_cells), dtype=np.uint8), 0)
+    for idx, res in results:
+        out.r[:, idx] = res.r
+        out.n_train[:, idx] = res.n_train
+        out.n_test[:, idx] = res.n_test
+        out.reason[:, idx] = res.reason
+        out.n_groups += res.n_groups
+    return out
+
+
+def score_rate_maps(
+    model_maps: xr.DataArray,
+    neural: xr.DataArray,
+    mapping,
+    splits: SplitScheme | Sequence[Split],
+    *,
+    per_animal: bool = True,
+    cache=None,
+) -> xr.DataArray:
+    """Score model rate maps against recorded rate maps on the same arena.
+
+    Parameters
+    ----------
+    model_maps : DataArray (x, y, unit)
+        Model features; must be finite everywhere (:class:`ModelError` otherwise).
+    neural : DataArray (x, y, neuroid)
+        Recorded rate maps with an ``animal`` coordinate; NaN in unvisited bins.
+    mapping : mapping estimator or name
+    splits : SplitScheme or list of (train, test)
+    per_animal : bool
+        Fit the mapping separately per animal, each animal's cells forming one multi-output
+        target (as Nayebi et al. 2021 do; it matters for PLS). Otherwise all cells at once.
+    cache : mecbench.mapping.FeatureCache, optional
+        A cache of ``model_maps``'s flat values, to reuse across calls; built here otherwise.
+        One cache serves every animal.
+
+    Returns
+    -------
+    DataArray (neuroid, split)
+        Pearson r, with the neuroid coordinates of ``neural`` and, as coordinates, ``n_train``,
+        ``n_test`` and ``undefined_reason`` per (neuroid, split); counts in ``attrs``.
+    """
+    model_maps = _check_model_maps(model_maps, "model rate maps")
+    neural = validate_rate_maps(neural, "neural rate maps")
+    check_same_grid(model_maps, neural, ("model rate maps", "neural rate maps"))
+    shape = (neural.sizes["x"], neural.sizes["y"])
+    split_list = resolve_splits(splits, shape)
+    if cache is None:
+        cache = _mapping_module().FeatureCache(flat_values(model_maps))
+    elif _cache_rows(cache) != shape[0] * shape[1]:
+        raise DataError(f"the feature cache has {_cache_rows(cache)} bins; the grid has "
+                        f"{shape[0] * shape[1]}")
+    Y = flat_values(neural)
+    animals = neural["animal"].values.astype(str)
+    parts = []
+    if per_animal:
+        for animal in sorted(set(animals.tolist())):
+            idx = np.flatnonzero(animals == animal)
+            parts.append((idx, predictivity_details(cache, Y[:, idx], mapping, split_list)))
+    else:
+        idx = np.arange(Y.shape[1])
+        parts.append((idx, predictivity_details(cache, Y, mapping, split_list)))
+    res = combine_results(parts, Y.shape[1], len(split_list))
+    attrs = {"splits": splits.identifier if isinstance(splits, SplitScheme) else "explicit",
+             "per_animal": int(per_animal)}
+    return result_to_dataarray(res, neural, attrs)
+
