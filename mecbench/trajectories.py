@@ -154,6 +154,7 @@ def random_walk(
     device: str | torch.device = "cpu",
     periodic: bool = False,
     dtype: torch.dtype = torch.float32,
+    generator: torch.Generator | None = None,
 ) -> Trajectory:
     """Simulate ``n_trajectories`` random walks of ``n_steps`` steps in a box centred on 0.
 
@@ -181,6 +182,9 @@ def random_walk(
         Wrap around the box instead of avoiding walls.
     dtype : torch.dtype
         Floating-point type of the results.
+    generator : torch.Generator, optional
+        Draw from this generator (on ``device``) instead of a new one seeded with ``seed``;
+        successive calls then continue one random stream (used to simulate many batches).
 
     Returns
     -------
@@ -200,7 +204,12 @@ def random_walk(
     if not dtype.is_floating_point:
         raise ConfigError(f"dtype must be a floating-point torch dtype, got {dtype}")
     device = torch.device(device)
-    gen = make_generator(seed, device)
+    if generator is None:
+        gen = make_generator(seed, device)
+    elif not isinstance(generator, torch.Generator):
+        raise ConfigError(f"generator must be a torch.Generator, got {type(generator).__name__}")
+    else:
+        gen = generator
     B, T = n_trajectories, n_steps
     kw = {"generator": gen, "device": device, "dtype": dtype}
 
