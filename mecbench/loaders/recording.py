@@ -1,0 +1,303 @@
+"""One recording session before binning, and the binning of many sessions into NeuralData.
+
+Every raw-data loader (Moser ``.mat``, NWB) produces :class:`Recording` objects in metres and
+seconds; :func:`bin_recordings` bins each with :func:`mecbench.binning.bin_session` (all cells of
+a session in one pass) and groups the maps by arena.
+
+Arena inference (when no arena is given), per session and axis: twice the largest distance of a
+tracked (mean-LED) position from 0 — or, for positions that were re-centred, their extent — rounded
+to the nearest 10 cm (to the nearest bin when 10 cm is not a whole number of bins). LEDs overhang
+walls by a few centimetres and animals rarely reach the last centimetre of a corner, so rounding
+to the nearest step (not up) recovers the box (the Sargolini et al. 2006 box gives 1.0 m). Give
+the arena explicitly whenever you know it.
+
+Centring: positions are expected centred on 0 (as in the Moser-lab releases) and are left alone.
+With ``recentre="auto"`` (default) an axis is shifted to centre the range of positions on 0 only
+when the data are clearly in another frame: with an inferred arena, when the midpoint of the range
+is further than a quarter of the extent from 0 (e.g. positions in 0…100 cm); with a given arena,
+when positions would otherwise lie beyond a wall by more than the clipping tolerance while their
+extent fits the box. ``recentre=True`` always centres the range; ``False`` never moves anything.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from mecbench.binning import (
+    DEFAULT_BIN_SIZE,
+    DEFAULT_OUTSIDE_TOLERANCE,
+    BinnedSession,
+    bin_session,
+)
+from mecbench.errors import ConfigError, DataError
+from mecbench.neural_data import NeuralData
+from mecbench.ratemaps import parse_arena_key
+
+__all__ = ["Recording", "bin_recordings", "infer_arena_side", "parse_arena", "recording_span"]
+
+_MIN_SIDE, _MAX_SIDE = 0.2, 10.0
+
+
+@dataclass
+class Recording:
+    """Positions and spike trains of one session, in metres and seconds.
+
+    Attributes
+    ----------
+    t, x, y : ndarray
+        Position samples (first LED when two exist).
+    x2, y2 : ndarray or None
+        Second LED.
+    spike_times : list of ndarray
+        One array per cell.
+    cell_ids : list of str
+        Cell names within the session (``"t1c1"``...).
+    animal, session : str
+        Labels.
+    source : str
+        Where the positions came from (a file), for error messages.
+    cell_sources : list of str
+        Where each cell's spikes came from.
+    """
+
+    t: np.ndarray
+    x: np.ndarray
+    y: np.ndarray
+    spike_times: list
+    cell_ids: list
+    animal: str
+    session: str
+    source: str
+    x2: np.ndarray | None = None
+    y2: np.ndarray | None = None
+    cell_sources: list = field(default_factory=list)
+
+
+def recording_span(t: np.ndarray) -> tuple[float, float]:
+    """``(t0, t_end)`` of a position time vector: the last sample lasts the median interval
+    (the rule of :func:`mecbench.binning.bin_session`)."""
+    t = np.asarray(t, dtype=np.float64).reshape(-1)
+    return float(t[0]), float(t[-1] + np.median(np.diff(t)))
+
+
+def parse_arena(arena) -> tuple[float, float] | None:
+    """``None``, a side in metres, ``(width, height)``, ``"WxH"`` / ``"1x1m"`` → (w, h) or None."""
+    if arena is None:
+        return None
+    if isinstance(arena, (tuple, list)) and len(arena) == 2:
+        w, h = float(arena[0]), float(arena[1])
+    else:
+        if hasattr(arena, "width") and hasattr(arena, "height"):
+            w, h = float(arena.width), float(arena.height)
+        else:
+            try:
+                w, h = parse_arena_key(arena)
+            except DataError as err:
+                raise ConfigError(str(err)) from None
+    if not (w > 0 and h > 0 and math.isfinite(w) and math.isfinite(h)):
+        raise ConfigError(f"arena sizes must be positive metres, got {arena!r}")
+    return w, h
+
+
+def _mean_position(rec: Recording) -> tuple[np.ndarray, np.ndarray]:
+    x, y = np.asarray(rec.x, float).reshape(-1), np.asarray(rec.y, float).reshape(-1)
+    if rec.x2 is not None and np.asarray(rec.x2).size == x.size:
+        x2 = np.asarray(rec.x2, float).reshape(-1)
+        y2 = np.asarray(rec.y2, float).reshape(-1)
+        with np.errstate(invalid="ignore"):
+            x = np.where(np.isfinite(x2), np.where(np.isfinite(x), (x + x2) / 2, x2), x)
+            y = np.where(np.isfinite(y2), np.where(np.isfinite(y), (y + y2) / 2, y2), y)
+    return x, y
+
+
+def infer_arena_side(extent: float, bin_size: float) -> float:
+    """Box side (m) from the extent of positions: nearest 10 cm, or nearest bin."""
+    steps = round(0.1 / bin_size)
+    quantum = 0.1 if steps >= 1 and abs(steps * bin_size - 0.1) < 1e-9 else bin_size
+    n = max(1, round(extent / quantum))
+    return round(n * quantum / bin_size) * bin_size
+
+
+def _prepare(rec: Recording, arena, bin_size: float, recentre,
+             tolerance: float) -> tuple[Recording, float, float]:
+    """Centre positions when needed and decide the arena of one recording."""
+    x, y = _mean_position(rec)
+    ok = np.isfinite(x) & np.isfinite(y)
+    if not ok.any():
+        raise DataError(f"{rec.source}: positions are all NaN (no tracked sample)")
+    lo = np.array([x[ok].min(), y[ok].min()])
+    hi = np.array([x[ok].max(), y[ok].max()])
+    extent, mid = hi - lo, (hi + lo) / 2
+    if recentre is True:
+        shift = mid.copy()
+    elif recentre == "auto" and arena is None:
+        # clearly not centred (e.g. 0..100 cm): the range midpoint is far from 0
+        shift = np.where(np.abs(mid) > extent / 4, mid, 0.0)
+    elif recentre == "auto":
+        # centred data stay put; only a range that would not fit the box is moved onto it
+        side = np.asarray(arena, dtype=float)
+        beyond = np.maximum(hi - side / 2, -side / 2 - lo)
+        fits = extent <= side * (1 + 2 * tolerance)
+        shift = np.where((beyond > tolerance * side) & fits, mid, 0.0)
+    else:
+        shift = np.zeros(2)
+    if arena is None:
+        # centred data: twice the largest distance from 0; moved data: the extent
+        span = np.where(shift != 0, extent, 2 * np.maximum(np.abs(lo), np.abs(hi)))
+        w, h = (infer_arena_side(e, bin_size) for e in span)
+        for side, e, name in ((w, span[0], "x"), (h, span[1], "y")):
+            if not _MIN_SIDE <= side <= _MAX_SIDE:
+                raise DataError(
+                    f"{rec.source}: positions along {name} span {e:.3g} m, which gives no "
+                    f"plausible box ({_MIN_SIDE}-{_MAX_SIDE} m); check the position units or "
+                    "give the arena size"
+                )
+    else:
+        w, h = arena
+    if shift.any():
+        def move(a, s):
+            return None if a is None else np.asarray(a, float).reshape(-1) - s
+        rec = Recording(
+            t=rec.t, x=move(rec.x, shift[0]), y=move(rec.y, shift[1]),
+            x2=move(rec.x2, shift[0]), y2=move(rec.y2, shift[1]),
+            spike_times=rec.spike_times, cell_ids=rec.cell_ids, animal=rec.animal,
+            session=rec.session, source=rec.source, cell_sources=rec.cell_sources,
+        )
+    return rec, w, h
+
+
+def _binning_defaults() -> dict:
+    """Keyword defaults of :func:`bin_session` that shape the maps (for provenance)."""
+    sig = inspect.signature(bin_session)
+    keep = ("smoothing_sigma", "min_occupancy", "speed_min", "speed_max", "halves", "outside",
+            "outside_tolerance", "max_gap", "spikes_outside")
+    return {k: sig.parameters[k].default for k in keep}
+
+
+def _check_spike_range(rec: Recording) -> None:
+    """Spikes must be finite and inside the position recording; name the file if not."""
+    t = np.asarray(rec.t, dtype=np.float64).reshape(-1)
+    if t.size < 2 or not np.isfinite(t).all():
+        return  # bin_session reports bad time vectors
+    t0, t_end = recording_span(t)
+    for c, train in enumerate(rec.spike_times):
+        s = np.asarray(train, dtype=np.float64).reshape(-1)
+        where = rec.cell_sources[c] if c < len(rec.cell_sources) else \
+            f"{rec.source} cell {rec.cell_ids[c]!r}"
+        if not np.isfinite(s).all():
+            raise DataError(f"{where}: spike times contain NaN or inf")
+        bad = (s < t0) | (s > t_end)
+        if bad.any():
+            raise DataError(
+                f"{where}: {int(bad.sum())} spike time(s) outside the position recording "
+                f"[{t0:g}, {t_end:g}] s of {rec.source} (e.g. {s[bad][0]:g} s); pass "
+                "spikes_outside='drop' to ignore them"
+            )
+
+
+def bin_recordings(
+    recordings: Sequence[Recording],
+    *,
+    arena=None,
+    bin_size: float | None = None,
+    recentre: bool | str = "auto",
+    attrs: dict | None = None,
+    progress: bool = False,
+    **binning_kw,
+) -> NeuralData:
+    """Bin every recording and collect the maps, grouped by arena, into NeuralData.
+
+    Parameters
+    ----------
+    recordings : sequence of Recording
+    arena : None, float, (width, height) or "WxH"
+        Box size in metres; inferred per session when None (see the module docstring).
+    bin_size : float, optional
+        Bin side in metres (default 0.05).
+    recentre : bool or "auto"
+        Shift positions so that their range is centred on 0 (see the module docstring).
+    attrs : dict, optional
+        Provenance merged into the NeuralData attributes.
+    progress : bool
+        Show a progress bar over sessions.
+    **binning_kw
+        Passed to :func:`mecbench.binning.bin_session` (``smoothing_sigma``,
+        ``min_occupancy``, ``speed_min``, ``halves``...).
+
+    Returns
+    -------
+    NeuralData
+        Neuroid ids ``"<animal>/<session>/<cell>"``, coordinates ``animal``, ``session`` and
+        ``cell_id``; attributes record the binning parameters and spike/sample counts.
+    """
+    if not recordings:
+        raise DataError("no recording to bin")
+    bin_size = DEFAULT_BIN_SIZE if bin_size is None else float(bin_size)
+    if not (bin_size > 0 and math.isfinite(bin_size)):
+        raise ConfigError(f"bin_size must be a positive number of metres, got {bin_size!r}")
+    if recentre not in (True, False, "auto"):
+        raise ConfigError(f"recentre must be True, False or 'auto', got {recentre!r}")
+    forbidden = {"neuroid_id", "animal", "session", "cell_id", "where"} & set(binning_kw)
+    if forbidden:
+        raise ConfigError(f"these are set by the loader, not by the caller: {sorted(forbidden)}")
+    arena = parse_arena(arena)
+    sessions: list[BinnedSession] = []
+    totals: dict[str, float] = {}
+    iterator = recordings
+    if progress:
+        from tqdm.auto import tqdm
+
+        iterator = tqdm(recordings, desc="binning sessions", unit="session")
+    check_spikes = binning_kw.get("spikes_outside", "error") == "error"
+    tolerance = float(binning_kw.get("outside_tolerance", DEFAULT_OUTSIDE_TOLERANCE))
+    for rec in iterator:
+        rec, w, h = _prepare(rec, arena, bin_size, recentre, tolerance)
+        if check_spikes:
+            _check_spike_range(rec)
+        cell_ids = [str(c) for c in rec.cell_ids]
+        binned = bin_session(
+            rec.t, rec.x, rec.y, rec.spike_times, x2=rec.x2, y2=rec.y2,
+            arena_width=w, arena_height=h, bin_size=bin_size,
+            neuroid_id=[f"{rec.animal}/{rec.session}/{c}" for c in cell_ids],
+            animal=str(rec.animal), session=str(rec.session), cell_id=cell_ids,
+            where=rec.source, **binning_kw,
+        )
+        sessions.append(binned)
+        for key, value in binned.info.items():
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                totals[key] = totals.get(key, 0) + value
+    ids = np.concatenate([s.rate["neuroid_id"].values for s in sessions])
+    uniq, counts = np.unique(ids, return_counts=True)
+    if (counts > 1).any():
+        raise DataError(
+            f"the same cell appears more than once: {uniq[counts > 1][:5].tolist()} "
+            "(duplicate files for one rat, session and cell?)"
+        )
+    params = {**_binning_defaults(), "bin_size": bin_size, "recentre": recentre, **binning_kw}
+    params["arena"] = "inferred per session" if arena is None else list(arena)
+    meta = {
+        "n_sessions": len(sessions),
+        "binning": json.dumps(params, sort_keys=True, default=str),
+        "n_spikes": int(totals.get("n_spikes", 0)),
+        "n_spikes_used": int(totals.get("n_spikes_used", 0)),
+        "n_spikes_outside_recording": int(totals.get("n_spikes_outside_recording", 0)),
+        "n_spikes_in_gaps": int(totals.get("n_spikes_in_gaps", 0)),
+        "recording_time_s": float(totals.get("duration_s", 0.0)),
+        "time_used_s": float(totals.get("time_used_s", 0.0)),
+        **(attrs or {}),
+    }
+    halves = [s.rate_halves for s in sessions]
+    nd = NeuralData.from_rate_maps(
+        [s.rate for s in sessions],
+        halves=None if any(h is None for h in halves) else halves,
+        occupancy=[s.occupancy for s in sessions],
+        attrs=meta,
+    )
+    return nd
+
