@@ -1,0 +1,441 @@
+"""The :class:`Benchmark`: recorded data + mapping + splits + ceiling, scoring any model.
+
+How a benchmark scores a model (one layer)
+------------------------------------------
+For every arena of the benchmark's data, the model's rate maps on that arena's bin grid are
+mapped to each animal's cells with the benchmark's mapping, fitted per animal on the training
+bins of each split and evaluated on the test bins (:func:`mecbench.scoring.score_rate_maps`,
+the one scoring path). This gives Pearson r per (cell, split).
+
+The per-cell results of all arenas are then **pooled**: a cell recorded in two arenas counts
+once per arena (its pooled ``neuroid_id`` is ``"<arena>/<neuroid_id>"``; coordinates ``arena``
+and ``recorded_id`` keep the parts). The pooled r goes to :meth:`mecbench.score.Score.from_results`
+with the pooled per-cell ceiling: ``raw_i`` = mean over splits of r, ``raw`` = median over all
+pooled cells, ``ceiled_i = raw_i / ceiling_i`` and ``ceiled`` = median of ``ceiled_i`` over cells
+with ``ceiling_i > min_ceiling``, 95 % CIs from a seeded bootstrap over cells (formulas in
+:mod:`mecbench.ceiling`).
+
+Ceiling
+-------
+``holdout`` (default; Nayebi et al. 2021): per arena, each animal's cells predicted from all other
+animals' cells concatenated, with the **same** mapping and splits as the model. ``pairwise``:
+each other animal alone, averaged. ``split-half``: Spearman–Brown corrected split-half
+reliability from ``rate_halves``. When an arena has a single animal the inter-animal ceiling is
+impossible: the benchmark falls back to ``split-half`` (or to no ceiling when the data have no
+halves) and says so in :attr:`Benchmark.notes`.
+
+Work units and caching
+----------------------
+Model rate maps are computed once per (layer, arena) in this process (a network's rollout is
+shared by its layers) and cached (:mod:`mecbench.cache`). Scoring runs as independent work
+units, one per (layer, arena), through :func:`mecbench.parallel.run_units`; a finer split into
+(layer, arena, split) would repeat the per-layer decomposition that all splits share, so it is
+not done. Ceilings (one unit per arena) and scores are cached too, keyed by everything that
+determines them; ``cache=Cache(enabled=False)`` turns caching off.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from mecbench.benchmarks.specs import MappingSpec, parse_ceiling
+from mecbench.errors import ConfigError, DataError, UnknownIdentifierError
+from mecbench.splits import SplitScheme
+
+__all__ = ["Benchmark", "pool_arenas", "IDENTIFIER_RE"]
+
+#: ``<dataset>.<mapping>[-<splits>]``; ad-hoc benchmarks are named ``adhoc:<file>``.
+IDENTIFIER_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*(\.[a-z0-9][a-z0-9_-]*)+$")
+
+ProgressFn = Callable[[str, int, int], None]
+
+
+def _quiet(stage: str, done: int, total: int) -> None:
+    return None
+
+
+class Benchmark:
+    """A neural-predictivity benchmark.
+
+    Parameters
+    ----------
+    identifier : str
+        ``<dataset>.<mapping>[-<splits>]`` (e.g. ``mec-sim.ridge-blocked``).
+    version : int
+        Bumped whenever the data, mapping, splits or ceiling change.
+    data : NeuralData or callable returning NeuralData
+        The recordings (a callable is called once, on first use).
+    mapping : MappingSpec
+    splits : SplitScheme
+    ceiling : {"holdout", "pairwise", "split-half", "none"}
+    description : str
+        One line for ``mecbench benchmarks``.
+    dataset : str
+        Name of the dataset (for display).
+    n_boot, bootstrap_seed : int
+        Bootstrap of the summary CIs.
+    min_ceiling : float
+        Cells whose ceiling is not above this are excluded from ceiled summaries.
+    per_animal : bool
+        Fit the mapping per animal (reference behaviour) rather than on all cells at once.
+    """
+
+    def __init__(
+        self,
+        identifier: str,
+        version: int,
+        data: Any,
+        mapping: MappingSpec,
+        splits: SplitScheme,
+        *,
+        ceiling: str = "holdout",
+        description: str = "",
+        dataset: str = "",
+        n_boot: int = 1000,
+        bootstrap_seed: int = 0,
+        min_ceiling: float | None = None,
+        per_animal: bool = True,
+    ):
+        from mecbench.ceiling import DEFAULT_MIN_CEILING
+
+        if isinstance(version, bool) or not isinstance(version, int) or version < 0:
+            raise ConfigError(f"benchmark version must be an integer >= 0, got {version!r}")
+        if not isinstance(mapping, MappingSpec):
+            raise ConfigError(f"mapping must be a MappingSpec, got {type(mapping).__name__}")
+        if not isinstance(splits, SplitScheme):
+            raise ConfigError(f"splits must be a SplitScheme, got {type(splits).__name__}")
+        self.identifier = str(identifier)
+        self.version = version
+        self._data = data
+        self._data_hash: str | None = None
+        self.mapping = mapping
+        self.splits = splits
+        self.requested_ceiling = parse_ceiling(ceiling)
+        self.description = description
+        self.dataset = dataset
+        self.n_boot = int(n_boot)
+        self.bootstrap_seed = int(bootstrap_seed)
+        self.min_ceiling = DEFAULT_MIN_CEILING if min_ceiling is None else float(min_ceiling)
+        self.per_animal = bool(per_animal)
+        self._ceiling_method: str | None = None
+        self.notes: list[str] = []
+
+    def __repr__(self) -> str:
+        return (f"Benchmark({self.identifier!r}, version={self.version}, "
+                f"mapping={self.mapping.text!r}, splits={self.splits.identifier!r}, "
+                f"ceiling={self.requested_ceiling!r})")
+
+    # data ---------------------------------------------------------------------------------
+    @property
+    def neural_data(self):
+        """The recordings (loaded on first use)."""
+        from mecbench.neural_data import NeuralData
+
+        if not isinstance(self._data, NeuralData):
+            data = self._data() if callable(self._data) else self._data
+            if not isinstance(data, NeuralData):
+                raise DataError(f"benchmark {self.identifier}: its data loader returned "
+                                f"{type(data).__name__}, not NeuralData")
+            self._data = data
+        return self._data
+
+    @property
+    def data_hash(self) -> str:
+        """Content hash of the recordings."""
+        if self._data_hash is None:
+            self._data_hash = self.neural_data.content_hash()
+        return self._data_hash
+
+    @property
+    def arenas(self) -> list[str]:
+        """Arena names, in the data's order."""
+        return list(self.neural_data.arena_names)
+
+    @property
+    def ceiling_method(self) -> str:
+        """The ceiling actually used (see the module docstring for the fallback)."""
+        if self._ceiling_method is None:
+            self._ceiling_method = self._resolve_ceiling()
+        return self._ceiling_method
+
+    def _resolve_ceiling(self) -> str:
+        method = self.requested_ceiling
+        data = self.neural_data
+        if method in ("holdout", "pairwise"):
+            lonely = [a for a in data.arena_names if len(data.animals(a)) < 2]
+            if lonely:
+                has_halves = all(data.halves(a) is not None for a in data.arena_names)
+                which = ", ".join(lonely)
+                if has_halves:
+                    self.notes.append(
+                        f"arena {which} has a single animal, so the inter-animal ceiling is "
+                        "impossible; the split-half ceiling (Spearman-Brown corrected) is used")
+                    return "split-half"
+                self.notes.append(
+                    f"arena {which} has a single animal and the data have no split halves: "
+                    "no ceiling can be computed, scores are raw only")
+                return "none"
+        if method == "split-half":
+            missing = [a for a in data.arena_names if data.halves(a) is None]
+            if missing:
+                raise DataError(f"benchmark {self.identifier}: --ceiling split-half needs "
+                                f"'rate_halves', missing in arena(s) {', '.join(missing)}")
+        return method
+
+    # keys ---------------------------------------------------------------------------------
+    def key_parts(self) -> dict[str, Any]:
+        """Everything about the benchmark that determines a ceiling or a score."""
+        return {
+            "benchmark": self.identifier,
+            "benchmark_version": self.version,
+            "data_hash": self.data_hash,
+            "mapping": self.mapping.key(),
+            "splits": self.splits.identifier,
+            "ceiling": self.ceiling_method,
+            "per_animal": self.per_animal,
+            "min_ceiling": self.min_ceiling,
+            "n_boot": self.n_boot,
+            "bootstrap_seed": self.bootstrap_seed,
+        }
+
+    # ceiling ------------------------------------------------------------------------------
+    def ceiling(self, *, cache=None, parallel=None, progress: ProgressFn | None = None
+                ) -> xr.DataArray | None:
+        """Per-cell ceiling pooled over arenas: (neuroid, split) inter-animal r, or (neuroid,)
+        split-half reliability; None when no ceiling can be computed."""
+        from mecbench.cache import Cache
+        from mecbench.parallel import run_units
+
+        method = self.ceiling_method
+        if method == "none":
+            return None
+        cache = cache if cache is not None else Cache()
+        parts = {"what": "ceiling", **self.key_parts()}
+        found = cache.get_array("ceiling", parts)
+        if found is not None:
+            return found
+        progress = progress or _quiet
+        data = self.neural_data
+        units = [(method, data.rate(a), data.halves(a), self.mapping, self.splits)
+                 for a in self.arenas]
+        progress("ceiling", 0, len(units))
+        results = run_units(_ceiling_unit, units, parallel,
+                            progress=lambda k: progress("ceiling", k, len(units)))
+        pooled = pool_arenas(list(zip(self.arenas, results, strict=True)))
+        pooled.name = "ceiling"
+        pooled.attrs["ceiling"] = results[0].attrs.get("ceiling", method)
+        cache.put_array("ceiling", parts, pooled)
+        return pooled
+
+    def ceiling_score(self, *, cache=None, parallel=None, progress: ProgressFn | None = None
+                      ) -> dict[str, Any]:
+        """Summary of the ceiling: per arena and pooled median with a bootstrap 95 % CI."""
+        from mecbench.ceiling import cell_mean
+        from mecbench.metrics import bootstrap_median_ci, nanmedian
+
+        ceiling = self.ceiling(cache=cache, parallel=parallel, progress=progress)
+        out: dict[str, Any] = {"benchmark": self.identifier, "version": self.version,
+                               "method": self.ceiling_method, "notes": list(self.notes),
+                               "arenas": {}}
+        if ceiling is None:
+            out.update(median=None, ci=[None, None], n_cells=0, n_cells_total=0)
+            return out
+        values = (cell_mean(ceiling) if "split" in ceiling.dims
+                  else np.asarray(ceiling.values, dtype=np.float64))
+        arenas = ceiling["arena"].values.astype(str)
+        groups = [("all", np.ones(values.size, dtype=bool))] + [
+            (a, arenas == a) for a in self.arenas]
+        for name, mask in groups:
+            v = values[mask]
+            lo, hi = bootstrap_median_ci(v, n_boot=self.n_boot, seed=self.bootstrap_seed)
+            summary = {"median": _num(nanmedian(v)), "ci": [_num(lo), _num(hi)],
+                       "n_cells": int(np.isfinite(v).sum()), "n_cells_total": int(v.size),
+                       "n_cells_low": int((~(v > self.min_ceiling)).sum())}
+            if name == "all":
+                out.update(summary)
+            else:
+                out["arenas"][name] = summary
+        return out
+
+    # model maps ---------------------------------------------------------------------------
+    def model_maps(self, provider, layer: str, arena_name: str, *, seed: int = 0,
+                   cache=None) -> xr.DataArray:
+        """Rate maps of ``provider``'s ``layer`` on an arena's grid (cached)."""
+        from mecbench.cache import Cache
+        from mecbench.providers.base import check_provider_output
+        from mecbench.ratemaps import Arena
+
+        cache = cache if cache is not None else Cache()
+        arena = Arena.of(self.neural_data.arena(arena_name))
+        parts = {"model": provider.identifier, "fingerprint": provider.fingerprint(),
+                 "arena": [arena.width, arena.height, arena.bin_size], "layer": layer,
+                 "seed": int(seed)}
+        found = cache.get_array("ratemaps", parts)
+        if found is not None:
+            return found
+        maps = provider.rate_maps(arena, layer, seed=seed)
+        maps = check_provider_output(provider, arena, layer, maps)
+        cache.put_array("ratemaps", parts, maps)
+        return maps
+
+    # scoring ------------------------------------------------------------------------------
+    def _score_parts(self, provider, layer: str, seed: int) -> dict[str, Any]:
+        return {"what": "score", **self.key_parts(), "model": provider.identifier,
+                "fingerprint": provider.fingerprint(), "layer": layer, "model_seed": int(seed)}
+
+    def cached_score(self, provider, layer: str, *, seed: int = 0, cache=None):
+        """The cached score of ``layer``, or None."""
+        from mecbench.cache import Cache
+        from mecbench.score import Score
+
+        cache = cache if cache is not None else Cache()
+        return cache.fetch("score", self._score_parts(provider, layer, seed), Score.load)
+
+    def score_layers(
+        self,
+        provider,
+        layers: Sequence[str] | None = None,
+        *,
+        seed: int = 0,
+        cache=None,
+        parallel=None,
+        progress: ProgressFn | None = None,
+    ) -> dict[str, Any]:
+        """Score several layers of one model; returns ``{layer: Score}`` in layer order.
+
+        Parameters
+        ----------
+        provider : ResponseProvider
+        layers : sequence of str, optional
+            Default: the provider's default layer.
+        seed : int
+            Seed of the model's rate maps (trajectories).
+        cache : mecbench.cache.Cache, optional
+            Default: the user cache; ``Cache(enabled=False)`` to compute everything.
+        parallel : mecbench.parallel.ParallelConfig, optional
+            How to run the (layer, arena) work units (default serial).
+        progress : callable(stage, done, total), optional
+        """
+        from mecbench.cache import Cache
+        from mecbench.parallel import run_units
+
+        cache = cache if cache is not None else Cache()
+        progress = progress or _quiet
+        layers = list(layers) if layers else [provider.default_layer]
+        for layer in layers:
+            if layer not in provider.layers:
+                raise UnknownIdentifierError(f"layer of model {provider.identifier!r}", layer,
+                                             provider.layers)
+        if len(set(layers)) != len(layers):
+            raise ConfigError(f"layers repeated: {layers}")
+        scores: dict[str, Any] = {}
+        for layer in layers:
+            found = self.cached_score(provider, layer, seed=seed, cache=cache)
+            if found is not None:
+                scores[layer] = found
+        todo = [layer for layer in layers if layer not in scores]
+        if todo:
+            ceiling = self.ceiling(cache=cache, parallel=parallel, progress=progress)
+            data = self.neural_data
+            units, total = [], len(todo) * len(self.arenas)
+            progress("rate maps", 0, total)
+            for layer in todo:
+                for arena in self.arenas:
+                    maps = self.model_maps(provider, layer, arena, seed=seed, cache=cache)
+                    units.append((maps, data.rate(arena), self.mapping, self.splits,
+                                  self.per_animal))
+                    progress("rate maps", len(units), total)
+            progress("scoring", 0, total)
+            results = run_units(_score_unit, units, parallel,
+                                progress=lambda k: progress("scoring", k, total))
+            n_arenas = len(self.arenas)
+            for i, layer in enumerate(todo):
+                per_arena = results[i * n_arenas:(i + 1) * n_arenas]
+                r = pool_arenas(list(zip(self.arenas, per_arena, strict=True)))
+                score = self._make_score(r, ceiling, provider, layer, seed)
+                cache.store("score", self._score_parts(provider, layer, seed), score.save)
+                scores[layer] = score
+        return {layer: scores[layer] for layer in layers}
+
+    def _make_score(self, r: xr.DataArray, ceiling, provider, layer: str, seed: int):
+        from mecbench.score import Score
+
+        return Score.from_results(
+            r, ceiling,
+            ceiling_kind=None if ceiling is None else ceiling.attrs.get("ceiling"),
+            min_ceiling=self.min_ceiling, n_boot=self.n_boot, seed=self.bootstrap_seed,
+            model=provider.identifier, benchmark=self.identifier,
+            benchmark_version=self.version, layer=layer, data_hash=self.data_hash,
+            weights_hash=provider.fingerprint(), mapping=self.mapping.text,
+            splits=self.splits.identifier, ceiling_method=self.ceiling_method,
+            model_seed=int(seed), arenas=list(self.arenas),
+            notes=" | ".join(self.notes) if self.notes else "",
+        )
+
+    def __call__(self, provider, layer: str | None = None, **kwargs):
+        """Score one layer (default: the provider's default layer); returns a
+        :class:`~mecbench.score.Score`. Keyword arguments as for :meth:`score_layers`."""
+        layers = [layer] if layer else None
+        return next(iter(self.score_layers(provider, layers, **kwargs).values()))
+
+
+# work units (module level: picklable) --------------------------------------------------------
+def _score_unit(unit):
+    from mecbench.scoring import score_rate_maps
+
+    maps, neural, mapping, splits, per_animal = unit
+    return score_rate_maps(maps, neural, mapping.build(), splits, per_animal=per_animal)
+
+
+def _ceiling_unit(unit):
+    from mecbench.ceiling import interanimal_consistency, split_half_reliability
+
+    method, neural, halves, mapping, splits = unit
+    if method == "split-half":
+        return split_half_reliability(halves)
+    return interanimal_consistency(neural, mapping.build(), splits, mode=method)
+
+
+def pool_arenas(per_arena: Sequence[tuple[str, xr.DataArray]]) -> xr.DataArray:
+    """Concatenate per-arena results along ``neuroid``.
+
+    The pooled ``neuroid_id`` is ``"<arena>/<neuroid_id>"``; coordinates ``arena`` and
+    ``recorded_id`` hold the parts. Only neuroid coordinates present in every arena are kept;
+    integer attributes named ``n_*`` (counts) are summed.
+    """
+    if not per_arena:
+        raise DataError("no arena to pool")
+    common = None
+    for _, da in per_arena:
+        names = {k for k, v in da.coords.items() if v.dims and v.dims[0] == "neuroid"}
+        common = names if common is None else common & names
+    parts = []
+    for arena, da in per_arena:
+        ids = da["neuroid_id"].values.astype(str)
+        drop = [k for k, v in da.coords.items()
+                if v.dims and v.dims[0] == "neuroid" and k not in common]
+        da = da.drop_vars(drop).assign_coords(
+            neuroid_id=("neuroid", np.array([f"{arena}/{i}" for i in ids])),
+            recorded_id=("neuroid", ids),
+            arena=("neuroid", np.array([arena] * ids.size)),
+        )
+        parts.append(da)
+    attrs = dict(parts[0].attrs)
+    for key, value in list(attrs.items()):
+        if key.startswith("n_") and isinstance(value, (int, np.integer)):
+            attrs[key] = int(sum(int(p.attrs.get(key, 0)) for p in parts))
+    pooled = xr.concat(parts, dim="neuroid", combine_attrs="drop") if len(parts) > 1 \
+        else parts[0].copy()
+    pooled.attrs = attrs
+    return pooled
+
+
+def _num(x) -> float | None:
+    x = float(x)
+    return x if np.isfinite(x) else None
+

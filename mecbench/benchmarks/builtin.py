@@ -1,0 +1,199 @@
+"""The built-in benchmarks, declared as ``mecbench.benchmarks`` entry points in pyproject.toml.
+
+Identifiers are ``<dataset>.<mapping>[-<splits>]``:
+
+==================================  =========================================================
+mapping part                        mapping (:func:`mecbench.mapping.get_mapping`)
+==================================  =========================================================
+``ridge``                           ``ridge``, alpha = 1 (Nayebi et al. 2021's ``sklinear``
+                                    default ``Ridge(alpha=1)``)
+``ridgecv``                         ``ridgecv`` with its default alpha grid, one alpha per cell
+``pls``                             ``pls``, 25 components (the reference workload), no scaling
+``enet``                            ``enet`` with per-cell (alpha, l1_ratio) from its CV over
+                                    the reference's short grids on the training bins
+``one-to-one``                      ``one-to-one``: best-correlated model unit per cell
+==================================  =========================================================
+
+=================  ==============================================================================
+splits part        split scheme (:class:`mecbench.splits.SplitScheme`)
+=================  ==============================================================================
+(none)             random bins: train on 20 %, test on 80 %, 10 splits, seeds 0..9 (reference)
+``-blocked``       4 × 4-bin (20 cm) blocks, 20 % of blocks train, 10 splits, seeds 0..9
+``-leftright``     the grid cut in two halves along y; two splits (each half trains once)
+=================  ==============================================================================
+
+Every benchmark uses the inter-animal ``holdout`` ceiling (same mapping and splits) and pools
+cells over all arenas of its dataset (see :mod:`mecbench.benchmarks.base`).
+
+Versions: :data:`VERSIONS` holds each benchmark's version and :data:`SPEC_HASHES` the hash of its
+definition; the test suite fails when a definition changes without a version bump.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from mecbench.benchmarks.base import Benchmark
+from mecbench.benchmarks.specs import MappingSpec, splits_text
+from mecbench.splits import SplitScheme
+
+__all__ = ["MAPPINGS", "SPLITS", "VERSIONS", "DATASETS", "definition", "build", "spec_hash"]
+
+MAPPINGS: dict[str, MappingSpec] = {
+    "ridge": MappingSpec("ridge", {"alpha": 1.0}),
+    "ridgecv": MappingSpec("ridgecv"),
+    "pls": MappingSpec("pls", {"n_components": 25}),
+    "enet": MappingSpec("enet-cv"),
+    "one-to-one": MappingSpec("one-to-one"),
+}
+
+SPLITS: dict[str, SplitScheme] = {
+    "": SplitScheme.random(train_frac=0.2, n_splits=10, seed=0),
+    "blocked": SplitScheme.blocked(block_size=4, train_frac=0.2, n_splits=10, seed=0),
+    "leftright": SplitScheme.structured("leftright"),
+}
+
+#: dataset id -> (registry dataset name, keyword arguments of its loader, description)
+DATASETS: dict[str, tuple[str, dict, str]] = {
+    "mec-sim": ("mec-sim", {"seed": 0},
+                "simulated MEC, 6 animals, 1 m and 2.2 m arenas"),
+    "sargolini2006": ("sargolini2006", {},
+                      "Sargolini et al. 2006 recordings (needs MECBENCH_DATA)"),
+}
+
+#: Current version of each built-in benchmark.
+VERSIONS: dict[str, int] = {
+    "mec-sim.ridge": 1,
+    "mec-sim.ridgecv": 1,
+    "mec-sim.pls": 1,
+    "mec-sim.enet": 1,
+    "mec-sim.one-to-one": 1,
+    "mec-sim.ridge-blocked": 1,
+    "mec-sim.ridge-leftright": 1,
+    "sargolini2006.ridge": 1,
+    "sargolini2006.ridgecv": 1,
+    "sargolini2006.pls": 1,
+    "sargolini2006.enet": 1,
+    "sargolini2006.one-to-one": 1,
+}
+
+#: Hash of each definition at its current version (see :func:`spec_hash`).
+SPEC_HASHES: dict[str, str] = {}
+
+CEILING = "holdout"
+
+
+def _split_identifier(identifier: str) -> tuple[str, str, str]:
+    dataset, _, rest = identifier.partition(".")
+    for suffix in sorted((s for s in SPLITS if s), key=len, reverse=True):
+        if rest.endswith("-" + suffix) and rest[: -len(suffix) - 1] in MAPPINGS:
+            return dataset, rest[: -len(suffix) - 1], suffix
+    return dataset, rest, ""
+
+
+def definition(identifier: str) -> dict:
+    """The definition of a built-in benchmark as plain data (what its version covers)."""
+    from mecbench.errors import UnknownIdentifierError
+
+    if identifier not in VERSIONS:
+        raise UnknownIdentifierError("benchmark", identifier, VERSIONS)
+    dataset, mapping, splits = _split_identifier(identifier)
+    name, kwargs, _ = DATASETS[dataset]
+    return {"dataset": name, "dataset_kwargs": kwargs, "mapping": MAPPINGS[mapping].text,
+            "splits": splits_text(SPLITS[splits]), "ceiling": CEILING}
+
+
+def spec_hash(identifier: str) -> str:
+    """SHA-256 (16 hex digits) of :func:`definition`."""
+    text = json.dumps(definition(identifier), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _describe(identifier: str) -> str:
+    dataset, mapping, splits = _split_identifier(identifier)
+    split_text = {"": "10 random splits (20 % train)",
+                  "blocked": "10 spatially blocked splits (4x4-bin blocks, 20 % train)",
+                  "leftright": "left/right half splits"}[splits]
+    return (f"{DATASETS[dataset][2]}; {MAPPINGS[mapping].text} mapping; {split_text}; "
+            f"inter-animal holdout ceiling")
+
+
+def build(identifier: str) -> Benchmark:
+    """Build the built-in benchmark ``identifier``."""
+    from mecbench import registry
+
+    definition(identifier)  # validates the name
+    dataset, mapping, splits = _split_identifier(identifier)
+    name, kwargs, _ = DATASETS[dataset]
+    return Benchmark(
+        identifier,
+        VERSIONS[identifier],
+        lambda: registry.load("dataset", name, **kwargs),
+        MAPPINGS[mapping],
+        SPLITS[splits],
+        ceiling=CEILING,
+        description=_describe(identifier),
+        dataset=name,
+    )
+
+
+# One factory per entry point, so that `mecbench benchmarks` can show each docstring.
+def mec_sim_ridge() -> Benchmark:
+    """mec-sim; ridge (alpha=1); 10 random splits, 20 % train; inter-animal holdout ceiling."""
+    return build("mec-sim.ridge")
+
+
+def mec_sim_ridgecv() -> Benchmark:
+    """mec-sim; ridge with a per-cell alpha (RidgeCV); 10 random splits; holdout ceiling."""
+    return build("mec-sim.ridgecv")
+
+
+def mec_sim_pls() -> Benchmark:
+    """mec-sim; PLS with 25 components; 10 random splits, 20 % train; holdout ceiling."""
+    return build("mec-sim.pls")
+
+
+def mec_sim_enet() -> Benchmark:
+    """mec-sim; per-cell elastic net (CV on the training bins); 10 random splits; holdout."""
+    return build("mec-sim.enet")
+
+
+def mec_sim_one_to_one() -> Benchmark:
+    """mec-sim; one-to-one (best single model unit per cell); 10 random splits; holdout."""
+    return build("mec-sim.one-to-one")
+
+
+def mec_sim_ridge_blocked() -> Benchmark:
+    """mec-sim; ridge (alpha=1); 10 spatially blocked splits (20 cm blocks); holdout ceiling."""
+    return build("mec-sim.ridge-blocked")
+
+
+def mec_sim_ridge_leftright() -> Benchmark:
+    """mec-sim; ridge (alpha=1); left/right half splits; inter-animal holdout ceiling."""
+    return build("mec-sim.ridge-leftright")
+
+
+def sargolini2006_ridge() -> Benchmark:
+    """Sargolini 2006 recordings (MECBENCH_DATA); ridge (alpha=1); 10 random splits."""
+    return build("sargolini2006.ridge")
+
+
+def sargolini2006_ridgecv() -> Benchmark:
+    """Sargolini 2006 recordings (MECBENCH_DATA); RidgeCV; 10 random splits."""
+    return build("sargolini2006.ridgecv")
+
+
+def sargolini2006_pls() -> Benchmark:
+    """Sargolini 2006 recordings (MECBENCH_DATA); PLS, 25 components; 10 random splits."""
+    return build("sargolini2006.pls")
+
+
+def sargolini2006_enet() -> Benchmark:
+    """Sargolini 2006 recordings (MECBENCH_DATA); per-cell elastic net; 10 random splits."""
+    return build("sargolini2006.enet")
+
+
+def sargolini2006_one_to_one() -> Benchmark:
+    """Sargolini 2006 recordings (MECBENCH_DATA); one-to-one; 10 random splits."""
+    return build("sargolini2006.one-to-one")

@@ -1,0 +1,168 @@
+"""Text specifications of a benchmark's parts: mapping, splits and ceiling.
+
+The same grammar serves the command line (``--mapping``, ``--splits``, ``--ceiling`` of an ad-hoc
+benchmark) and the identifiers stored with every score.
+
+Mapping: ``NAME[:KEY=VALUE[,KEY=VALUE...]]``
+    ``NAME`` is any name :func:`mecbench.mapping.get_mapping` accepts (``ridge``, ``ridgecv``,
+    ``pls``, ``enet``, ``lasso``, ``one-to-one``, ``sklinear``); values are read as JSON when
+    possible (numbers, ``true``, lists) and as strings otherwise:
+    ``ridge:alpha=10``, ``pls:n_components=25``.
+Splits: ``random[:train_frac=0.2,n_splits=10,seed=0]``, ``blocked[:block_size=4,...]`` or a
+    structured kind ``topbottom``, ``leftright``, ``diag1``, ``diag2``, ``quad``.
+Ceiling: ``holdout`` (inter-animal, other animals concatenated), ``pairwise`` (inter-animal, each
+    other animal alone, averaged), ``split-half`` (Spearman–Brown corrected split-half
+    reliability), ``none``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from mecbench.errors import ConfigError, UnknownIdentifierError
+from mecbench.splits import SPLIT_KINDS, STRUCTURED_KINDS, SplitScheme
+
+__all__ = [
+    "CEILING_METHODS",
+    "MappingSpec",
+    "parse_mapping",
+    "parse_splits",
+    "parse_ceiling",
+    "splits_text",
+]
+
+CEILING_METHODS = ("holdout", "pairwise", "split-half", "none")
+
+
+def _parse_params(text: str, what: str) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    if not text:
+        return params
+    for item in text.split(","):
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ConfigError(f"{what}: expected KEY=VALUE, got {item!r}")
+        value = value.strip()
+        try:
+            params[key] = json.loads(value)
+        except json.JSONDecodeError:
+            params[key] = value
+    return params
+
+
+def _format_value(value: Any) -> str:
+    return json.dumps(value, sort_keys=True) if not isinstance(value, str) else value
+
+
+@dataclass(frozen=True)
+class MappingSpec:
+    """A mapping by name and parameters, e.g. ``MappingSpec("ridge", {"alpha": 1.0})``.
+
+    The mapping estimator is built on demand with :func:`mecbench.mapping.get_mapping`.
+    """
+
+    name: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def __hash__(self) -> int:
+        return hash(self.text)
+
+    @property
+    def text(self) -> str:
+        """``name[:key=value,...]`` with sorted keys (round-trips through
+        :func:`parse_mapping`)."""
+        if not self.params:
+            return self.name
+        return self.name + ":" + ",".join(f"{k}={_format_value(v)}"
+                                          for k, v in sorted(self.params.items()))
+
+    def build(self):
+        """A fresh, unfitted mapping estimator."""
+        from mecbench import mapping as mp
+
+        try:
+            return mp.get_mapping(self.name, **self.params)
+        except TypeError as err:
+            raise ConfigError(f"--mapping {self.text}: {err}") from None
+
+    def key(self) -> dict[str, Any]:
+        """Everything that identifies the fitted behaviour: the name, and the estimator's
+        class and full parameters (defaults included)."""
+        est = self.build()
+        params = est.get_params(deep=False) if hasattr(est, "get_params") else dict(self.params)
+        return {"name": self.name, "class": f"{type(est).__module__}.{type(est).__qualname__}",
+                "params": {k: _jsonable(v) for k, v in sorted(params.items())}}
+
+
+def _jsonable(value: Any) -> Any:
+    import numpy as np
+
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in sorted(value.items())}
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, type):
+        return f"{value.__module__}.{value.__qualname__}"
+    return repr(value)
+
+
+def parse_mapping(text: str) -> MappingSpec:
+    """Parse ``NAME[:KEY=VALUE,...]`` (see the module docstring)."""
+    if isinstance(text, MappingSpec):
+        return text
+    name, _, rest = str(text).strip().partition(":")
+    name = name.strip()
+    if not name:
+        raise ConfigError(f"--mapping: empty mapping name in {text!r}")
+    return MappingSpec(name, _parse_params(rest, f"--mapping {text}"))
+
+
+def parse_splits(text: str | SplitScheme) -> SplitScheme:
+    """Parse a split specification (see the module docstring)."""
+    if isinstance(text, SplitScheme):
+        return text
+    kind, _, rest = str(text).strip().partition(":")
+    kind = kind.strip()
+    if kind not in SPLIT_KINDS:
+        raise UnknownIdentifierError("split kind", kind, SPLIT_KINDS)
+    params = _parse_params(rest, f"--splits {text}")
+    if kind in STRUCTURED_KINDS:
+        if params:
+            raise ConfigError(f"--splits {text}: structured splits take no parameters")
+        return SplitScheme.structured(kind)
+    allowed = {"train_frac", "n_splits", "seed"} | ({"block_size"} if kind == "blocked" else set())
+    unknown = set(params) - allowed
+    if unknown:
+        raise ConfigError(f"--splits {text}: unknown parameter(s) {sorted(unknown)}; "
+                          f"valid: {sorted(allowed)}")
+    if kind == "random":
+        return SplitScheme.random(**params)
+    return SplitScheme.blocked(**params)
+
+
+def splits_text(scheme: SplitScheme) -> str:
+    """The specification that :func:`parse_splits` turns back into ``scheme``."""
+    if scheme.kind in STRUCTURED_KINDS:
+        return scheme.kind
+    parts = [f"train_frac={scheme.train_frac:g}", f"n_splits={scheme.n_splits}",
+             f"seed={scheme.seed}"]
+    if scheme.kind == "blocked":
+        parts.insert(0, f"block_size={scheme.block_size}")
+    return f"{scheme.kind}:" + ",".join(parts)
+
+
+def parse_ceiling(text: str) -> str:
+    """Validate a ceiling method name."""
+    text = str(text).strip()
+    if text not in CEILING_METHODS:
+        raise UnknownIdentifierError("ceiling method", text, CEILING_METHODS)
+    return text
