@@ -7,6 +7,7 @@ from mecbench.errors import (
     ModelError,
     UnknownIdentifierError,
 )
+from mecbench.registry import register_model
 
 __version__ = "0.1.0"
 
@@ -17,4 +18,5 @@ __all__ = [
     "MecbenchError",
     "ModelError",
     "UnknownIdentifierError",
+    "register_model",
 ]

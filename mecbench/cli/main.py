@@ -17,6 +17,7 @@ from mecbench import __version__
 from mecbench.errors import MecbenchError
 
 COMMAND_MODULES: list[str] = [
+    "mecbench.cli.models",
 ]
 
 
