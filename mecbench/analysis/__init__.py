@@ -1,0 +1,59 @@
+"""Spatial analysis of rate maps: autocorrelograms, grid scores, spacing/orientation, grid
+modules, border scores, head-direction tuning and effective dimensionality.
+
+Every function takes one map ``(X, Y)`` or a stack ``(X, Y, n)`` (the layout of rate-map
+arrays, NaN = unvisited) and is vectorised over the stack; the ``*_scores`` / ``grid_properties``
+/ ``fraction_grid`` helpers take a rate-map :class:`xarray.DataArray` and keep neuroid labels.
+"""
+
+from mecbench.analysis.autocorrelation import autocorrelogram
+from mecbench.analysis.border import border_score, border_scores
+from mecbench.analysis.dimensionality import (
+    eigenspectrum,
+    n_components_for_variance,
+    participation_ratio,
+    participation_ratio_of_spectrum,
+)
+from mecbench.analysis.gridscore import (
+    FORMS,
+    deepmind_annuli,
+    fraction_grid,
+    grid_analysis,
+    grid_properties,
+    grid_score,
+    grid_scores,
+    grid_spacing_orientation,
+    rotational_correlations,
+    square_score,
+)
+from mecbench.analysis.head_direction import (
+    head_direction_mvl,
+    head_direction_tuning,
+    mean_vector_length,
+)
+from mecbench.analysis.modules import ModuleAssignment, assign_modules
+
+__all__ = [
+    "FORMS",
+    "ModuleAssignment",
+    "assign_modules",
+    "autocorrelogram",
+    "border_score",
+    "border_scores",
+    "deepmind_annuli",
+    "eigenspectrum",
+    "fraction_grid",
+    "grid_analysis",
+    "grid_properties",
+    "grid_score",
+    "grid_scores",
+    "grid_spacing_orientation",
+    "head_direction_mvl",
+    "head_direction_tuning",
+    "mean_vector_length",
+    "n_components_for_variance",
+    "participation_ratio",
+    "participation_ratio_of_spectrum",
+    "rotational_correlations",
+    "square_score",
+]
