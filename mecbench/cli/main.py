@@ -18,6 +18,16 @@ from mecbench.errors import MecbenchError
 
 COMMAND_MODULES: list[str] = [
     "mecbench.cli.models",
+    "mecbench.cli.datasets",
+    "mecbench.cli.benchmarks",
+    "mecbench.cli.score",
+    "mecbench.cli.ceiling",
+    "mecbench.cli.leaderboard",
+    "mecbench.cli.compare",
+    "mecbench.cli.report",
+    "mecbench.cli.cache",
+    "mecbench.cli.data",
+    "mecbench.cli.train",
 ]
 
 
