@@ -421,6 +421,7 @@ def score_rate_maps(
     *,
     per_animal: bool = True,
     cache=None,
+    target_params: Mapping[str, np.ndarray] | None = None,
 ) -> xr.DataArray:
     """Score model rate maps against recorded rate maps on the same arena.
 
@@ -438,6 +439,9 @@ def score_rate_maps(
     cache : mecbench.mapping.FeatureCache, optional
         A cache of ``model_maps``'s flat values, to reuse across calls; built here otherwise.
         One cache serves every animal.
+    target_params : dict of str to array (n_neuroid,), optional
+        Per-cell hyper-parameters in the neuroid order of ``neural`` (e.g. ElasticNet
+        ``alpha`` and ``l1_ratio``), see :func:`predictivity_details`.
 
     Returns
     -------
@@ -456,15 +460,15 @@ def score_rate_maps(
         raise DataError(f"the feature cache has {_cache_rows(cache)} bins; the grid has "
                         f"{shape[0] * shape[1]}")
     Y = flat_values(neural)
+    params = _check_target_params(target_params, Y.shape[1])
     animals = neural["animal"].values.astype(str)
+    groups = ([np.flatnonzero(animals == a) for a in sorted(set(animals.tolist()))]
+              if per_animal else [np.arange(Y.shape[1])])
     parts = []
-    if per_animal:
-        for animal in sorted(set(animals.tolist())):
-            idx = np.flatnonzero(animals == animal)
-            parts.append((idx, predictivity_details(cache, Y[:, idx], mapping, split_list)))
-    else:
-        idx = np.arange(Y.shape[1])
-        parts.append((idx, predictivity_details(cache, Y, mapping, split_list)))
+    for idx in groups:
+        sub = {k: v[idx] for k, v in params.items()} or None
+        parts.append((idx, predictivity_details(cache, Y[:, idx], mapping, split_list,
+                                                target_params=sub)))
     res = combine_results(parts, Y.shape[1], len(split_list))
     attrs = {"splits": splits.identifier if isinstance(splits, SplitScheme) else "explicit",
              "per_animal": int(per_animal)}

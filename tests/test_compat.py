@@ -308,3 +308,75 @@ def test_bad_data():
                                               "cell_ids": entry["cell_ids"]}}}
     with pytest.raises(DataError, match="infinite"):
         get_fits(infs)
+
+
+# ------------------------------------------------------------------------------------------
+# the reference algorithm, literally, on clean data; and a ResponseProvider as `model`
+
+
+def _reference_literal(X, Y, train_frac, n_splits, make):
+    """The reference procedure: drop bins non-finite in ANY cell, permute the remaining bins,
+    one multi-output fit per split, per-cell scipy r, nanmean over splits."""
+    ok = np.isfinite(X).all(axis=1) & np.isfinite(Y).all(axis=1)
+    X, Y = X[ok], Y[ok]
+    r = []
+    for s in range(n_splits):
+        perm = np.random.RandomState(s).permutation(X.shape[0])
+        n_train = int(np.ceil(train_frac * len(perm)))
+        tr, te = perm[:n_train], perm[n_train:]
+        pred = make().fit(X[tr], Y[tr]).predict(X[te]).reshape(len(te), -1)
+        r.append([_pearson(Y[te, i], pred[:, i]) for i in range(Y.shape[1])])
+    return np.nanmean(r, axis=0)
+
+
+@pytest.mark.parametrize("map_type,map_kwargs,make", [
+    ("sklinear", {}, lambda: Ridge(alpha=1.0)),
+    ("pls", {"n_components": 4}, lambda: PLSRegression(n_components=4, scale=False)),
+])
+def test_clean_data_equals_reference_procedure(map_type, map_kwargs, make):
+    dataset, model = _dataset(seed=8, nan=False)
+    res = get_fits(dataset, map_type=map_type, map_kwargs=map_kwargs, num_train_test_splits=3)
+    res_model = get_fits(dataset, model_resp={2.2: model}, map_type=map_type,
+                         map_kwargs=map_kwargs, num_train_test_splits=3)
+    animals = dataset[2.2]
+    for target in animals:
+        Y = _flat(animals[target]["resp"])
+        X = np.concatenate([_flat(animals[n]["resp"]) for n in animals if n != target], axis=1)
+        np.testing.assert_allclose(res[2.2][target]["corr"].values,
+                                   _reference_literal(X, Y, 0.2, 3, make), rtol=TOL, atol=TOL)
+        np.testing.assert_allclose(res_model[2.2][target]["corr"].values,
+                                   _reference_literal(_flat(model), Y, 0.2, 3, make),
+                                   rtol=TOL, atol=TOL)
+
+
+class _Provider:
+    identifier = "toy"
+    layers = ("g", "pre_g")
+    default_layer = "g"
+
+    def __init__(self, values):
+        self.values = values
+        self.calls = []
+
+    def rate_maps(self, arena, layer, *, seed=0):
+        from mecbench.ratemaps import make_rate_maps
+
+        self.calls.append((arena.key, arena.shape, layer, seed))
+        return make_rate_maps(self.values, arena_width=arena.width, bin_size=arena.bin_size)
+
+    def fingerprint(self):
+        return "toy"
+
+
+def test_response_provider_as_model():
+    dataset, model = _dataset(seed=9)
+    provider = _Provider(model)
+    a = get_fits(dataset, model=provider, model_pred_layer="g", trajectory_seed=3,
+                 num_train_test_splits=2)
+    b = get_fits(dataset, model_resp={2.2: model}, num_train_test_splits=2)
+    assert provider.calls == [("2.2x2.2m", (NX, NY), "g", 3)]
+    for animal in dataset[2.2]:
+        np.testing.assert_array_equal(a[2.2][animal]["corr"].values,
+                                      b[2.2][animal]["corr"].values)
+    with pytest.raises(UnknownIdentifierError, match="pre_g"):
+        get_fits(dataset, model=provider, model_pred_layer="pre-g")

@@ -1,0 +1,260 @@
+"""Reference-scale scoring benchmark: mecbench's scoring path vs scikit-learn used as the
+reference code (Nayebi et al. 2021) uses it.
+
+Workload (issue #2): one model layer of 4096 units on 44×44 bins (2.2 m at 5 cm), 6 animals ×
+100 cells (each animal with its own unvisited bins), train on 20 % of the bins, 10 splits.
+
+mecbench side: :func:`mecbench.scoring.score_rate_maps` — the function the benchmarks and
+``get_fits`` use — end to end, including building the layer's feature cache.
+
+Reference side, per animal and split, on exactly the same training/test bins:
+multi-output ``Ridge(alpha=1)`` refit per split; ``RidgeCV(alpha_per_target=True)``
+(scikit-learn) and himalaya ``RidgeCV`` for per-target alphas; ``PLSRegression(25, scale=False)``
+fit jointly on the animal's cells; a per-cell ``ElasticNet`` loop with fixed per-cell
+hyper-parameters; a one-to-one map with a per-target loop (as the reference's CorrNeuralMap);
+and per-cell ``scipy.stats.pearsonr`` scoring (as the reference). Where the reference would take
+too long (PLS, ElasticNet), a subset of fits is timed and the total extrapolated (marked ``*``);
+max |Δr| is computed on the fits that ran.
+
+Also printed: the Gram floor (one X Xᵀ over all bins, the work every split and animal shares),
+the Ridge path / floor ratio, and the peak RSS of the process.
+
+Usage: ``python tests/perf/bench_scoring.py [--quick]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import sys
+import time
+import warnings
+
+import numpy as np
+from scipy import stats
+
+from mecbench.mapping import get_mapping
+from mecbench.ratemaps import make_rate_maps
+from mecbench.scoring import score_rate_maps
+from mecbench.splits import SplitScheme
+
+TARGETS = {"ridge": 10, "ridgecv": 3, "pls": 5, "enet": 10, "one-to-one": 20}
+ALPHAS = np.logspace(-2, 6, 9)
+
+
+def make_problem(n_side: int, n_units: int, n_animals: int, n_cells: int, seed: int = 0):
+    """Smooth model features and noisy, partly explainable cells with per-animal NaN masks."""
+    rng = np.random.default_rng(seed)
+    width = 2.2
+    c = -width / 2 + width / n_side * (np.arange(n_side) + 0.5)
+    px, py = (a.ravel() for a in np.meshgrid(c, c, indexing="ij"))
+
+    def grid_like(n, rng):
+        spacing = rng.uniform(0.3, 1.2, n)
+        theta = rng.uniform(0, np.pi / 3, n)
+        phase = rng.uniform(-1, 1, (n, 2))
+        out = np.zeros((px.size, n))
+        for k in range(3):
+            ang = theta + k * np.pi / 3
+            kmag = 4 * np.pi / (np.sqrt(3) * spacing)
+            kx, ky = np.cos(ang) * kmag, np.sin(ang) * kmag
+            out += np.cos(np.outer(px, kx) + np.outer(py, ky) + phase[:, 0] * kx
+                          + phase[:, 1] * ky)
+        return np.maximum(out, 0)
+
+    X = grid_like(n_units, rng)
+    X += 0.05 * rng.standard_normal(X.shape)
+    latent = grid_like(64, rng)
+    mix = np.concatenate([X[:, rng.choice(n_units, 64, replace=False)], latent], axis=1)
+    cells, animals = [], []
+    for a in range(n_animals):
+        w = rng.gamma(1.0, 1.0, (mix.shape[1], n_cells)) * (rng.random((mix.shape[1], n_cells))
+                                                            < 0.1)
+        rates = mix @ w
+        rates = 10 * rates / rates.max(axis=0)
+        rates = rates + rng.normal(0, 1.0 + 0.3 * rates)
+        rates = np.maximum(rates, 0)
+        # unvisited bins: part of one corner and a few random bins, shared by the animal
+        n_nan = int(0.02 * px.size) + a
+        corner = (px < c[0] + 0.15 * width * rng.random()) & (py > c[-1] - 0.1 * width)
+        miss = corner.copy()
+        miss[rng.choice(px.size, n_nan, replace=False)] = True
+        rates[miss] = np.nan
+        cells.append(rates)
+        animals += [f"rat{a}"] * n_cells
+    Y = np.concatenate(cells, axis=1)
+    model = make_rate_maps(X.reshape(n_side, n_side, n_units), arena_width=width,
+                           bin_size=width / n_side)
+    neural = make_rate_maps(Y.reshape(n_side, n_side, -1), arena_width=width,
+                            bin_size=width / n_side, animal=animals,
+                            neuroid_id=[f"c{i}" for i in range(Y.shape[1])])
+    return model, neural, X, Y, np.array(animals)
+
+
+def pearson_loop(pred, data):
+    """Per-cell scipy Pearson r, as the reference code scores."""
+    out = np.full(data.shape[1], np.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for i in range(data.shape[1]):
+            out[i] = stats.pearsonr(data[:, i], pred[:, i])[0]
+    return out
+
+
+def one_to_one_reference(Xtr, Ytr, Xte):
+    """The reference CorrNeuralMap: vectorised correlations, then a loop over targets."""
+    Xn = Xtr - Xtr.mean(0)
+    Yn = Ytr - Ytr.mean(0)
+    with np.errstate(all="ignore"):
+        Xn = Xn / np.linalg.norm(Xn, axis=0)
+        Yn = Yn / np.linalg.norm(Yn, axis=0)
+        corrs = Xn.T @ Yn
+    pred = np.empty((Xte.shape[0], Ytr.shape[1]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for i in range(Ytr.shape[1]):
+            col = corrs[:, i]
+            sel = col >= np.nanpercentile(col, 100)
+            if not sel.any():
+                sel = np.arange(col.size) >= col.size - 1
+            pred[:, i] = Xte[:, np.flatnonzero(sel)[0]]
+    return pred
+
+
+def reference_run(kind, X, Y, animals, splits, per_cell=None, max_fits=None):
+    """Run the reference procedure; returns (seconds, r (n_splits, n_cells) NaN where not run,
+    fits run, fits total, non-converged fits)."""
+    from sklearn.cross_decomposition import PLSRegression
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.linear_model import ElasticNet, Ridge, RidgeCV
+
+    r = np.full((len(splits), Y.shape[1]), np.nan)
+    jobs = []
+    for a in sorted(set(animals.tolist())):
+        cols = np.flatnonzero(animals == a)
+        ok = np.isfinite(Y[:, cols]).all(axis=1)
+        for s, (tr, te) in enumerate(splits):
+            if kind == "enet":
+                jobs += [(s, tr[ok[tr]], te[ok[te]], np.array([c])) for c in cols]
+            else:
+                jobs.append((s, tr[ok[tr]], te[ok[te]], cols))
+    total = len(jobs)
+    if max_fits is not None and max_fits < total:
+        pick = np.random.default_rng(0).choice(total, max_fits, replace=False)
+        jobs = [jobs[i] for i in sorted(pick)]
+    not_converged = 0
+    t0 = time.perf_counter()
+    for s, tr, te, cols in jobs:
+        Xtr, Ytr, Xte = X[tr], Y[np.ix_(tr, cols)], X[te]
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ConvergenceWarning)
+            if kind == "ridge":
+                pred = Ridge(alpha=1.0).fit(Xtr, Ytr).predict(Xte)
+            elif kind == "ridgecv":
+                pred = RidgeCV(alphas=ALPHAS, alpha_per_target=True).fit(Xtr, Ytr).predict(Xte)
+            elif kind == "himalaya":
+                from himalaya.ridge import RidgeCV as HRidgeCV
+
+                pred = HRidgeCV(alphas=ALPHAS, fit_intercept=True).fit(Xtr, Ytr).predict(Xte)
+            elif kind == "pls":
+                pred = PLSRegression(25, scale=False).fit(Xtr, Ytr).predict(Xte)
+            elif kind == "enet":
+                a_, l1 = per_cell[0][cols[0]], per_cell[1][cols[0]]
+                pred = ElasticNet(alpha=a_, l1_ratio=l1).fit(Xtr, Ytr[:, 0]).predict(Xte)
+            else:
+                pred = one_to_one_reference(Xtr, Ytr, Xte)
+        not_converged += sum(issubclass(w.category, ConvergenceWarning) for w in caught)
+        pred = np.asarray(pred).reshape(len(te), len(cols))
+        r[s, cols] = pearson_loop(pred, Y[np.ix_(te, cols)])
+    seconds = time.perf_counter() - t0
+    return seconds, r, len(jobs), total, not_converged
+
+
+def peak_rss_gb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2  # KiB -> GiB
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="small smoke run")
+    ap.add_argument("--pls-fits", type=int, default=6,
+                    help="reference PLS fits to time (extrapolated to all)")
+    ap.add_argument("--enet-fits", type=int, default=60,
+                    help="reference per-cell ElasticNet fits to time (extrapolated to all)")
+    ap.add_argument("--skip", default="", help="comma-separated methods to skip")
+    args = ap.parse_args(argv)
+    if args.quick:
+        n_side, n_units, n_animals, n_cells, n_splits = 22, 512, 3, 20, 3
+    else:
+        n_side, n_units, n_animals, n_cells, n_splits = 44, 4096, 6, 100, 10
+    skip = set(filter(None, args.skip.split(",")))
+    model, neural, X, Y, animals = make_problem(n_side, n_units, n_animals, n_cells)
+    scheme = SplitScheme.random(0.2, n_splits, seed=0)
+    splits = scheme.splits((n_side, n_side))
+    rng = np.random.default_rng(1)
+    enet_alpha = 10 ** rng.uniform(-2, 0, Y.shape[1])
+    enet_l1 = rng.uniform(0.1, 0.9, Y.shape[1])
+    print(f"problem: {n_units} units, {n_side}x{n_side} bins, {n_animals} animals x {n_cells} "
+          f"cells, train_frac 0.2, {n_splits} splits; NaN bins per animal: "
+          f"{[int(np.isnan(Y[:, animals == a][:, 0]).sum()) for a in sorted(set(animals))]}",
+          flush=True)
+
+    t0 = time.perf_counter()
+    _ = X @ X.T
+    floor = time.perf_counter() - t0
+
+    methods = [
+        ("ridge", get_mapping("ridge", alpha=1.0), None, "ridge", None),
+        ("ridgecv", get_mapping("ridgecv", alphas=ALPHAS), None, "ridgecv", None),
+        ("pls", get_mapping("pls", n_components=25, scale=False), None, "pls", args.pls_fits),
+        ("enet", get_mapping("enet"), {"alpha": enet_alpha, "l1_ratio": enet_l1}, "enet",
+         args.enet_fits),
+        ("one-to-one", get_mapping("one-to-one"), None, "one-to-one", None),
+    ]
+    rows = []
+    ours = {}
+    for name, mapping, params, ref_kind, max_fits in methods:
+        if name in skip:
+            continue
+        t0 = time.perf_counter()
+        r = score_rate_maps(model, neural, mapping, scheme, target_params=params)
+        t_ours = time.perf_counter() - t0
+        ours[name] = r.values.T
+        t_ref, r_ref, done, total, nc = reference_run(
+            ref_kind, X, Y, animals, splits, (enet_alpha, enet_l1), max_fits)
+        t_ref_all = t_ref * total / done
+        ran = np.isfinite(r_ref)
+        dr = np.nanmax(np.abs(ours[name][ran] - r_ref[ran])) if ran.any() else np.nan
+        rows.append((name, t_ours, t_ref_all, done < total, dr, nc, done, total))
+        print(f"  {name}: mecbench {t_ours:.2f}s, reference {t_ref_all:.2f}s "
+              f"({done}/{total} fits)", flush=True)
+    if "himalaya" not in skip and "ridgecv" in ours:
+        t_ref, r_ref, done, total, nc = reference_run("himalaya", X, Y, animals, splits)
+        ran = np.isfinite(r_ref)
+        dr = np.nanmax(np.abs(ours["ridgecv"][ran] - r_ref[ran]))
+        t_ours = next(row[1] for row in rows if row[0] == "ridgecv")
+        rows.append(("ridgecv vs himalaya", t_ours, t_ref, False, dr, nc, done, total))
+
+    print()
+    print(f"{'method':<22}{'mecbench s':>11}{'reference s':>13}{'speed-up':>10}{'target':>8}"
+          f"{'max |Δr|':>11}  notes")
+    for name, t_ours, t_ref, extrap, dr, nc, done, total in rows:
+        target = TARGETS.get(name)
+        note = f"* extrapolated from {done}/{total} fits" if extrap else ""
+        if nc:
+            note += f"; {nc} reference fits hit max_iter"
+        if name == "ridgecv vs himalaya":
+            note = "himalaya 5-fold CV vs mecbench RidgeCV (different CV: Δr informative)"
+        star = "*" if extrap else ""
+        tgt = f">={target}x" if target else ""
+        print(f"{name:<22}{t_ours:>11.2f}{t_ref:>12.2f}{star:1}{t_ref / t_ours:>9.1f}x"
+              f"{tgt:>8}{dr:>11.2e}  {note}")
+    ridge_t = next((row[1] for row in rows if row[0] == "ridge"), np.nan)
+    print(f"\nGram floor (X Xᵀ over all {X.shape[0]} bins, {X.shape[1]} units): {floor:.2f}s; "
+          f"ridge path / floor = {ridge_t / floor:.2f} (target <= 1.5)")
+    print(f"peak RSS: {peak_rss_gb():.2f} GB (target < 4 GB)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
