@@ -7,6 +7,9 @@ from pathlib import Path
 
 import pytest
 
+# Busy-waiting OpenMP workers make torch tens of times slower when the cores are shared.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 REAL_MEC = SHARED_DATA / "real-mec" / "sargolini-1m-box"
