@@ -1,0 +1,274 @@
+"""Ridge and RidgeCV: one decomposition per split, shared by every target and every alpha.
+
+With ``n`` training bins and ``p`` features the kernel (n×n) form is used when ``p > n`` and
+the covariance (p×p) form otherwise. Both fit an unpenalised intercept by centring ``X`` and
+``Y`` on the training rows (no scaling), i.e. the model of :class:`sklearn.linear_model.Ridge`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.linalg as sla
+
+from mecbench.errors import ConfigError
+
+from ._linalg import eig_coef, single_thread, solve_sym
+from ._validation import check_nonneg, check_positive_int, per_target
+from .base import Design, MappingBase, fit_design
+from .cache import FeatureCache
+
+__all__ = ["Ridge", "RidgeCV", "DEFAULT_RIDGE_ALPHAS"]
+
+#: Default RidgeCV grid: 11 values, 1e-3 ... 1e7 (model features are not standardised, so the
+#: useful range is wide).
+DEFAULT_RIDGE_ALPHAS = tuple(float(a) for a in np.logspace(-3, 7, 11))
+
+
+class Ridge(MappingBase):
+    """Ridge regression, multi-target; same model as :class:`sklearn.linear_model.Ridge`.
+
+    Minimises ``||Y - X W - b||² + alpha ||W||²`` per target with an unpenalised intercept
+    (``X`` and ``Y`` centred on the training rows when ``fit_intercept``).
+
+    Parameters
+    ----------
+    alpha : float or array (n_targets,)
+        Penalty, >= 0 (0 gives the minimum-norm least-squares fit).
+    fit_intercept : bool
+        Centre ``X`` and ``Y`` on the training rows.
+
+    Attributes
+    ----------
+    coef_ : array (n_targets, n_features) (1-D for 1-D ``y``)
+    intercept_ : array (n_targets,) (float for 1-D ``y``)
+    """
+
+    def __init__(self, alpha=1.0, fit_intercept: bool = True):
+        self.alpha = alpha
+        self.fit_intercept = fit_intercept
+
+    def fit(self, X, Y):
+        """Fit on ``X`` (n_samples, n_features) and ``Y`` (n_samples, n_targets) or (n_samples,)."""
+        X, Y, was_1d = fit_design(X, Y)
+        alpha_t = per_target(check_nonneg(self.alpha, "alpha"), Y.shape[1], "alpha")
+        n, p = X.shape
+        xm = X.mean(axis=0) if self.fit_intercept else np.zeros(p)
+        ym = Y.mean(axis=0) if self.fit_intercept else np.zeros(Y.shape[1])
+        Xc = X - xm
+        Yc = Y - ym
+        if p > n:
+            K = Xc @ Xc.T
+            A = solve_sym(0.5 * (K + K.T), Yc, alpha_t, centred_kernel=self.fit_intercept)
+            coef = (Xc.T @ A).T
+        else:
+            C = Xc.T @ Xc
+            coef = solve_sym(0.5 * (C + C.T), Xc.T @ Yc, alpha_t).T
+        self._set_linear(np.ascontiguousarray(coef), ym - coef @ xm, p, was_1d)
+        return self
+
+    def _cross_predict(self, cache: FeatureCache, Y: np.ndarray, splits):
+        if not self.fit_intercept:
+            return None
+        alpha_t = per_target(check_nonneg(self.alpha, "alpha"), Y.shape[1], "alpha")
+        shared = bool(np.all(alpha_t == alpha_t[0]) and alpha_t[0] > 0)
+        d = Design(cache)
+        out = []
+        for tr, te in splits:
+            Ytr = Y[tr]
+            ym = Ytr.mean(axis=0)
+            Yc = Ytr - ym
+            kernel = d.kernel(len(tr))
+            if shared:
+                factor = d.cache.memo(d.key("chol", tr, None, kernel, float(alpha_t[0])),
+                                      lambda tr=tr, kernel=kernel: _chol(d, tr, kernel,
+                                                                         alpha_t[0]))
+            else:
+                factor = None
+            if kernel:
+                if factor is not None:
+                    with single_thread():
+                        A = sla.cho_solve(factor, Yc, check_finite=False)
+                else:
+                    s, V = d.keig(tr)
+                    A = V @ eig_coef(s, V.T @ Yc, alpha_t, const0=True)
+                P = d.kef(tr, te) @ A
+            else:
+                Xf, _, C = d.pstats(tr)
+                R = Xf.T @ Yc
+                if factor is not None:
+                    with single_thread():
+                        B = sla.cho_solve(factor, R, check_finite=False)
+                else:
+                    s, W, _, _ = d.peig(tr)
+                    B = W @ eig_coef(s, W.T @ R, alpha_t)
+                P = d.xe(tr, te) @ B
+            P += ym
+            out.append(P)
+        return out
+
+
+def _chol(d: Design, tr, kernel: bool, alpha: float):
+    M = d.kff(tr)[0] if kernel else d.pstats(tr)[2]
+    A = M.copy()
+    A.flat[:: A.shape[0] + 1] += alpha
+    try:
+        with single_thread():
+            return sla.cho_factor(A, lower=True, overwrite_a=True, check_finite=False)
+    except np.linalg.LinAlgError:
+        return None
+
+
+class RidgeCV(MappingBase):
+    """Ridge with the penalty chosen per target from ``alphas`` on the training rows only.
+
+    ``cv=None``: efficient leave-one-out, the criterion of scikit-learn's ``RidgeCV``
+    (mean squared LOO residual per target, exact for ridge with an unpenalised intercept);
+    ``cv=k``: k contiguous folds of the training rows (like ``KFold(k)``), summed squared
+    validation error per target. All alphas and targets share one eigen-decomposition per fold;
+    the cost per alpha is a product with the projected targets.
+
+    Parameters
+    ----------
+    alphas : sequence of float > 0
+    cv : None or int >= 2
+    alpha_per_target : bool
+        One alpha per target (default) or one shared alpha minimising the mean error.
+
+    Attributes
+    ----------
+    alpha_ : array (n_targets,) (float for 1-D ``y``)
+    coef_, intercept_ : as :class:`Ridge`
+    """
+
+    def __init__(self, alphas=DEFAULT_RIDGE_ALPHAS, cv=None, alpha_per_target: bool = True):
+        self.alphas = alphas
+        self.cv = cv
+        self.alpha_per_target = alpha_per_target
+
+    def _check(self) -> tuple[np.ndarray, int | None]:
+        alphas = check_nonneg(self.alphas, "alphas").reshape(-1)
+        if (alphas <= 0).any():
+            raise ConfigError(f"alphas must be > 0; got {self.alphas!r}")
+        cv = None if self.cv is None else check_positive_int(self.cv, "cv", minimum=2)
+        return alphas, cv
+
+    def fit(self, X, Y):
+        """Fit on ``X`` (n_samples, n_features) and ``Y`` (n_samples, n_targets) or (n_samples,)."""
+        X, Y, was_1d = fit_design(X, Y)
+        alphas, cv = self._check()
+        d = Design(FeatureCache(X, max_bytes=1 << 62))
+        fit = np.arange(X.shape[0])
+        self._check_rows(len(fit), cv)
+        ym = Y.mean(axis=0)
+        Yc = Y - ym
+        alpha_t = _select_alpha(d, fit, Yc, alphas, cv, self.alpha_per_target)
+        if d.kernel(len(fit)):
+            s, V = d.keig(fit)
+            A = V @ eig_coef(s, V.T @ Yc, alpha_t, const0=True)
+            coef = (d.cache.X0.T @ A).T
+        else:
+            Xf, mu, _ = d.pstats(fit)
+            s, W, _, _ = d.peig(fit)
+            coef = (W @ eig_coef(s, W.T @ (Xf.T @ Yc), alpha_t)).T
+        xm = d.cache.X.mean(axis=0)
+        self._set_linear(np.ascontiguousarray(coef), ym - coef @ xm, X.shape[1], was_1d)
+        self.alpha_ = float(alpha_t[0]) if was_1d else alpha_t
+        return self
+
+    @staticmethod
+    def _check_rows(n: int, cv: int | None) -> None:
+        if cv is None and n < 3:
+            raise ConfigError(f"RidgeCV with leave-one-out needs >= 3 training rows; got {n}")
+        if cv is not None and n < 2 * cv:
+            raise ConfigError(f"cv={cv} needs >= {2 * cv} training rows; got {n}")
+
+    def _cross_predict(self, cache: FeatureCache, Y: np.ndarray, splits):
+        alphas, cv = self._check()
+        d = Design(cache)
+        out = []
+        for tr, te in splits:
+            self._check_rows(len(tr), cv)
+            Ytr = Y[tr]
+            ym = Ytr.mean(axis=0)
+            Yc = Ytr - ym
+            alpha_t = _select_alpha(d, tr, Yc, alphas, cv, self.alpha_per_target)
+            if d.kernel(len(tr)):
+                s, V = d.keig(tr)
+                P = d.kefV(tr, te) @ eig_coef(s, V.T @ Yc, alpha_t, const0=True)
+            else:
+                Xf, _, _ = d.pstats(tr)
+                s, W, _, _ = d.peig(tr)
+                P = (d.xe(tr, te) @ W) @ eig_coef(s, W.T @ (Xf.T @ Yc), alpha_t)
+            P += ym
+            out.append(P)
+        return out
+
+
+def _select_alpha(d: Design, fit, Yc, alphas, cv, per_target_: bool) -> np.ndarray:
+    """Per-target (or shared) alpha minimising the CV error on rows ``fit``."""
+    if cv is None:
+        err = _loo_errors(d, fit, Yc, alphas)
+    else:
+        err = np.zeros((alphas.size, Yc.shape[1]))
+        n = len(fit)
+        for val in np.array_split(np.arange(n), cv):
+            inner = np.ones(n, bool)
+            inner[val] = False
+            err += _fold_errors(d, fit[inner], fit[val], alphas)(Yc[inner], Yc[val])
+    if per_target_:
+        best = np.argmin(err, axis=0)
+        return alphas[best]
+    return np.full(Yc.shape[1], alphas[int(np.argmin(err.mean(axis=1)))])
+
+
+def _loo_errors(d: Design, fit, Yc, alphas) -> np.ndarray:
+    """Mean squared leave-one-out residual, (n_alphas, n_targets)."""
+    n = len(fit)
+    err = np.empty((alphas.size, Yc.shape[1]))
+    if d.kernel(n):
+        s, V = d.keig(fit)
+        VtY = V.T @ Yc
+        V2 = V * V
+        for k, a in enumerate(alphas):
+            w = 1.0 / (s + a)
+            w[0] = 0.0  # unpenalised intercept
+            diag = V2 @ w
+            C = V @ (w[:, None] * VtY)
+            err[k] = np.mean((C / diag[:, None]) ** 2, axis=0)
+    else:
+        s, _, keep, U = d.peig(fit)
+        sk = s[keep]
+        UtY = U.T @ Yc
+        U2 = U * U
+        for k, a in enumerate(alphas):
+            f = sk / (sk + a)
+            E = Yc - U @ (f[:, None] * UtY)
+            h = 1.0 / n + U2 @ f
+            err[k] = np.mean((E / (1.0 - h)[:, None]) ** 2, axis=0)
+    return err
+
+
+def _fold_errors(d: Design, fit, val, alphas):
+    """A function of (Y fit rows, Y val rows) -> summed squared validation error per alpha."""
+    kernel = d.kernel(len(fit))
+
+    def errors(Yf, Yv):
+        ym = Yf.mean(axis=0)
+        Yfc = Yf - ym
+        R = Yv - ym
+        err = np.empty((alphas.size, Yf.shape[1]))
+        if kernel:
+            s, V = d.keig(fit)
+            KvV = d.kefV(fit, val)
+            VtY = V.T @ Yfc
+        else:
+            Xf, _, _ = d.pstats(fit)
+            s, W, _, _ = d.peig(fit)
+            KvV = d.xe(fit, val) @ W
+            VtY = W.T @ (Xf.T @ Yfc)
+        for k, a in enumerate(alphas):
+            P = KvV @ eig_coef(s, VtY, np.full(Yf.shape[1], a), const0=kernel)
+            err[k] = np.sum((R - P) ** 2, axis=0)
+        return err
+
+    return errors
