@@ -167,7 +167,7 @@ class MultiFieldPlaceCells(PlaceCellReadout):
     log-uniformly from ``sigma_range``. Fields are stored padded: ``field_centres``
     (Np, K, 2), ``field_sigmas`` (Np, K) and ``field_mask`` (Np, K). The code is the softmax
     over cells of ``log Σ_f exp(−d_f²/2σ_f²)``. Decoding picks the position of a 2 cm grid
-    whose code has the smallest cross-entropy with softmax(output) (top-k centres are not
+    whose code q maximises Σ_i p_i log q_i with p = softmax(output) (top-k centres are not
     meaningful when cells have several fields).
     """
 
@@ -207,18 +207,28 @@ class MultiFieldPlaceCells(PlaceCellReadout):
         return torch.softmax(self._log_activity(positions), -1)
 
     def _templates(self) -> tuple[Tensor, Tensor]:
+        """Grid positions and the log of their codes (cached per device)."""
+        device = self.field_centres.device
+        cached = getattr(self, "_template_cache", None)
+        if cached is not None and cached[0].device == device:
+            return cached
         w, h = self.box
         r = self.decode_resolution
-        xs = torch.arange(-w / 2 + r / 2, w / 2, r, device=self.field_centres.device)
-        ys = torch.arange(-h / 2 + r / 2, h / 2, r, device=self.field_centres.device)
+        xs = torch.arange(-w / 2 + r / 2, w / 2, r, device=device)
+        ys = torch.arange(-h / 2 + r / 2, h / 2, r, device=device)
         grid = torch.stack(torch.meshgrid(xs, ys, indexing="ij"), -1).reshape(-1, 2)
-        return grid, self.targets(grid)
+        with torch.no_grad():
+            log_codes = torch.log_softmax(self._log_activity(grid), -1)
+        self._template_cache = (grid, log_codes)
+        return grid, log_codes
 
     def decode(self, output: Tensor) -> Tensor:
-        grid, codes = self._templates()
-        logp = torch.log_softmax(output, -1)
-        flat = logp.reshape(-1, logp.shape[-1])
-        best = torch.cat([(chunk @ codes.T).argmax(-1) for chunk in flat.split(4096)])
+        """The grid position whose code q maximises Σ_i p_i log q_i, p = softmax(output)
+        (the position under which the network's output is most likely)."""
+        grid, log_codes = self._templates()
+        p = torch.softmax(output.detach(), -1)
+        flat = p.reshape(-1, p.shape[-1])
+        best = torch.cat([(chunk @ log_codes.T).argmax(-1) for chunk in flat.split(4096)])
         return grid[best].reshape(*output.shape[:-1], 2)
 
 

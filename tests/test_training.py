@@ -1,0 +1,183 @@
+"""Training: losses fall, runs are reproducible, resume is exact, checkpoints are safe."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from mecbench.cli.main import main
+from mecbench.errors import ConfigError, ModelError, UnknownIdentifierError
+from mecbench.nets import PathIntegratorConfig, SSLGridConfig, build_network, load_network
+from mecbench.training import (
+    apply_overrides,
+    batch_seed,
+    parse_overrides,
+    preset_config,
+    preset_names,
+    train,
+)
+from mecbench.training.state import STATE_JSON, STATE_TENSORS
+from mecbench.training.trainer import task_for
+
+TINY = dict(n_hidden=24, n_place=32, batch_size=24, seq_len=5, seed=1)
+TINY_SSL = SSLGridConfig(n_units=12, mlp_hidden=8, seq_len=6, n_permutations=8, seed=1,
+                         sigma_x=0.1, w_conformal=0.01)
+
+
+def _eval_loss(model, config, n=3) -> float:
+    """Loss on batches the training never sees (stream 7)."""
+    task = task_for(config)
+    with torch.no_grad():
+        return sum(float(task.losses(model, task.batch(batch_seed(99, k, stream=7)))["loss"])
+                   for k in range(n)) / n
+
+
+def _states_equal(a, b) -> bool:
+    sa, sb = a.state_dict(), b.state_dict()
+    return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+@pytest.mark.parametrize("arch,activation", [
+    ("rnn", "relu"), ("rnn", "tanh"), ("ugrnn", "relu"), ("lstm", "tanh"), ("gru", "tanh"),
+    ("ssl", None),
+])
+def test_each_architecture_learns(tmp_path, arch, activation):
+    if arch == "ssl":
+        config = TINY_SSL.replace(lr=3e-3)
+    else:
+        config = PathIntegratorConfig(arch=arch, activation=activation, readout="gaussian",
+                                      lr=1e-2, recurrent_init="orthogonal", **TINY)
+    before = _eval_loss(build_network(config), config)
+    result = train(config, tmp_path / "run", 40, progress=False, log_every=10)
+    after = _eval_loss(result.model, config)
+    assert after < before - 0.02 * abs(before), (before, after)
+    assert result.step == 40 and len(result.history) == 4
+    assert all(h["decoding_error_m"] >= 0 for h in result.history)
+
+
+@pytest.mark.parametrize("readout", ["dos", "multifield", "cartesian", "polar"])
+def test_each_readout_learns(tmp_path, readout):
+    config = PathIntegratorConfig(arch="rnn", readout=readout, lr=1e-2, **TINY)
+    before = _eval_loss(build_network(config), config)
+    result = train(config, tmp_path / "run", 30, progress=False, log_every=30)
+    assert _eval_loss(result.model, config) < before
+
+
+def test_same_seed_same_weights_other_seed_differs(tmp_path):
+    config = PathIntegratorConfig(arch="ugrnn", **TINY)
+    a = train(config, tmp_path / "a", 8, progress=False).model
+    b = train(config, tmp_path / "b", 8, progress=False).model
+    c = train(config.replace(seed=2), tmp_path / "c", 8, progress=False).model
+    assert _states_equal(a, b)
+    assert not _states_equal(a, c)
+    # what is on disk is what was trained
+    assert _states_equal(load_network(tmp_path / "a"), a)
+
+
+@pytest.mark.parametrize("config", [PathIntegratorConfig(arch="lstm", **TINY), TINY_SSL],
+                         ids=["lstm", "ssl"])
+def test_resume_equals_uninterrupted_run(tmp_path, config):
+    straight = train(config, tmp_path / "straight", 12, progress=False, log_every=3)
+    train(config, tmp_path / "split", 5, progress=False, log_every=3)
+    resumed = train(None, tmp_path / "split", 12, resume=True, progress=False, log_every=3)
+    assert _states_equal(straight.model, resumed.model)
+    # the first leg also recorded its last step (5); every common record is identical
+    assert [h["step"] for h in resumed.history] == [3, 5, 6, 9, 12]
+    common = {h["step"]: h["loss"] for h in straight.history}
+    assert all(h["loss"] == common[h["step"]] for h in resumed.history if h["step"] != 5)
+    # the optimizer state on disk agrees too
+    from safetensors.torch import load_file
+
+    s1 = load_file(tmp_path / "straight" / STATE_TENSORS)
+    s2 = load_file(tmp_path / "split" / STATE_TENSORS)
+    assert s1.keys() == s2.keys() and all(torch.equal(s1[k], s2[k]) for k in s1)
+
+
+def test_periodic_checkpoints_resume_exactly(tmp_path):
+    config = PathIntegratorConfig(arch="gru", **TINY)
+    straight = train(config, tmp_path / "a", 9, progress=False)
+    train(config, tmp_path / "b", 9, checkpoint_every=4, progress=False)
+    state = json.loads((tmp_path / "b" / STATE_JSON).read_text())
+    assert state["step"] == 9
+    # simulate a crash after step 4 by training 4 steps then resuming
+    train(config, tmp_path / "c", 4, progress=False)
+    resumed = train(config, tmp_path / "c", 9, resume=True, progress=False)
+    assert _states_equal(straight.model, resumed.model)
+
+
+def test_refuses_to_overwrite_or_resume_inconsistently(tmp_path):
+    config = PathIntegratorConfig(arch="rnn", **TINY)
+    train(config, tmp_path / "r", 2, progress=False)
+    with pytest.raises(ConfigError, match="already holds a checkpoint"):
+        train(config, tmp_path / "r", 2, progress=False)
+    with pytest.raises(ConfigError, match="different configuration.*n_hidden"):
+        train(config.replace(n_hidden=25), tmp_path / "r", 4, resume=True, progress=False)
+    with pytest.raises(ConfigError, match="already at step"):
+        train(None, tmp_path / "r", 1, resume=True, progress=False)
+    # a checkpoint whose files come from different steps is refused
+    state = json.loads((tmp_path / "r" / STATE_JSON).read_text())
+    state["step"] = 7
+    (tmp_path / "r" / STATE_JSON).write_text(json.dumps(state))
+    with pytest.raises(ModelError, match="inconsistent"):
+        train(None, tmp_path / "r", 9, resume=True, progress=False)
+    with pytest.raises(ModelError, match="missing"):
+        train(None, tmp_path / "nothing-here", 9, resume=True, progress=False)
+
+
+def test_presets_and_overrides():
+    assert {"rnn-relu-dos", "rnn-relu-cartesian", "rnn-relu-gaussian", "ugrnn-relu-dos",
+            "lstm-dos", "ssl-grid"} <= set(preset_names())
+    c = preset_config("ugrnn-relu-dos")
+    assert (c.arch, c.activation, c.readout) == ("ugrnn", "relu", "dos")
+    s = preset_config("ssl-grid")
+    assert (s.n_units, s.seq_len, s.n_permutations, s.sigma_x, s.sigma_g) == \
+        (128, 60, 130, 0.05, 0.4)
+    assert (s.w_separation, s.w_invariance, s.w_capacity) == (1.0, 0.1, 0.5)
+    over = parse_overrides(["n_hidden=64", "readout=gaussian", "multifield_sigma_range=[0.1,0.2]"])
+    assert over == {"n_hidden": 64, "readout": "gaussian", "multifield_sigma_range": [0.1, 0.2]}
+    c2 = apply_overrides(c, over)
+    assert c2.n_hidden == 64 and c2.multifield_sigma_range == (0.1, 0.2)
+    with pytest.raises(UnknownIdentifierError) as info:
+        preset_config("rnn-relu-dog")
+    assert "rnn-relu-dos" in str(info.value)
+    with pytest.raises(ConfigError, match="unknown config field"):
+        apply_overrides(c, {"hidden": 3})
+    with pytest.raises(ConfigError, match="KEY=VALUE"):
+        parse_overrides(["n_hidden"])
+
+
+def test_cli_train_and_resume(tmp_path, capsys):
+    out = tmp_path / "cli"
+    args = ["train", "rnn-relu-gaussian", "--out", str(out), "--steps", "3", "--seed", "4",
+            "--batch-size", "8", "--lr", "0.002", "--set", "n_hidden=10", "--set", "n_place=12",
+            "--set", "seq_len=3", "--log-every", "1"]
+    assert main(args) == 0
+    assert "step 3" in capsys.readouterr().out
+    saved = json.loads((out / "config.json").read_text())
+    assert (saved["seed"], saved["batch_size"], saved["lr"], saved["n_hidden"]) == \
+        (4, 8, 0.002, 10)
+    state = json.loads((out / STATE_JSON).read_text())
+    assert state["commands"][0].startswith("mecbench train rnn-relu-gaussian --out")
+    assert main(args) == 2  # refuses to overwrite
+    assert "already holds a checkpoint" in capsys.readouterr().err
+    assert main(["train", "--out", str(out), "--steps", "5", "--resume"]) == 0
+    assert json.loads((out / STATE_JSON).read_text())["step"] == 5
+    assert main(["train", "rnn-relu-dog", "--out", str(tmp_path / "x")]) == 2
+    assert "rnn-relu-dos" in capsys.readouterr().err
+    assert main(["train", "rnn-relu-dos", "--out", str(tmp_path / "y"), "--set",
+                 "activation=relux"]) == 2
+    assert "relu" in capsys.readouterr().err
+    assert main(["train", "--list"]) == 0
+    assert "ssl-grid" in capsys.readouterr().out
+
+
+def test_cli_config_file_and_ssl_batch_size(tmp_path):
+    cfg = TINY_SSL.replace(seq_len=4)
+    path = tmp_path / "my.json"
+    path.write_text(cfg.to_json())
+    out = tmp_path / "ssl"
+    assert main(["train", str(path), "--out", str(out), "--steps", "2", "--batch-size",
+                 "5"]) == 0
+    assert load_network(out).config == cfg.replace(n_permutations=5)
