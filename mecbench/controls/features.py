@@ -196,12 +196,14 @@ def relu_features(xy: np.ndarray, dim: int, seed: int, *,
 
 
 def grid_module_parameters(dim: int, seed: int, *, n_modules: int = 4, spacing: float = 0.3,
-                           ratio: float = 1.4) -> dict[str, np.ndarray]:
+                           ratio: float = 1.4, orientation: float | None = None
+                           ) -> dict[str, np.ndarray]:
     """Module, spacing, orientation and phase of each unit of :func:`grid_population`.
 
     Units are assigned to modules round-robin (unit i in module ``i % n_modules``), so every
     prefix is balanced. Module m has spacing ``spacing * ratio**m`` and one orientation drawn
-    uniformly in [0°, 60°); each unit's phase is uniform over the unit cell of its lattice.
+    uniformly in [0°, 60°) (or ``orientation`` degrees for every module when given); each
+    unit's phase is uniform over the unit cell of its lattice.
 
     Returns
     -------
@@ -218,6 +220,10 @@ def grid_module_parameters(dim: int, seed: int, *, n_modules: int = 4, spacing: 
     ratio = _positive(ratio, "grid spacing ratio")
     module_spacing = spacing * ratio ** np.arange(n_modules)
     module_orientation = (np.pi / 3) * _uniform("grid", seed, 0, (n_modules,))
+    if orientation is not None:
+        if not (np.isfinite(orientation) and 0 <= orientation < 60):
+            raise ConfigError(f"grid orientation must be in [0, 60) degrees, got {orientation!r}")
+        module_orientation = np.full(n_modules, np.deg2rad(float(orientation)))
     module = np.arange(dim) % n_modules
     lam, theta = module_spacing[module], module_orientation[module]
     u = _uniform("grid", seed, 1, (dim, 2))
@@ -229,7 +235,8 @@ def grid_module_parameters(dim: int, seed: int, *, n_modules: int = 4, spacing: 
 
 
 def grid_population(xy: np.ndarray, dim: int, seed: int, *, n_modules: int = 4,
-                    spacing: float = 0.3, ratio: float = 1.4, gain: float = 0.5) -> np.ndarray:
+                    spacing: float = 0.3, ratio: float = 1.4, gain: float = 0.5,
+                    orientation: float | None = None) -> np.ndarray:
     """Idealised multi-module grid cells.
 
     Unit i responds ``exp(gain * (Σ_j cos(k_j·(x - φ_i)) - 3))`` with three wave vectors of
@@ -253,6 +260,9 @@ def grid_population(xy: np.ndarray, dim: int, seed: int, *, n_modules: int = 4,
         Ratio of successive module spacings (default 1.4, Stensola et al. 2012).
     gain : float
         Sharpness of the fields (default 0.5; field s.d. ≈ 0.16 λ).
+    orientation : float, optional
+        Orientation (degrees, [0, 60)) shared by every module; default one random orientation
+        per module.
 
     Returns
     -------
@@ -260,7 +270,8 @@ def grid_population(xy: np.ndarray, dim: int, seed: int, *, n_modules: int = 4,
     """
     xy = _positions(xy)
     gain = _positive(gain, "grid gain")
-    p = grid_module_parameters(dim, seed, n_modules=n_modules, spacing=spacing, ratio=ratio)
+    p = grid_module_parameters(dim, seed, n_modules=n_modules, spacing=spacing, ratio=ratio,
+                               orientation=orientation)
     k = 4 * np.pi / (np.sqrt(3) * p["spacing"])
     total = np.zeros((xy.shape[0], p["module"].size))
     for j in range(3):  # three wave vectors per unit, vectorised over units and positions

@@ -18,7 +18,12 @@ grid       m       number of modules                                        4
 grid       sp      spacing of the smallest module (m)                       0.3
 grid       r       ratio of successive module spacings                      1.4
 grid       g       field sharpness (gain of the exponential)                0.5
+grid       o       orientation of every module, degrees in [0, 60)          random
 =========  ======  =======================================================  =========
+
+By default each grid module has its own random orientation (drawn from the seed); ``o`` fixes
+one orientation for all modules (modules of one animal often share their orientation to within
+a few degrees, Stensola et al. 2012).
 
 Examples: ``control/fourier-d64-s0``, ``control/fourier-d64-s0-bw0.2``, ``control/grid-d96-s1-m3``,
 ``control/shuffle-rnn-relu-dos-s0``, ``control/untrained-rnn-relu-d256-s0``. The canonical name
@@ -46,12 +51,13 @@ __all__ = [
 
 PREFIX = "control/"
 #: Families that are functions of position, with their options: key -> (kwarg, default, type).
-OPTIONS: dict[str, dict[str, tuple[str, float, type]]] = {
+OPTIONS: dict[str, dict[str, tuple[str, float | None, type]]] = {
     "fourier": {"bw": ("bandwidth", 0.12, float)},
     "bumps": {"w": ("width", 0.12, float)},
     "relu": {},
     "grid": {"m": ("n_modules", 4, int), "sp": ("spacing", 0.3, float),
-             "r": ("ratio", 1.4, float), "g": ("gain", 0.5, float)},
+             "r": ("ratio", 1.4, float), "g": ("gain", 0.5, float),
+             "o": ("orientation", None, float)},
 }
 POSITION_FAMILIES = tuple(OPTIONS)
 FAMILIES = (*POSITION_FAMILIES, "shuffle", "untrained")
@@ -102,7 +108,7 @@ class ControlSpec:
         parts = [self.family, f"d{self.dim}", f"s{self.seed}"]
         values = self.kwargs
         for key, (kwarg, default, _) in OPTIONS[self.family].items():
-            if values[kwarg] != default:
+            if values[kwarg] is not None and values[kwarg] != default:
                 parts.append(f"{key}{values[kwarg]:g}")
         return PREFIX + "-".join(parts)
 
@@ -148,7 +154,11 @@ class ControlSpec:
             if typ is int and float(value) != int(value):
                 raise ConfigError(f"control option {kwarg} must be an integer, got {value!r}")
             values[kwarg] = typ(value)
-            if not values[kwarg] > 0:
+            if kwarg == "orientation":
+                if not 0 <= values[kwarg] < 60:
+                    raise ConfigError(f"control option orientation must be in [0, 60) degrees, "
+                                      f"got {value!r}")
+            elif not values[kwarg] > 0:
                 raise ConfigError(f"control option {kwarg} must be positive, got {value!r}")
         return cls(family, dim, seed, tuple((k, values[k]) for k in values), None)
 
@@ -233,4 +243,4 @@ def _example(family: str) -> str:
     if not table:
         return "(this family has no options)"
     key, (_, default, _) = next(iter(table.items()))
-    return f"'{key}{default:g}'"
+    return f"'{key}{default:g}'" if default is not None else f"'{key}<value>'"

@@ -95,6 +95,8 @@ class PositionControl:
         xy = bin_positions(arena)
         kw: dict[str, Any] = dict(self.spec.kwargs)
         family = self.spec.family
+        if family == "grid":
+            kw["n_modules"] = int(kw["n_modules"])
         if family in ("bumps", "relu"):
             kw["extent"] = (arena.width, arena.height)
         generator = {"fourier": features.fourier_features, "bumps": features.gaussian_bumps,
@@ -111,10 +113,11 @@ class PositionControl:
         values = self.responses(arena)
         coords: dict[str, Any] = {}
         if self.spec.family == "grid":
+            kw = self.spec.kwargs
             p = features.grid_module_parameters(self.spec.dim, self.spec.seed,
-                                                n_modules=int(self.spec.kwargs["n_modules"]),
-                                                spacing=self.spec.kwargs["spacing"],
-                                                ratio=self.spec.kwargs["ratio"])
+                                                n_modules=int(kw["n_modules"]),
+                                                spacing=kw["spacing"], ratio=kw["ratio"],
+                                                orientation=kw["orientation"])
             coords = {"module": p["module"], "grid_spacing": p["spacing"],
                       "grid_orientation": p["orientation"]}
         return make_rate_maps(
@@ -137,10 +140,10 @@ def model_rate_maps(provider: Any, arena: Arena, layer: str | None = None, *, se
     """
     layer = provider.default_layer if layer is None else layer
     name = getattr(provider, "identifier", repr(provider))
+    if layer not in provider.layers:
+        raise UnknownIdentifierError(f"layer of model {name!r}", layer, provider.layers)
     try:
         maps = provider.rate_maps(arena, layer, seed=seed)
-    except UnknownIdentifierError:
-        raise
     except MecbenchError as err:
         raise ModelError(f"model {name!r} has no rate maps for arena {arena.key} "
                          f"({arena.bin_size:g} m bins) of the {what}: {err}") from err
@@ -184,9 +187,14 @@ class ShuffleControl:
         """The wrapped model's maps of ``layer`` with every unit's bins permuted."""
         layer = self.default_layer if layer is None else layer
         maps = model_rate_maps(self.base, arena, layer, seed=seed, what="shuffle control")
+        return self.shuffle(maps)
+
+    def shuffle(self, maps: xr.DataArray) -> xr.DataArray:
+        """``maps`` (x, y, neuroid) with each unit's bins permuted by this control's seed."""
         shuffled = features.shuffle_bins(flat_values(maps), self.spec.seed)
-        out = maps.copy(data=shuffled.reshape(maps.shape))
-        out.attrs = {**maps.attrs, "model": self.identifier, "layer": layer}
+        out = maps.transpose("x", "y", "neuroid").copy(data=shuffled.reshape(
+            maps.sizes["x"], maps.sizes["y"], -1))
+        out.attrs = {**maps.attrs, "model": self.identifier}
         return out
 
 

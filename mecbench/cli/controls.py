@@ -1,0 +1,208 @@
+"""``mecbench controls BENCHMARK``: is a model's score more than its dimensionality?
+
+Scores control families over a dimension sweep, measures every representation's effective
+dimensionality (ED) and fraction of grid-like units, fits ``score ~ log(ED) + grid_fraction``
+(OLS, HC3), and compares each model with controls of matched ED by the paired per-cell test of
+``mecbench compare`` (see :mod:`mecbench.controls.sweep` for every definition).
+
+``--json`` prints one document (schema 1, fields only ever added)::
+
+    {"schema": 1, "command": "controls", "benchmark": "mec-sim.ridge", "benchmark_version": 1,
+     "metric": "raw",              # per-cell value of the paired tests
+     "score": "ceiled",            # headline score of every point (ceiled, or raw w/o ceiling)
+     "analysis_arena": "2.2x2.2m", # where ED and grid fraction are measured
+     "dims": [8, ...], "seeds": [0, 1, 2], "families": ["fourier", ..., "shuffle"],
+     "n_cells": 1200, "alpha": 0.05,
+     "curves": {"fourier": [{"dim": 8, "n_seeds": 3, "ed_mean", "ed_sd", "score_mean",
+                             "score_sd", "score_min", "score_max", "grid_fraction_mean"}]},
+     "points": [{"name": "control/fourier-d8-s0", "kind": "control|model|matched",
+                 "family", "dim", "seed", "ed", "grid_fraction", "score", "raw",
+                 "base" (shuffles), "layer"}],
+     "ols": {"formula", "cov_type": "HC3", "n", "r2",
+             "table": {"const"|"log_ed"|"grid_fraction": {"coef", "se", "z", "p", "ci_low",
+                                                          "ci_high"}},
+             "grid_p_one_sided", "grid_effect", "alpha", "note"},
+     "models": [{"model", "layer", "ed", "grid_fraction", "score", "n_units",
+                 "beats_random_bases": true|false|null, "verdict",
+                 "control_family", "control_score", "control_delta",
+                 "comparisons": [{"family", "random_basis", "in_range", "dim", "ed",
+                                  "ed_range", "grid_fraction", "control_score",
+                                  "control_score_sd", "controls", "n_cells", "delta", "ci",
+                                  "p", "p_holm", "significant", "better", "verdict"
+                                  | "reason" (out of range)}]}],
+     "notes": [], "seconds": 123.4,
+     "saved": {"results": path, "plot": path, "entries": [ids]} (with --save), "plot": path}
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from mecbench.cli import _options as opt
+
+__all__ = ["register"]
+
+DIMS_HELP = "comma-separated numbers of units (default 8,16,32,...,4096: 10 dimensions)"
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "controls", help="score dimension-matched control models (is the score more than "
+                         "dimensionality?)",
+        description="Score random and idealised control bases over a dimension sweep, fit "
+                    "score ~ log(ED) + grid_fraction (OLS, HC3 SEs), and compare each model with "
+                    "controls of matched effective dimensionality (paired per-cell Wilcoxon, "
+                    "Holm-corrected).",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="families: fourier[-bw<m>], bumps[-w<m>], relu, grid[-m<n>-sp<m>-r<x>-g<x>-o<deg>],"
+               " untrained-<ARCH>\n"
+               "examples:\n  mecbench controls mec-sim.ridge --models rnn-relu-dos --plot c.png\n"
+               "  mecbench controls mec-sim.ridge --dims 8,32,128,512 --seeds 2 "
+               "--families fourier,grid-m3 --json")
+    parser.add_argument("benchmark", help="benchmark identifier or a path to recordings")
+    parser.add_argument("--models", nargs="+", default=[], metavar="MODEL[@LAYER]",
+                        help="models to place among the controls")
+    parser.add_argument("--dims", default=None, metavar="D,D,...", help=DIMS_HELP)
+    parser.add_argument("--seeds", type=int, default=3, metavar="K",
+                        help="seeds 0..K-1 per family and dimension (default 3)")
+    parser.add_argument("--families", nargs="+", default=None, metavar="FAMILY",
+                        help="control families, space- or comma-separated (default fourier "
+                             "bumps relu grid)")
+    parser.add_argument("--no-shuffle", action="store_true",
+                        help="do not score the models' spatially shuffled maps")
+    parser.add_argument("--metric", default="raw", choices=("raw", "ceiled"),
+                        help="per-cell value of the paired tests (default raw, as `compare`)")
+    parser.add_argument("--alpha", type=float, default=0.05,
+                        help="significance level (default 0.05)")
+    parser.add_argument("--grid-units", type=int, default=512, metavar="N",
+                        help="grid scores from at most N units per representation (default 512)")
+    parser.add_argument("--plot", default=None, metavar="FILE.png",
+                        help="save the plot of score vs effective dimensionality")
+    parser.add_argument("--save", action="store_true",
+                        help="save the analysis (JSON + PNG) next to the leaderboard, where "
+                             "`mecbench report` shows it, and append the models' entries with "
+                             "their dimension-matched control score")
+    opt.add_board_option(parser)
+    opt.add_cache_option(parser)
+    opt.add_json_option(parser)
+    opt.add_parallel_options(parser)
+    opt.add_adhoc_options(parser)
+    parser.set_defaults(func=_run)
+
+
+def _families(values: list[str] | None) -> list[str]:
+    from mecbench.controls.sweep import DEFAULT_FAMILIES
+
+    if values is None:
+        return list(DEFAULT_FAMILIES)
+    out = [f.strip() for v in values for f in v.split(",") if f.strip()]
+    if not out:
+        from mecbench.errors import ConfigError
+
+        raise ConfigError("--families is empty")
+    return out
+
+
+def _run(args) -> int:
+    from mecbench.controls.sweep import DEFAULT_DIMS, run_controls
+
+    bench = opt.benchmark_from_args(args)
+    result = run_controls(
+        bench, models=args.models, families=_families(args.families),
+        dims=args.dims if args.dims is not None else DEFAULT_DIMS, seeds=args.seeds,
+        metric=args.metric, grid_units=args.grid_units, alpha=args.alpha,
+        shuffle=not args.no_shuffle, cache=opt.cache_from_args(args),
+        parallel=opt.parallel_from_args(args),
+        progress=None if args.json else opt.progress_from_args(args))
+    doc = {"schema": 1, "command": "controls", **result.to_dict()}
+    if args.plot:
+        from mecbench.controls.plot import save_plot
+
+        doc["plot"] = str(save_plot(doc, args.plot))
+    if args.save:
+        from mecbench.controls.board import save_controls
+
+        doc["saved"] = save_controls(result, doc, args.leaderboard_dir,
+                                     command=opt.command_line())
+    if args.json:
+        opt.print_json(doc)
+        return 0
+    print(format_text(doc))
+    return 0
+
+
+def _f(x, digits: int = 3) -> str:
+    return opt.fmt(x, digits)
+
+
+def format_text(doc: dict) -> str:
+    """The human-readable report of a controls analysis."""
+    lines = [f"controls on {doc['benchmark']} (version {doc['benchmark_version']}): "
+             f"{doc['score']} score, {doc['n_cells']} cells; ED and grid fraction on the "
+             f"{doc['analysis_arena']} arena; paired tests on per-cell {doc['metric']} scores"]
+    rows = []
+    for family, curve in doc["curves"].items():
+        for r in curve:
+            rows.append([family, str(r["dim"]), f"{_f(r['ed_mean'], 1)} ± {_f(r['ed_sd'], 1)}",
+                         _f(r["grid_fraction_mean"], 2),
+                         f"{_f(r['score_mean'])} ± {_f(r['score_sd'])}",
+                         f"[{_f(r['score_min'])}, {_f(r['score_max'])}]", str(r["n_seeds"])])
+    if rows:
+        lines += ["", opt.table(rows, ["family", "D", "ED (mean ± sd)", "grid frac",
+                                       "score (mean ± sd)", "seed range", "seeds"])]
+    models = [p for p in doc["points"] if p["kind"] == "model"]
+    if models:
+        rows = [[p["name"], str(p["dim"]), _f(p["ed"], 1), _f(p["grid_fraction"], 2),
+                 _f(p["score"])] for p in models]
+        lines += ["", opt.table(rows, ["model", "units", "ED", "grid frac", "score"])]
+    if doc.get("ols"):
+        from mecbench.controls.stats import OlsFit
+
+        o = doc["ols"]
+        fit = OlsFit(o["table"], o["n"], o["r2"], o["grid_p_one_sided"], o["grid_effect"],
+                     o["alpha"], o["note"] or "")
+        lines += ["", _nan_table(fit)]
+        g = o["grid_p_one_sided"]
+        lines.append(
+            "grid-like structure predicts the score beyond effective dimensionality: "
+            + ("yes" if o["grid_effect"] else "no")
+            + (f" (one-sided p = {g:.2g} for a positive grid coefficient)"
+               if g is not None else ""))
+    for m in doc["models"]:
+        lines += ["", f"{m['model']}: dimension-matched controls"]
+        rows = []
+        for c in m["comparisons"]:
+            if not c["in_range"]:
+                rows.append([c["family"], "–", "–", "–", "–", "–", f"out of range: {c['reason']}"])
+                continue
+            rows.append([c["family"], str(c["dim"]), _f(c["ed"], 1), _f(c["control_score"]),
+                         f"{_f(c['delta'])} {opt.fmt_ci(c['ci'])}", _p(c["p_holm"]),
+                         "model better" if c["better"] else
+                         ("control better" if c["significant"] else "no difference")])
+        lines.append(opt.table(rows, ["control", "D", "ED", "score", "Δ median [95% CI]",
+                                      "p_holm", "result"]))
+        lines.append(m["verdict"])
+    if doc.get("notes"):
+        lines += [""] + [f"note: {n}" for n in doc["notes"]]
+    if doc.get("plot"):
+        lines.append(f"plot: {doc['plot']}")
+    if doc.get("saved"):
+        lines.append(f"saved: {doc['saved']['results']}")
+    lines.append(f"time: {doc['seconds']:.1f} s")
+    return "\n".join(lines)
+
+
+def _nan_table(fit) -> str:
+    import math
+
+    for row in fit.table.values():
+        for k, v in row.items():
+            if v is None:
+                row[k] = math.nan
+    return fit.format()
+
+
+def _p(p) -> str:
+    if p is None:
+        return "–"
+    return f"{p:.3f}" if p >= 0.001 else f"{p:.1e}"

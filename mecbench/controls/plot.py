@@ -1,0 +1,106 @@
+"""Score vs effective dimensionality: control curves with seed spread, models as labelled points.
+
+Works from the JSON document of :meth:`mecbench.controls.sweep.ControlsResult.to_dict`, so the
+HTML report can redraw a saved analysis.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["figure_controls", "save_plot"]
+
+_COLOURS = {"fourier": "#1f77b4", "bumps": "#2ca02c", "relu": "#9467bd", "grid": "#d62728",
+            "shuffle": "#7f7f7f"}
+_EXTRA = ["#8c564b", "#e377c2", "#bcbd22", "#17becf", "#ff7f0e"]
+
+
+def _colour(family: str, k: int) -> str:
+    return _COLOURS.get(family.split("-")[0], _EXTRA[k % len(_EXTRA)])
+
+
+def figure_controls(doc: dict):
+    """A matplotlib figure of score vs effective dimensionality.
+
+    Each control family is a line through its seed-mean (ED, score) at every swept D, with a
+    band from the lowest to the highest seed's score and every seed as a dot; models are
+    labelled black points, their shuffled maps grey crosses.
+    """
+    import matplotlib
+
+    if matplotlib.get_backend().lower() not in ("agg", "pdf", "svg", "cairo"):
+        matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8.0, 5.5), dpi=100)
+    points = doc.get("points", [])
+    extra = 0
+    for family, rows in doc.get("curves", {}).items():
+        if family == "shuffle" or not rows:
+            continue
+        colour = _colour(family, extra)
+        extra += family.split("-")[0] not in _COLOURS
+        ed = np.array([r["ed_mean"] for r in rows], dtype=float)
+        mean = np.array([r["score_mean"] for r in rows], dtype=float)
+        lo = np.array([r["score_min"] for r in rows], dtype=float)
+        hi = np.array([r["score_max"] for r in rows], dtype=float)
+        n_seeds = max(r["n_seeds"] for r in rows)
+        ax.plot(ed, mean, "-", color=colour, lw=1.8,
+                label=f"{family} (D {rows[0]['dim']}–{rows[-1]['dim']}, {n_seeds} seeds)")
+        ax.fill_between(ed, lo, hi, color=colour, alpha=0.18, lw=0)
+        pts = [p for p in points if p["kind"] == "control" and p["family"] == family]
+        ax.scatter([p["ed"] for p in pts], [p["score"] for p in pts], s=9, color=colour,
+                   alpha=0.7, lw=0)
+        for r in (rows[0], rows[-1]):
+            ax.annotate(f"D={r['dim']}", (r["ed_mean"], r["score_mean"]), fontsize=7,
+                        color=colour, xytext=(3, -9), textcoords="offset points")
+    shuffles = [p for p in points if p["family"] == "shuffle"]
+    if shuffles:
+        ax.scatter([p["ed"] for p in shuffles], [p["score"] for p in shuffles], marker="x",
+                   s=28, color=_COLOURS["shuffle"], label="models, bins shuffled")
+    for p in (p for p in points if p["kind"] == "model"):
+        ax.scatter([p["ed"]], [p["score"]], s=55, color="black", zorder=5)
+        ax.annotate(p["name"], (p["ed"], p["score"]), fontsize=8, xytext=(5, 4),
+                    textcoords="offset points", zorder=6)
+    ax.set_xscale("log")
+    ax.set_xlabel("effective dimensionality (participation ratio, "
+                  f"{doc.get('analysis_arena', '')} arena)")
+    kind = doc.get("score", "ceiled")
+    ax.set_ylabel(f"{kind} score (median over cells)")
+    ax.set_title(f"{doc.get('benchmark', '')}: score vs effective dimensionality")
+    ols = doc.get("ols")
+    if ols and ols.get("table"):
+        t = ols["table"]
+        text = f"OLS (HC3): log ED {t['log_ed']['coef']:+.3f} (p={_p(t['log_ed']['p'])})"
+        if t["grid_fraction"]["coef"] is not None and np.isfinite(t["grid_fraction"]["coef"]):
+            text += (f"\ngrid fraction {t['grid_fraction']['coef']:+.3f} "
+                     f"(p={_p(t['grid_fraction']['p'])})")
+        ax.text(0.99, 0.02, text, transform=ax.transAxes, ha="right", va="bottom", fontsize=8,
+                bbox={"facecolor": "white", "alpha": 0.8, "lw": 0})
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8, loc="upper left")
+    fig.tight_layout()
+    return fig
+
+
+def _p(p) -> str:
+    if p is None or not np.isfinite(p):
+        return "nan"
+    return f"{p:.3f}" if p >= 0.001 else f"{p:.0e}"
+
+
+def save_plot(doc: dict, path: str | os.PathLike) -> Path:
+    """Draw :func:`figure_controls` and write it atomically as PNG to ``path``."""
+    import matplotlib.pyplot as plt
+
+    from mecbench.neural_data import atomic_write
+
+    fig = figure_controls(doc)
+    try:
+        atomic_write(path, lambda tmp: fig.savefig(tmp, format="png"))
+    finally:
+        plt.close(fig)
+    return Path(path)
