@@ -19,7 +19,9 @@ Arguments mean what they mean in the reference code:
 - ``map_type="corr"``: one-to-one, the training-bin best-correlated source unit.
 - ``map_kwargs_per_cell = {cell_id: {"map_kwargs": {...}, "train_frac": optional}}`` gives
   each cell its own mapping (e.g. per-cell ElasticNet ``alpha``/``l1_ratio``; cells sharing a
-  regression type are fitted together by the vectorised solver).
+  regression type are fitted together by the vectorised solver). ElasticNet and Lasso are
+  solved to convergence (``tol`` at most 1e-7, at least 20000 iterations), not stopped at
+  scikit-learn's looser defaults.
 - ``model_resp``: the model's binned responses, ``(x_bins, y_bins, units)`` or
   ``(bins, units)``, as a dict keyed by arena size (or a bare array when one arena is scored).
   ``model`` may instead be a :class:`mecbench.providers.base.ResponseProvider`; its rate maps are
@@ -88,6 +90,19 @@ def _sklearn_linear_names() -> list[str]:
     return sorted(n for n in lm.__all__ if n[0].isupper())
 
 
+def _converged(kwargs: dict) -> dict:
+    """ElasticNet/Lasso solver settings at least as tight as mecbench's defaults: the
+    reference's scores are meant at convergence, and scikit-learn's defaults (tol=1e-4,
+    max_iter=1000) often stop before it."""
+    from mecbench.mapping import ElasticNet
+
+    defaults = ElasticNet().get_params()
+    out = dict(kwargs)
+    out["tol"] = min(float(out.get("tol", defaults["tol"])), defaults["tol"])
+    out["max_iter"] = max(int(out.get("max_iter", defaults["max_iter"])), defaults["max_iter"])
+    return out
+
+
 def _sklinear(regression_type: str, kwargs: Mapping, where: str):
     from mecbench import mapping as mp
 
@@ -100,6 +115,7 @@ def _sklinear(regression_type: str, kwargs: Mapping, where: str):
     if regression_type == "Ridge" and set(kwargs) <= _FAST_RIDGE_KEYS:
         return mp.get_mapping("ridge", **kwargs)
     if regression_type in ("ElasticNet", "Lasso") and set(kwargs) <= _FAST_ENET_KEYS:
+        kwargs = _converged(kwargs)
         if regression_type == "Lasso":
             kwargs.pop("l1_ratio", None)
             return mp.get_mapping("lasso", **kwargs)
@@ -330,7 +346,7 @@ def _plan(cell_ids: np.ndarray, map_type: str, map_kwargs, map_kwargs_per_cell, 
                 params["l1_ratio"][:] = 1.0
             from mecbench import mapping as mp
 
-            mapping = mp.get_mapping("enet", **shared)
+            mapping = mp.get_mapping("enet", **_converged(shared))
             plan.append((np.array(cols), mapping, False,
                          SplitScheme.from_train_frac(tf, n_splits, seed), params))
         else:
