@@ -199,7 +199,9 @@ class SSLGridConfig(_ConfigMixin):
     settings (REFERENCE §3): N = 128, T = 60, B = 130 permutations, σx = 0.05 m, σg = 0.4,
     loss weights separation 1.0 / invariance 0.1 / capacity 0.5, velocities uniform in
     ±0.15 m per step and per component. The conformal-isometry weight is not stated in our
-    reference; ``w_conformal`` = 1.0 is our choice.
+    reference; ``w_conformal`` = 0.01 is our choice: with 1.0 the term (a variance of
+    ‖Δg‖/‖v‖, typically 1–60 at initialisation) dominated and kept the code collapsed
+    (separation loss stayed ≈ 0.95) in our CPU runs, while 0.01 lets separation fall to ≈ 0.3.
 
     Parameters
     ----------
@@ -243,7 +245,7 @@ class SSLGridConfig(_ConfigMixin):
     w_separation: float = 1.0
     w_invariance: float = 0.1
     w_capacity: float = 0.5
-    w_conformal: float = 1.0
+    w_conformal: float = 0.01
     max_step: float = 0.15
     lr: float = 1e-3
     arena_width: float = 2.2

@@ -1,0 +1,160 @@
+"""Measure a trained checkpoint: position-decoding error and fraction of grid-like units.
+
+``python -m mecbench.training.measure DIR [--arena 2.2] [--seed 0] [--json OUT]``
+
+* Decoding error: :func:`~mecbench.training.trainer.evaluate_decoding` on batches never used
+  in training (path integrators: readout decoding along random walks of the training length;
+  SSL model: nearest-neighbour decoding across permutations).
+* Grid-like units: rate maps of every layer from :class:`~mecbench.providers.NetworkProvider`
+  with the Nayebi et al. protocol (100 batches × 200 random walks × 20 steps, 5 cm bins) in the
+  training box, then :func:`mecbench.analysis.fraction_grid` with threshold 0.3 in the
+  min–max (Sargolini) form, and for reference in the mean (DeepMind) form.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+__all__ = ["measure_checkpoint", "readme_text", "main"]
+
+
+def measure_checkpoint(directory: str | Path, *, arena_width: float | None = None,
+                       seed: int = 0, n_batches: int = 100, threshold: float = 0.3,
+                       decode_batches: int = 20) -> dict[str, Any]:
+    """Decoding error and grid fractions of the network saved in ``directory``.
+
+    Returns a JSON-able dict with ``decoding_error_m`` and, per layer, the fraction of units
+    with grid score > ``threshold`` in both forms, the median score and the unit count.
+    """
+    import numpy as np
+
+    from mecbench.analysis import grid_scores
+    from mecbench.nets.checkpoint import load_network, weights_fingerprint
+    from mecbench.providers import NetworkProvider
+    from mecbench.ratemaps import Arena
+    from mecbench.training.trainer import evaluate_decoding
+
+    directory = Path(directory)
+    model = load_network(directory)
+    config = model.config
+    width = float(arena_width or config.arena_width)
+    height = width if arena_width else float(config.arena_height)
+    arena = Arena(width, height, 0.05)
+    t0 = time.perf_counter()
+    out: dict[str, Any] = {
+        "checkpoint": str(directory),
+        "sha256": weights_fingerprint(directory),
+        "step": int(getattr(model, "checkpoint_metadata", {}).get("step", -1)),
+        "decoding_error_m": evaluate_decoding(model, n_batches=decode_batches),
+        "arena": arena.key,
+        "threshold": threshold,
+        "rate_map_protocol": f"{n_batches} batches x 200 trajectories x 20 steps, seed {seed}",
+        "layers": {},
+    }
+    provider = NetworkProvider(model, directory.name, n_batches=n_batches, progress=False)
+    for layer in provider.layers:
+        maps = provider.rate_maps(arena, layer, seed=seed)
+        entry: dict[str, Any] = {"n_units": int(maps.sizes["neuroid"])}
+        for form in ("sargolini", "deepmind"):
+            scores = grid_scores(maps, form=form).values
+            valid = np.nan_to_num(scores, nan=-np.inf)
+            entry[f"fraction_grid_{form}"] = float(np.mean(valid > threshold))
+            entry[f"median_score_{form}"] = float(np.nanmedian(scores)) \
+                if np.isfinite(scores).any() else float("nan")
+            entry[f"max_score_{form}"] = float(np.nanmax(scores)) \
+                if np.isfinite(scores).any() else float("nan")
+        active = np.asarray(maps.std(dim=("x", "y")).values) > 1e-6
+        entry["n_spatially_active"] = int(active.sum())
+        out["layers"][layer] = entry
+    out["default_layer"] = provider.default_layer
+    out["measure_wall_s"] = time.perf_counter() - t0
+    return out
+
+
+def readme_text(directory: str | Path, result: dict[str, Any], *, name: str | None = None,
+                description: str = "") -> str:
+    """README of a shipped checkpoint from its training state and a measurement."""
+    directory = Path(directory)
+    state = json.loads((directory / "training_state.json").read_text())
+    config = json.loads((directory / "config.json").read_text())
+    name = name or directory.name
+    lines = [f"# {name}", ""]
+    if description:
+        lines += [description, ""]
+    lines += [
+        "Trained by mecbench's own training command on a shared 2-core CPU "
+        "(one torch thread):",
+        "",
+        "```",
+        *state["commands"],
+        "```",
+        "",
+        f"- seed: {state['seed']}",
+        f"- steps: {state['step']}",
+        f"- wall time: {state['wall_time_s']:.0f} s",
+        f"- weights sha256 (config.json + model.safetensors): {result['sha256']}",
+        f"- decoding error: {result['decoding_error_m'] * 100:.1f} cm "
+        "(mean over 20 fresh batches; "
+        + ("nearest-neighbour decoding across permutations)" if config["arch"] == "ssl"
+           else "decoded from the readout along random walks of the training length)"),
+        "",
+        f"Grid analysis (`python -m mecbench.training.measure <this folder>`): rate maps "
+        f"in the {result['arena']} training box, 5 cm bins, {result['rate_map_protocol']}; "
+        f"fraction of units with grid score > {result['threshold']} in the min–max "
+        "(Sargolini) form, with the mean (DeepMind) form for comparison.",
+        "",
+        "| layer | units | fraction grid score > 0.3 (min–max) | (mean form) "
+        "| median score (min–max) | max score (min–max) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for layer, e in result["layers"].items():
+        lines.append(
+            f"| {layer} | {e['n_units']} | {e['fraction_grid_sargolini']:.3f} | "
+            f"{e['fraction_grid_deepmind']:.3f} | {e['median_score_sargolini']:.2f} | "
+            f"{e['max_score_sargolini']:.2f} |")
+    lines += ["", "Configuration (`config.json`):", "", "```json",
+              json.dumps(config, indent=1, sort_keys=True), "```", ""]
+    hist = state.get("history", [])
+    if hist:
+        lines += ["Training curve (loss and decoding error on the training batch):", "",
+                  "| step | loss | decoding error (cm) |", "|---|---|---|"]
+        stride = max(1, len(hist) // 8)
+        for h in hist[stride - 1::stride]:
+            lines.append(f"| {h['step']} | {h['loss']:.4f} | "
+                         f"{h['decoding_error_m'] * 100:.1f} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry: print (and optionally save) the measurements as JSON."""
+    p = argparse.ArgumentParser(prog="python -m mecbench.training.measure",
+                                description=__doc__.split("\n\n")[0])
+    p.add_argument("directory")
+    p.add_argument("--arena", type=float, default=None, help="box side (m); default: training")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--n-batches", type=int, default=100)
+    p.add_argument("--json", default=None, help="also write the result here")
+    p.add_argument("--readme", action="store_true",
+                   help="write README.md into the (training) directory")
+    p.add_argument("--description", default="", help="first paragraph of the README")
+    args = p.parse_args(argv)
+    result = measure_checkpoint(args.directory, arena_width=args.arena, seed=args.seed,
+                                n_batches=args.n_batches)
+    text = json.dumps(result, indent=1, sort_keys=True)
+    print(text)
+    if args.json:
+        Path(args.json).write_text(text + "\n")
+    if args.readme:
+        readme = readme_text(args.directory, result, description=args.description)
+        Path(args.directory, "README.md").write_text(readme)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
