@@ -16,8 +16,11 @@ through :func:`predictivity_details`:
 A (cell, split) whose r is undefined gives NaN and is counted with its reason, never an error:
 fewer than :data:`MIN_TRAIN_BINS` training bins (``few_train``), fewer than
 :data:`mecbench.metrics.MIN_BINS` test bins (``few_test``), data constant on the test bins
-(``constant_data``), constant prediction (``constant_prediction``) or a failed decomposition
-(``fit_failed``).
+(``constant_data``), constant prediction (``constant_prediction``) or a fit that failed for this
+group of cells only (``fit_failed``, e.g. PLS asked for more components than the group's
+training bins allow; the messages are kept in ``PredictivityResult.extra["fit_errors"]``). When
+the fit fails for every group the error is raised: it is a configuration problem, not a data
+one.
 """
 
 from __future__ import annotations
@@ -295,6 +298,8 @@ def predictivity_details(
     valid = np.isfinite(Y) & src_ok[:, None]
     groups = group_by_mask(valid)
     mp = _mapping_module()
+    failures: list[tuple[int, Exception]] = []
+    fitted = 0
     for cols in groups:
         v = valid[:, cols[0]]
         good, cv_splits, tests = [], [], []
@@ -318,9 +323,13 @@ def predictivity_details(
                 **{k: vals[cols] for k, vals in target_params.items()})
         try:
             preds = mp.cross_predict(group_mapping, cache, Yg, cv_splits)
-        except np.linalg.LinAlgError:
+        except (np.linalg.LinAlgError, ValueError) as err:
+            # data-dependent failures (e.g. PLS with more components than this group's
+            # training bins allow) cost only this group; a failure of every group is re-raised
             reason[np.ix_(good, cols)] = _FIT_FAILED
+            failures.append((cols.size, err))
             continue
+        fitted += 1
         for s, te_v, pred in zip(good, tests, preds, strict=True):
             pred = np.asarray(pred, dtype=np.float64).reshape(te_v.size, cols.size)
             data = Y[np.ix_(te_v, cols)]
@@ -336,7 +345,10 @@ def predictivity_details(
                 const_data = constant_columns(data)
                 reason[s, cols[undefined & const_data]] = _CONST_DATA
                 reason[s, cols[undefined & ~const_data]] = _CONST_PRED
-    return PredictivityResult(r, n_train, n_test, reason, n_groups=len(groups))
+    if failures and not fitted:
+        raise failures[0][1]
+    extra = {"fit_errors": [f"{n} cells: {type(e).__name__}: {e}" for n, e in failures]}
+    return PredictivityResult(r, n_train, n_test, reason, n_groups=len(groups), extra=extra)
 
 
 def _check_target_params(target_params, n_cells: int) -> dict[str, np.ndarray]:
@@ -394,6 +406,8 @@ def result_to_dataarray(res: PredictivityResult, neural: xr.DataArray, attrs: di
         name="r",
         attrs={**{f"n_{k}": v for k, v in res.counts().items()}, **(attrs or {})},
     )
+    if res.extra.get("fit_errors"):
+        da.attrs["fit_errors"] = "; ".join(res.extra["fit_errors"])
     return da
 
 
@@ -410,6 +424,8 @@ def combine_results(results: list[tuple[np.ndarray, PredictivityResult]], n_cell
         out.n_test[:, idx] = res.n_test
         out.reason[:, idx] = res.reason
         out.n_groups += res.n_groups
+        if res.extra.get("fit_errors"):
+            out.extra.setdefault("fit_errors", []).extend(res.extra["fit_errors"])
     return out
 
 

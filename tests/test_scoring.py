@@ -194,3 +194,17 @@ def test_bad_input_errors():
     wrong = xr.DataArray(model, dims=("a", "b", "c"))
     with pytest.raises(ModelError, match="dims"):
         score_rate_maps(wrong, neural, m, s)
+
+
+def test_group_specific_fit_failure_is_nan_but_systematic_failure_raises():
+    rng = np.random.default_rng(7)
+    X = rng.normal(size=(100, 20))
+    Y = X[:, :3] @ rng.normal(size=(3, 3)) + rng.normal(size=(100, 3))
+    Y[:88, 2] = np.nan  # 12 bins: too few training bins for 8 PLS components
+    scheme = SplitScheme.random(0.5, 2)
+    res = predictivity_details(X, Y, get_mapping("pls", n_components=8), scheme)
+    assert np.isfinite(res.r[:, :2]).all()
+    assert {REASONS[c] for c in res.reason[:, 2]} == {"fit_failed"}
+    assert res.counts()["fit_failed"] == 2 and "n_components" in res.extra["fit_errors"][0]
+    with pytest.raises(ConfigError, match="n_components"):
+        predictivity(X, Y, get_mapping("pls", n_components=80), scheme)
