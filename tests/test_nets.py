@@ -403,10 +403,14 @@ def test_ssl_layer_activity_homes_from_the_centre():
     vel[:, :, 0] = 0.01
     act = net.layer_activity(start, vel)["g"]
     assert act.shape == (2, 3, 10)
-    # 0.4 m needs ceil(0.4 / 0.15) = 3 homing steps of start / 3
-    home = (start / 3).unsqueeze(1).expand(-1, 3, -1)
-    ref = net(torch.cat([home, vel], 1))[:, 3:]
-    np.testing.assert_allclose(act.numpy(), ref.detach().numpy(), atol=1e-6)
+    # 0.4 m needs ceil(0.4 / 0.15) = 3 homing steps of start / 3; the centre needs none
+    home = (start[:1] / 3).unsqueeze(1).expand(-1, 3, -1)
+    ref = net(torch.cat([home, vel[:1]], 1))[:, 3:]
+    np.testing.assert_allclose(act[:1].numpy(), ref.detach().numpy(), atol=1e-6)
+    np.testing.assert_allclose(act[1:].numpy(), net(vel[1:]).detach().numpy(), atol=1e-6)
+    # a trajectory's activity does not depend on the other trajectories of its batch
+    alone = net.layer_activity(start[1:], vel[1:])["g"]
+    np.testing.assert_allclose(alone.numpy(), act[1:].numpy(), atol=1e-6)
     assert net.layer_names == ("g",) and net.default_layer == "g"
 
 

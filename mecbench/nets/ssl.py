@@ -128,7 +128,8 @@ class SSLGridNet(nn.Module):
         """``{"g": (B, T, N)}`` along trajectories that start at ``start`` (B, 2).
 
         The state at ``start`` is reached by integrating a straight path from the arena centre
-        (where ``g_0`` sits) in equal steps of at most ``max_step`` per component.
+        (where ``g_0`` sits) in ``ceil(max(|x|, |y|) / max_step)`` equal steps, so each
+        trajectory's homing depends only on its own start.
         """
         kw = dict(dtype=self.w1.dtype, device=self.w1.device)
         start, velocities = start.to(**kw), velocities.to(**kw)
@@ -136,13 +137,16 @@ class SSLGridNet(nn.Module):
                 velocities.shape[-1] != 2 or velocities.shape[0] != start.shape[0]:
             raise ModelError(f"expected start (B, 2) and velocities (B, T, 2), got "
                              f"{tuple(start.shape)} and {tuple(velocities.shape)}")
-        n_home = int(math.ceil(float(start.abs().max()) / self.config.max_step)) if len(start) \
-            else 0
-        if n_home > 0:
-            home = (start / n_home).unsqueeze(1).expand(-1, n_home, -1)
-            g = self.integrate(home)[:, -1]
-        else:
-            g = self.g0.expand(start.shape[0], -1)
+        # each trajectory homes in ceil(max|start| / max_step) equal steps, whatever else is
+        # in the batch (trajectories sharing a step count are integrated together)
+        n_home = torch.ceil(start.abs().amax(-1) / self.config.max_step).long()
+        g = self.g0.expand(start.shape[0], -1).clone()
+        for n in torch.unique(n_home).tolist():
+            if n == 0:
+                continue
+            rows = torch.nonzero(n_home == n).squeeze(1)
+            home = (start[rows] / n).unsqueeze(1).expand(-1, n, -1)
+            g[rows] = self.integrate(home)[:, -1]
         return {"g": self.integrate(velocities, g)}
 
 
