@@ -414,6 +414,7 @@ def get_fits(
     model_pred_layer: str = "g",
     map_kwargs_per_cell: Mapping | None = None,
     shape_2d: Sequence[int] | None = None,
+    **bin_kwargs,
 ) -> dict:
     """Inter-animal consistency (no model) or model-to-animal fits, as Nayebi et al. (2021).
 
@@ -446,6 +447,9 @@ def get_fits(
         ``{cell_id: {"map_kwargs": {...}, "train_frac": ...}}``.
     shape_2d : (int, int), optional
         Grid shape for 2-D ``resp`` that is not square (structured splits only).
+    **bin_kwargs
+        The reference's binning options for its TensorFlow models: rejected with a
+        :class:`ConfigError`.
 
     Returns
     -------
@@ -455,6 +459,11 @@ def get_fits(
         In inter-animal mode an arena with one animal maps to an empty dict.
     """
     del cfg, n_eval_seq  # the reference's TensorFlow-model arguments
+    if bin_kwargs:
+        raise ConfigError(
+            f"unsupported arguments {sorted(bin_kwargs)}: binning options belong to the "
+            "reference's TensorFlow models; pass binned model_resp or a ResponseProvider"
+        )
     if not isinstance(dataset, Mapping) or not dataset:
         raise DataError("dataset must be a non-empty dict keyed by arena size")
     if interanimal_mode not in ("holdout", "pairwise"):

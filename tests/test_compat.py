@@ -273,6 +273,8 @@ def test_bad_parameters():
         get_fits(dataset, model_resp=model, map_kwargs_per_cell={"x": {"map_kwargs": {}}})
     with pytest.raises(UnknownIdentifierError, match="2.2"):
         get_fits(dataset, arena_sizes=[2.0])
+    with pytest.raises(ConfigError, match="nbins"):
+        get_fits(dataset, model_resp=model, nbins=20)
 
 
 def test_bad_model_features():
