@@ -20,22 +20,49 @@ import time
 from pathlib import Path
 from typing import Any
 
-__all__ = ["measure_checkpoint", "readme_text", "main"]
+__all__ = ["grid_fractions", "measure_checkpoint", "readme_text", "main"]
+
+
+def grid_fractions(model, arena, *, seed: int = 0, n_batches: int = 100,
+                   threshold: float = 0.3, name: str = "model") -> dict[str, Any]:
+    """Per layer: unit count, fraction with grid score > ``threshold`` (both forms), median and
+    max score, number of spatially active units; rate maps from :class:`NetworkProvider`."""
+    import numpy as np
+
+    from mecbench.analysis import grid_scores
+    from mecbench.providers import NetworkProvider
+
+    provider = NetworkProvider(model, name, n_batches=n_batches, progress=False)
+    layers: dict[str, Any] = {}
+    for layer in provider.layers:
+        maps = provider.rate_maps(arena, layer, seed=seed)
+        entry: dict[str, Any] = {"n_units": int(maps.sizes["neuroid"])}
+        for form in ("sargolini", "deepmind"):
+            scores = grid_scores(maps, form=form).values
+            finite = np.isfinite(scores)
+            entry[f"fraction_grid_{form}"] = float(np.mean(
+                np.nan_to_num(scores, nan=-np.inf) > threshold))
+            entry[f"median_score_{form}"] = float(np.nanmedian(scores)) if finite.any() \
+                else float("nan")
+            entry[f"max_score_{form}"] = float(np.nanmax(scores)) if finite.any() \
+                else float("nan")
+        active = np.asarray(maps.std(dim=("x", "y")).values) > 1e-6
+        entry["n_spatially_active"] = int(active.sum())
+        layers[layer] = entry
+    return layers
 
 
 def measure_checkpoint(directory: str | Path, *, arena_width: float | None = None,
                        seed: int = 0, n_batches: int = 100, threshold: float = 0.3,
-                       decode_batches: int = 20) -> dict[str, Any]:
+                       decode_batches: int = 20, untrained_control: bool = True
+                       ) -> dict[str, Any]:
     """Decoding error and grid fractions of the network saved in ``directory``.
 
-    Returns a JSON-able dict with ``decoding_error_m`` and, per layer, the fraction of units
-    with grid score > ``threshold`` in both forms, the median score and the unit count.
+    Returns a JSON-able dict with ``decoding_error_m`` and ``layers`` (see
+    :func:`grid_fractions`); with ``untrained_control`` also the same numbers for the same
+    configuration with untrained weights (seed 0) under ``untrained``.
     """
-    import numpy as np
-
-    from mecbench.analysis import grid_scores
-    from mecbench.nets.checkpoint import load_network, weights_fingerprint
-    from mecbench.providers import NetworkProvider
+    from mecbench.nets.checkpoint import build_network, load_network, weights_fingerprint
     from mecbench.ratemaps import Arena
     from mecbench.training.trainer import evaluate_decoding
 
@@ -54,24 +81,17 @@ def measure_checkpoint(directory: str | Path, *, arena_width: float | None = Non
         "arena": arena.key,
         "threshold": threshold,
         "rate_map_protocol": f"{n_batches} batches x 200 trajectories x 20 steps, seed {seed}",
-        "layers": {},
+        "layers": grid_fractions(model, arena, seed=seed, n_batches=n_batches,
+                                 threshold=threshold, name=directory.name),
+        "default_layer": model.default_layer,
     }
-    provider = NetworkProvider(model, directory.name, n_batches=n_batches, progress=False)
-    for layer in provider.layers:
-        maps = provider.rate_maps(arena, layer, seed=seed)
-        entry: dict[str, Any] = {"n_units": int(maps.sizes["neuroid"])}
-        for form in ("sargolini", "deepmind"):
-            scores = grid_scores(maps, form=form).values
-            valid = np.nan_to_num(scores, nan=-np.inf)
-            entry[f"fraction_grid_{form}"] = float(np.mean(valid > threshold))
-            entry[f"median_score_{form}"] = float(np.nanmedian(scores)) \
-                if np.isfinite(scores).any() else float("nan")
-            entry[f"max_score_{form}"] = float(np.nanmax(scores)) \
-                if np.isfinite(scores).any() else float("nan")
-        active = np.asarray(maps.std(dim=("x", "y")).values) > 1e-6
-        entry["n_spatially_active"] = int(active.sum())
-        out["layers"][layer] = entry
-    out["default_layer"] = provider.default_layer
+    if untrained_control:
+        control = build_network(config.replace(seed=0)).eval()
+        out["untrained"] = {
+            "decoding_error_m": evaluate_decoding(control, n_batches=decode_batches),
+            "layers": grid_fractions(control, arena, seed=seed, n_batches=n_batches,
+                                     threshold=threshold, name="untrained"),
+        }
     out["measure_wall_s"] = time.perf_counter() - t0
     return out
 
@@ -94,6 +114,9 @@ def readme_text(directory: str | Path, result: dict[str, Any], *, name: str | No
         *state["commands"],
         "```",
         "",
+        "then `config.json` and `model.safetensors` were copied from the `--out` folder into "
+        "this one (the optimizer state `training_state.*` is not shipped).",
+        "",
         f"- seed: {state['seed']}",
         f"- steps: {state['step']}",
         f"- wall time: {state['wall_time_s']:.0f} s",
@@ -112,11 +135,19 @@ def readme_text(directory: str | Path, result: dict[str, Any], *, name: str | No
         "| median score (min–max) | max score (min–max) |",
         "|---|---|---|---|---|---|",
     ]
-    for layer, e in result["layers"].items():
-        lines.append(
-            f"| {layer} | {e['n_units']} | {e['fraction_grid_sargolini']:.3f} | "
-            f"{e['fraction_grid_deepmind']:.3f} | {e['median_score_sargolini']:.2f} | "
-            f"{e['max_score_sargolini']:.2f} |")
+    rows = [("", result["layers"])]
+    if "untrained" in result:
+        rows.append((" (untrained, seed 0)", result["untrained"]["layers"]))
+    for suffix, layers in rows:
+        for layer, e in layers.items():
+            lines.append(
+                f"| {layer}{suffix} | {e['n_units']} | {e['fraction_grid_sargolini']:.3f} | "
+                f"{e['fraction_grid_deepmind']:.3f} | {e['median_score_sargolini']:.2f} | "
+                f"{e['max_score_sargolini']:.2f} |")
+    if "untrained" in result:
+        lines += ["", "The untrained rows are the same configuration with the initial weights "
+                  "of seed 0 (what `untrained/<arch>` gives), as a chance reference; its "
+                  f"decoding error is {result['untrained']['decoding_error_m'] * 100:.1f} cm."]
     lines += ["", "Configuration (`config.json`):", "", "```json",
               json.dumps(config, indent=1, sort_keys=True), "```", ""]
     hist = state.get("history", [])
