@@ -166,10 +166,11 @@ def relu_features(xy: np.ndarray, dim: int, seed: int, *,
                   extent: tuple[float, float] = (1.0, 1.0)) -> np.ndarray:
     """Random ReLU ramps ``max(0, u·(x - c)) / r`` of position.
 
-    ``u`` is a unit vector of uniform direction, ``c`` a point uniform in the box and ``r`` the
-    box's half-diagonal: a random one-hidden-layer ReLU network of position whose kinks all
-    cross the box, so no unit is silent everywhere (with the usual ``a ~ N(0, I), b ~ N(0, 1)``
-    draw many units would be constant zero in the arena). Values lie in [0, 2].
+    ``u`` is a unit vector of uniform direction, ``c`` a point uniform in the central 80 % of the
+    box (on each axis) and ``r`` the box's half-diagonal: a random one-hidden-layer ReLU network
+    of position whose kinks all cross the box well inside it, so no unit is silent or linear
+    everywhere (with the usual ``a ~ N(0, I), b ~ N(0, 1)`` draw many units would be constant
+    zero in the arena). Values lie in [0, 2].
 
     Parameters
     ----------
@@ -191,7 +192,7 @@ def relu_features(xy: np.ndarray, dim: int, seed: int, *,
     half_diag = 0.5 * np.hypot(*size)
     angle = 2 * np.pi * _uniform("relu", seed, 0, (dim,))
     u = np.stack([np.cos(angle), np.sin(angle)], 1)
-    c = (_uniform("relu", seed, 1, (dim, 2)) - 0.5) * size
+    c = 0.8 * (_uniform("relu", seed, 1, (dim, 2)) - 0.5) * size
     return np.maximum(xy @ u.T - (u * c).sum(1), 0.0) / half_diag
 
 

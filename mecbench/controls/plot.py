@@ -70,16 +70,15 @@ def figure_controls(doc: dict):
                   f"{doc.get('analysis_arena', '')} arena)")
     kind = doc.get("score", "ceiled")
     ax.set_ylabel(f"{kind} score (median over cells)")
-    ax.set_title(f"{doc.get('benchmark', '')}: score vs effective dimensionality")
+    title = f"{doc.get('benchmark', '')}: score vs effective dimensionality"
     ols = doc.get("ols")
     if ols and ols.get("table"):
         t = ols["table"]
-        text = f"OLS (HC3): log ED {t['log_ed']['coef']:+.3f} (p={_p(t['log_ed']['p'])})"
-        if t["grid_fraction"]["coef"] is not None and np.isfinite(t["grid_fraction"]["coef"]):
-            text += (f"\ngrid fraction {t['grid_fraction']['coef']:+.3f} "
-                     f"(p={_p(t['grid_fraction']['p'])})")
-        ax.text(0.99, 0.02, text, transform=ax.transAxes, ha="right", va="bottom", fontsize=8,
-                bbox={"facecolor": "white", "alpha": 0.8, "lw": 0})
+        title += f"\nOLS (HC3): log ED {t['log_ed']['coef']:+.3f} (p={_p(t['log_ed']['p'])})"
+        coef = t["grid_fraction"]["coef"]
+        if coef is not None and np.isfinite(coef):
+            title += f", grid fraction {coef:+.3f} (p={_p(t['grid_fraction']['p'])})"
+    ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8, loc="upper left")
     fig.tight_layout()

@@ -17,7 +17,10 @@ grid structure?
    ``grid_units`` units) of every model and control, on the benchmark's largest arena (most
    bins, the most reliable grid scores).
 3. **OLS** of the headline score (ceiled median when the benchmark has a ceiling, else the raw
-   median) on log ED and grid fraction over every point (:func:`mecbench.controls.stats.fit_ols`).
+   median) on log ED and grid fraction over every model and every control of the sweep
+   (:func:`mecbench.controls.stats.fit_ols`). Shuffled maps are left out of the fit: they are
+   spatially white, so their ED (near its maximum) measures noise rather than a spatial basis,
+   and they would dominate the log-ED slope; they are compared with their own model instead.
 4. **Dimension-matched comparison** of every model with every family: the D whose seed-mean ED
    matches the model's (:func:`~mecbench.controls.stats.match_dimension`; the nearest swept D
    for untrained networks, the model's own units for its shuffle) is scored for every seed; the
@@ -519,8 +522,9 @@ def run_controls(
     notes = list(getattr(benchmark, "notes", []))
     ols = None
     try:
-        ols = fit_ols([p.score for p in points], [p.ed for p in points],
-                      [p.grid_fraction for p in points], alpha=alpha)
+        fitted = [p for p in points if p.family != "shuffle"]
+        ols = fit_ols([p.score for p in fitted], [p.ed for p in fitted],
+                      [p.grid_fraction for p in fitted], alpha=alpha)
     except DataError as err:
         notes.append(f"OLS not fitted: {err}")
 
