@@ -158,9 +158,10 @@ class Cache:
         """Where the entry ``key`` of ``kind`` lives (whether or not it exists)."""
         return self.root / kind / key[:2] / f"{key}.nc"
 
-    # xarray entries -----------------------------------------------------------------------
-    def get(self, kind: str, parts: Mapping[str, Any]) -> xr.Dataset | None:
-        """The cached dataset for ``parts``, or None (miss, disabled or unreadable)."""
+    # entries ------------------------------------------------------------------------------
+    def fetch(self, kind: str, parts: Mapping[str, Any], read: Callable[[Path], Any]) -> Any:
+        """``read(path)`` of the entry for ``parts``, or None (miss, disabled, or ``read``
+        failed on a damaged entry)."""
         if not self.enabled:
             return None
         key, _ = cache_key(kind, parts)
@@ -169,30 +170,43 @@ class Cache:
             self.misses += 1
             return None
         try:
-            ds = xr.load_dataset(path, engine="netcdf4")
-        except Exception:  # a damaged entry is a miss; it is rewritten by put()
+            value = read(path)
+        except Exception:  # a damaged entry is a miss; the next store() rewrites it
             self.misses += 1
             return None
         self.hits += 1
-        return _restore_strings(ds)
+        return value
 
-    def put(self, kind: str, parts: Mapping[str, Any], value: xr.Dataset) -> Path | None:
-        """Store ``value`` atomically under the key of ``parts``; returns its path."""
+    def store(self, kind: str, parts: Mapping[str, Any], write: Callable[[str], None]
+              ) -> Path | None:
+        """Create the entry for ``parts`` atomically with ``write(tmp_path)``; returns its
+        path (None when disabled). A sidecar ``.json`` records the key document."""
         if not self.enabled:
             return None
         from mecbench.neural_data import atomic_write
 
         key, doc = cache_key(kind, parts)
         path = self.path(kind, key)
-        ds = value.copy()
-        ds.attrs = _netcdf_attrs(ds.attrs)
-        for name in list(ds.variables):
-            ds[name].attrs = _netcdf_attrs(ds[name].attrs)
-        atomic_write(path, lambda tmp: ds.to_netcdf(tmp, engine="netcdf4"))
+        atomic_write(path, write)
         sidecar = path.with_suffix(".json")
         atomic_write(sidecar, lambda tmp: Path(tmp).write_text(
             json.dumps(doc, sort_keys=True, indent=1, default=_json_default)))
         return path
+
+    def get(self, kind: str, parts: Mapping[str, Any]) -> xr.Dataset | None:
+        """The cached dataset for ``parts``, or None (miss, disabled or unreadable)."""
+        return self.fetch(kind, parts,
+                          lambda p: _restore_strings(xr.load_dataset(p, engine="netcdf4")))
+
+    def put(self, kind: str, parts: Mapping[str, Any], value: xr.Dataset) -> Path | None:
+        """Store ``value`` atomically under the key of ``parts``; returns its path."""
+        if not self.enabled:
+            return None
+        ds = value.copy()
+        ds.attrs = _netcdf_attrs(ds.attrs)
+        for name in list(ds.variables):
+            ds[name].attrs = _netcdf_attrs(ds[name].attrs)
+        return self.store(kind, parts, lambda tmp: ds.to_netcdf(tmp, engine="netcdf4"))
 
     def get_or_compute(self, kind: str, parts: Mapping[str, Any],
                        compute: Callable[[], xr.Dataset]) -> xr.Dataset:

@@ -43,6 +43,8 @@ Entry schema (``schema`` = 1)
 ``command``            str: the command line that produced the entry
 ``date``               str: ISO 8601 UTC time of the run
 ``score_file``         str or null: per-cell score file, relative to the board directory
+``benchmark_source``   optional, ad-hoc benchmarks only: {"path", "mapping", "splits",
+                       "ceiling"}, what ``leaderboard verify`` needs to rebuild the benchmark
 =====================  ======================================================================
 
 Concurrency
@@ -90,6 +92,10 @@ __all__ = [
     "entry_score_path",
     "shipped_board_dir",
     "utc_now",
+    "entry_from_score",
+    "save_entry",
+    "select_entry",
+    "verify_entry",
 ]
 
 SCHEMA_VERSION = 1
@@ -397,3 +403,174 @@ def entry_score_path(entry: Mapping[str, Any]) -> Path | None:
     if not entry.get("score_file"):
         return None
     return Path(entry["_dir"]) / entry["score_file"]
+
+
+def entry_from_score(score, *, command: str, date: str | None = None) -> dict:
+    """A leaderboard entry (without ``score_file``) from a :class:`mecbench.score.Score`
+    produced by a :class:`~mecbench.benchmarks.Benchmark`."""
+    attrs = score.attrs
+    s = score.summary()
+
+    def pair(lo: str, hi: str) -> list:
+        return [clean_float(s.get(lo)), clean_float(s.get(hi))]
+
+    for name in ("model", "benchmark", "benchmark_version", "layer", "data_hash",
+                 "weights_hash", "mapping", "splits", "ceiling_method"):
+        if name not in attrs:
+            raise DataError(f"the score lacks the attribute {name!r}; was it produced by a "
+                            "mecbench Benchmark?")
+    entry = {
+        "schema": SCHEMA_VERSION,
+        "model": str(attrs["model"]),
+        "benchmark": str(attrs["benchmark"]),
+        "benchmark_version": int(attrs["benchmark_version"]),
+        "layer": str(attrs["layer"]),
+        "raw": clean_float(s.get("raw_median")),
+        "ceiling": clean_float(s.get("ceiling_median")),
+        "ceiled": clean_float(s.get("ceiled_median")),
+        "ci": pair("ceiled_ci_low", "ceiled_ci_high"),
+        "raw_ci": pair("raw_ci_low", "raw_ci_high"),
+        "n_cells": int(s.get("n_cells_ceiled", s.get("n_cells_scored", 0))),
+        "n_cells_total": int(s.get("n_cells", 0)),
+        "ceiling_method": str(attrs["ceiling_method"]),
+        "mapping": str(attrs["mapping"]),
+        "splits": str(attrs["splits"]),
+        "mecbench_version": str(attrs.get("mecbench_version", "")),
+        "data_hash": str(attrs["data_hash"]),
+        "weights_hash": str(attrs["weights_hash"]),
+        "seeds": {"model": int(attrs.get("model_seed", 0)),
+                  "splits": int(_split_seed(str(attrs["splits"]))),
+                  "bootstrap": int(attrs.get("bootstrap_seed", 0))},
+        "command": command,
+        "date": date or utc_now(),
+        "score_file": None,
+    }
+    if entry["ceiled"] is None and entry["ceiling_method"] == "none":
+        entry["n_cells"] = int(s.get("n_cells_scored", 0))
+    if attrs.get("benchmark_source"):
+        entry["benchmark_source"] = json.loads(attrs["benchmark_source"])
+    entry["id"] = make_entry_id(entry)
+    return entry
+
+
+def _split_seed(identifier: str) -> int:
+    match = re.search(r"-s(\d+)$", identifier)
+    return int(match.group(1)) if match else 0
+
+
+def save_entry(directory: str | os.PathLike, score, *, command: str) -> dict:
+    """Save ``score``'s per-cell file under ``directory`` and append its entry to the board.
+
+    The score file is written first (atomically), so an entry never points to a missing file.
+    Returns the entry (with ``_dir`` set).
+    """
+    directory = Path(directory)
+    entry = entry_from_score(score, command=command)
+    path = score_file_path(directory, entry["benchmark"], entry["id"])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    score.save(path)
+    entry["score_file"] = path.relative_to(directory).as_posix()
+    append_entry(directory, entry)
+    entry["_dir"] = str(directory)
+    return entry
+
+
+# selecting and verifying entries -----------------------------------------------------------
+def select_entry(board: Board, spec: str) -> dict:
+    """The entry named by ``spec``: an entry id, ``MODEL@LAYER`` or ``MODEL`` (the newest
+    entry; the model must then have entries for one layer only).
+
+    Raises
+    ------
+    UnknownIdentifierError
+        With the closest model names on the board.
+    ConfigError
+        When ``MODEL`` has entries for several layers.
+    """
+    from mecbench.errors import UnknownIdentifierError
+
+    by_id = [e for e in board.entries if e["id"] == spec]
+    if by_id:
+        return by_id[-1]
+    model, _, layer = spec.partition("@")
+    found = board.find(model, layer or None)
+    if not found:
+        known = sorted({e["model"] for e in board.entries}
+                       | {f"{e['model']}@{e['layer']}" for e in board.entries})
+        raise UnknownIdentifierError(f"model on the leaderboard of {board.benchmark}", spec,
+                                     known)
+    layers = sorted({e["layer"] for e in found})
+    if len(layers) > 1:
+        raise ConfigError(f"model {model!r} has entries for layers {', '.join(layers)} on "
+                          f"{board.benchmark}; name one as {model}@LAYER")
+    return found[-1]
+
+
+def verify_entry(entry: Mapping[str, Any], *, tolerance: float = 1e-6, cache=None,
+                 parallel=None, benchmarks: dict | None = None) -> dict:
+    """Re-run an entry and compare it with what the board says.
+
+    Returns a dict with ``status`` (``"ok"``, ``"mismatch"``, ``"stale"`` or ``"error"``),
+    ``message`` and, when re-run, ``max_abs_diff`` (over raw, ceiling, ceiled and, when the
+    score file exists, every per-cell raw score).
+
+    ``stale`` means the entry no longer describes the current benchmark or model (its benchmark
+    version, data hash or weights hash differs), so it cannot reproduce.
+    """
+    import numpy as np
+
+    from mecbench.benchmarks import benchmark_for_entry
+    from mecbench.cli.models import load_model
+    from mecbench.errors import MecbenchError
+    from mecbench.score import Score
+
+    out = {"id": entry["id"], "model": entry["model"], "layer": entry["layer"],
+           "benchmark": entry["benchmark"], "max_abs_diff": None}
+    try:
+        benchmarks = {} if benchmarks is None else benchmarks
+        key = json.dumps([entry["benchmark"], entry.get("benchmark_source")], sort_keys=True)
+        if key not in benchmarks:
+            benchmarks[key] = benchmark_for_entry(entry)
+        bench = benchmarks[key]
+        if bench.version != entry["benchmark_version"]:
+            return {**out, "status": "stale", "message": (
+                f"benchmark version is now {bench.version}, entry has "
+                f"{entry['benchmark_version']}")}
+        if bench.data_hash != entry["data_hash"]:
+            return {**out, "status": "stale", "message": "the benchmark data changed"}
+        provider = load_model(entry["model"])
+        if provider.fingerprint() != entry["weights_hash"]:
+            return {**out, "status": "stale",
+                    "message": "the model's weights or configuration changed"}
+        score = bench.score_layers(provider, [entry["layer"]], seed=entry["seeds"]["model"],
+                                   cache=cache, parallel=parallel)[entry["layer"]]
+    except MecbenchError as err:
+        return {**out, "status": "error", "message": str(err)}
+    fresh = entry_from_score(score, command="")
+    diffs = {}
+    for name in ("raw", "ceiling", "ceiled"):
+        a, b = entry[name], fresh[name]
+        if (a is None) != (b is None):
+            diffs[name] = float("inf")
+        elif a is not None:
+            diffs[name] = abs(float(a) - float(b))
+    path = entry_score_path(entry) if "_dir" in entry else None
+    if path is not None and path.is_file():
+        try:
+            stored = Score.load(path)
+            old = np.asarray(stored["raw"].values, dtype=float)
+            new = np.asarray(score["raw"].values, dtype=float)
+            if old.shape != new.shape or not np.array_equal(np.isnan(old), np.isnan(new)):
+                diffs["per-cell raw"] = float("inf")
+            elif old.size:
+                both = np.isfinite(old)
+                diffs["per-cell raw"] = float(np.max(np.abs(old[both] - new[both]), initial=0.0))
+        except MecbenchError as err:
+            return {**out, "status": "error", "message": f"score file: {err}"}
+    worst = max(diffs.values(), default=0.0)
+    out["max_abs_diff"] = worst
+    if worst <= tolerance:
+        return {**out, "status": "ok", "message": f"reproduced (max |diff| {worst:.1e})"}
+    bad = ", ".join(f"{k} {entry.get(k, '')}->{fresh.get(k, '')}" if k in fresh
+                    else f"{k} |diff| {v:.2e}" for k, v in diffs.items() if v > tolerance)
+    return {**out, "status": "mismatch", "message": f"does not reproduce: {bad}"}

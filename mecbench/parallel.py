@@ -18,9 +18,10 @@ Backends
 ``threading``
     Threads of this process; useful when units release the GIL (NumPy/BLAS work).
 ``dask``
-    A dask.distributed cluster (extra ``mecbench[distributed]``). With ``scheduler`` the
-    units go to the cluster at that address (``tcp://host:8786``); without it a
-    ``LocalCluster`` with ``jobs`` single-threaded worker processes is started for the call.
+    A dask.distributed cluster (extra ``mecbench[distributed]``), units submitted as dask
+    futures. With ``scheduler`` the units go to the cluster at that address
+    (``tcp://host:8786``); without it a ``LocalCluster`` with ``jobs`` single-threaded worker
+    processes is started for the call.
 """
 
 from __future__ import annotations
@@ -172,8 +173,12 @@ def _run_dask(fn: Callable[[Any], Any], units: list, config: ParallelConfig) -> 
         raise ConfigError(
             "--backend dask needs dask.distributed: pip install 'mecbench[distributed]'"
         ) from None
-    from joblib import Parallel, delayed, parallel_config
+    import dask
 
+    # Never leave dask's global scheduler pointing at a closed cluster: any dask-backed xarray
+    # I/O would then fail with "no Client active".
+    missing = object()
+    saved = dask.config.config.get("scheduler", missing)
     if config.scheduler:
         try:
             client = Client(config.scheduler, timeout=config.connect_timeout,
@@ -188,9 +193,15 @@ def _run_dask(fn: Callable[[Any], Any], units: list, config: ParallelConfig) -> 
                                processes=True, dashboard_address=None)
         client = Client(cluster, set_as_default=False)
     try:
-        with client.as_current(), parallel_config(backend="dask"):
-            return list(Parallel(n_jobs=-1)(delayed(fn)(u) for u in units))
+        # dask futures rather than joblib's dask backend: that backend leaves dask's global
+        # scheduler set to the (soon closed) cluster.
+        futures = client.map(fn, units, pure=False)
+        return list(client.gather(futures))
     finally:
         client.close()
         if cluster is not None:
             cluster.close()
+        if saved is missing:
+            dask.config.config.pop("scheduler", None)
+        else:
+            dask.config.config["scheduler"] = saved

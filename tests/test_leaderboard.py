@@ -19,7 +19,8 @@ from mecbench.errors import ConfigError, DataError
 def _entry(model="m", layer="g", raw=0.5, benchmark="mec-sim.ridge", **extra):
     entry = {
         "schema": 1, "model": model, "benchmark": benchmark, "benchmark_version": 1,
-        "layer": layer, "raw": raw, "ceiling": 0.8, "ceiled": raw / 0.8 if isinstance(raw, float) else None, "ci": [0.5, 0.7],
+        "layer": layer, "raw": raw, "ceiling": 0.8,
+        "ceiled": raw / 0.8 if isinstance(raw, float) else None, "ci": [0.5, 0.7],
         "raw_ci": [0.4, 0.6], "n_cells": 10, "n_cells_total": 12,
         "ceiling_method": "holdout", "mapping": "ridge(alpha=1.0)",
         "splits": "random-tf0.2-n10-s0", "mecbench_version": "0.1.0", "data_hash": "d" * 64,

@@ -63,6 +63,9 @@ def test_bit_identical_on_dask_local_cluster():
         other = run_units(_lapack_unit, range(3), config)
     for a, b in zip(serial, other, strict=True):
         assert np.array_equal(a, b)
+    import dask
+
+    assert dask.config.get("scheduler", None) is None  # no global state left behind
 
 
 def test_blas_threads_restored_after_run():

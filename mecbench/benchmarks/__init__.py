@@ -27,6 +27,7 @@ __all__ = [
     "CEILING_METHODS",
     "get_benchmark",
     "adhoc_benchmark",
+    "benchmark_for_entry",
     "benchmark_names",
     "is_path_like",
     "parse_mapping",
@@ -84,6 +85,7 @@ def adhoc_benchmark(path: str | os.PathLike, *, mapping: str | MappingSpec | Non
         raise DataError(f"{path}: no such file (expected a registered benchmark or a path to "
                         "a NeuralData .nc file)")
     mapping_spec = parse_mapping(mapping or DEFAULT_ADHOC_MAPPING)
+    mapping_spec.build()  # fail now, not after loading data, on a bad name or parameter
     scheme = parse_splits(splits or DEFAULT_ADHOC_SPLITS)
     method = parse_ceiling(ceiling or DEFAULT_ADHOC_CEILING)
     name = f"{_safe(path.stem)}.{_safe(mapping_spec.name)}"
@@ -95,8 +97,23 @@ def adhoc_benchmark(path: str | os.PathLike, *, mapping: str | MappingSpec | Non
 
         return load_recordings(path)
 
-    return Benchmark(name, 0, load, mapping_spec, scheme, ceiling=method,
-                     description=f"ad-hoc benchmark on {path}", dataset=str(path))
+    from mecbench.benchmarks.specs import splits_text
+
+    bench = Benchmark(name, 0, load, mapping_spec, scheme, ceiling=method,
+                      description=f"ad-hoc benchmark on {path}", dataset=str(path))
+    bench.source = {"path": str(path.resolve()), "mapping": mapping_spec.text,
+                    "splits": splits_text(scheme), "ceiling": method}
+    return bench
+
+
+def benchmark_for_entry(entry) -> Benchmark:
+    """The benchmark a leaderboard entry was scored on (registered, or ad-hoc from the
+    ``benchmark_source`` the entry recorded)."""
+    source = entry.get("benchmark_source")
+    if source:
+        return adhoc_benchmark(source["path"], mapping=source["mapping"],
+                               splits=source["splits"], ceiling=source["ceiling"])
+    return get_benchmark(entry["benchmark"])
 
 
 def get_benchmark(identifier: str, *, mapping: str | None = None, splits: str | None = None,

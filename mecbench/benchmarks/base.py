@@ -36,6 +36,7 @@ determines them; ``cache=Cache(enabled=False)`` turns caching off.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -124,6 +125,8 @@ class Benchmark:
         self.per_animal = bool(per_animal)
         self._ceiling_method: str | None = None
         self.notes: list[str] = []
+        #: How to rebuild an ad-hoc benchmark (path and specifications); None when registered.
+        self.source: dict | None = None
 
     def __repr__(self) -> str:
         return (f"Benchmark({self.identifier!r}, version={self.version}, "
@@ -375,6 +378,8 @@ class Benchmark:
             splits=self.splits.identifier, ceiling_method=self.ceiling_method,
             model_seed=int(seed), arenas=list(self.arenas),
             notes=" | ".join(self.notes) if self.notes else "",
+            benchmark_source=None if self.source is None else json.dumps(self.source,
+                                                                           sort_keys=True),
         )
 
     def __call__(self, provider, layer: str | None = None, **kwargs):

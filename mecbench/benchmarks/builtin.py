@@ -79,7 +79,20 @@ VERSIONS: dict[str, int] = {
 }
 
 #: Hash of each definition at its current version (see :func:`spec_hash`).
-SPEC_HASHES: dict[str, str] = {}
+SPEC_HASHES: dict[str, str] = {
+    "mec-sim.ridge": "d01cf08ded14aea5",
+    "mec-sim.ridgecv": "89f09f0c27f3f069",
+    "mec-sim.pls": "9f9ff2a74ef8035a",
+    "mec-sim.enet": "729403f62c0cbbd0",
+    "mec-sim.one-to-one": "70afc4db868f9980",
+    "mec-sim.ridge-blocked": "711f9bfd69710461",
+    "mec-sim.ridge-leftright": "7dc14dad2c2ba942",
+    "sargolini2006.ridge": "2153a899b715454a",
+    "sargolini2006.ridgecv": "c56792037dcc8142",
+    "sargolini2006.pls": "7c675d88ff4faebf",
+    "sargolini2006.enet": "df2b88e79468c01a",
+    "sargolini2006.one-to-one": "e6ff7c3164e10f33",
+}
 
 CEILING = "holdout"
 
@@ -93,14 +106,18 @@ def _split_identifier(identifier: str) -> tuple[str, str, str]:
 
 
 def definition(identifier: str) -> dict:
-    """The definition of a built-in benchmark as plain data (what its version covers)."""
+    """The definition of a built-in benchmark as plain data (what its version covers): the
+    dataset and its loader arguments, the mapping with every parameter (defaults included),
+    the splits and the ceiling. The data's content is checked separately: every score and
+    leaderboard entry records its hash, and ``mecbench leaderboard verify`` reports entries
+    whose data changed."""
     from mecbench.errors import UnknownIdentifierError
 
     if identifier not in VERSIONS:
         raise UnknownIdentifierError("benchmark", identifier, VERSIONS)
     dataset, mapping, splits = _split_identifier(identifier)
     name, kwargs, _ = DATASETS[dataset]
-    return {"dataset": name, "dataset_kwargs": kwargs, "mapping": MAPPINGS[mapping].text,
+    return {"dataset": name, "dataset_kwargs": kwargs, "mapping": MAPPINGS[mapping].key(),
             "splits": splits_text(SPLITS[splits]), "ceiling": CEILING}
 
 
@@ -112,11 +129,10 @@ def spec_hash(identifier: str) -> str:
 
 def _describe(identifier: str) -> str:
     dataset, mapping, splits = _split_identifier(identifier)
-    split_text = {"": "10 random splits (20 % train)",
-                  "blocked": "10 spatially blocked splits (4x4-bin blocks, 20 % train)",
-                  "leftright": "left/right half splits"}[splits]
-    return (f"{DATASETS[dataset][2]}; {MAPPINGS[mapping].text} mapping; {split_text}; "
-            f"inter-animal holdout ceiling")
+    split_text = {"": "random splits (20 % train, x10)",
+                  "blocked": "blocked splits (20 cm blocks, 20 % train, x10)",
+                  "leftright": "left/right halves"}[splits]
+    return f"{dataset}: {MAPPINGS[mapping].text}, {split_text}, holdout ceiling"
 
 
 def build(identifier: str) -> Benchmark:

@@ -5,8 +5,9 @@ benchmark) and the identifiers stored with every score.
 
 Mapping: ``NAME[:KEY=VALUE[,KEY=VALUE...]]``
     ``NAME`` is any name :func:`mecbench.mapping.get_mapping` accepts (``ridge``, ``ridgecv``,
-    ``pls``, ``enet``, ``lasso``, ``one-to-one``, ``sklinear``); values are read as JSON when
-    possible (numbers, ``true``, lists) and as strings otherwise:
+    ``pls``, ``enet``, ``lasso``, ``one-to-one``, ``sklinear``) or ``enet-cv`` (per-cell
+    elastic net tuned on each split's training bins, :mod:`mecbench.benchmarks.enet_cv`);
+    values are read as JSON when possible (numbers, ``true``, lists) and as strings otherwise:
     ``ridge:alpha=10``, ``pls:n_components=25``.
 Splits: ``random[:train_frac=0.2,n_splits=10,seed=0]``, ``blocked[:block_size=4,...]`` or a
     structured kind ``topbottom``, ``leftright``, ``diag1``, ``diag2``, ``quad``.
@@ -82,9 +83,24 @@ class MappingSpec:
     def build(self):
         """A fresh, unfitted mapping estimator."""
         from mecbench import mapping as mp
+        from mecbench.benchmarks.enet_cv import LOCAL_MAPPINGS
 
         try:
-            return mp.get_mapping(self.name, **self.params)
+            if self.name in LOCAL_MAPPINGS:
+                cls = LOCAL_MAPPINGS[self.name]
+                known = cls().get_params(deep=False)
+                for param in self.params:
+                    if param not in known:
+                        raise UnknownIdentifierError(f"parameter of mapping {self.name!r}",
+                                                     param, known)
+                return cls(**self.params)
+            try:
+                return mp.get_mapping(self.name, **self.params)
+            except UnknownIdentifierError as err:
+                if err.kind == "mapping":  # offer the local names too
+                    raise UnknownIdentifierError(
+                        "mapping", self.name, [*mp.MAPPING_NAMES, *LOCAL_MAPPINGS]) from None
+                raise
         except TypeError as err:
             raise ConfigError(f"--mapping {self.text}: {err}") from None
 

@@ -1,0 +1,148 @@
+"""Options and helpers shared by the benchmark commands (score, ceiling, leaderboard, compare,
+report): ad-hoc benchmark options, parallel options, cache, progress bars and JSON output."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+from typing import Any
+
+JSON_SCHEMA_VERSION = 1
+
+
+def add_adhoc_options(parser) -> None:
+    """``--mapping``, ``--splits``, ``--ceiling`` for a benchmark given as a data file."""
+    group = parser.add_argument_group(
+        "ad-hoc benchmark (when BENCHMARK is a path to recordings)")
+    group.add_argument("--mapping", default=None, metavar="SPEC",
+                       help="mapping NAME[:KEY=VALUE,...], e.g. ridge:alpha=10 or "
+                            "pls:n_components=25 (default ridge:alpha=1.0)")
+    group.add_argument("--splits", default=None, metavar="SPEC",
+                       help="random[:train_frac=0.2,n_splits=10,seed=0], "
+                            "blocked[:block_size=4,...], topbottom, leftright, diag1, diag2 or "
+                            "quad (default random)")
+    group.add_argument("--ceiling", default=None,
+                       help="holdout, pairwise, split-half or none (default holdout; "
+                            "split-half when an arena has a single animal)")
+
+
+def add_parallel_options(parser) -> None:
+    """``--jobs``, ``--backend``, ``--scheduler``."""
+    group = parser.add_argument_group("parallel execution")
+    group.add_argument("--jobs", "-j", type=int, default=1, metavar="N",
+                       help="work units run at once (-1: one per core; default 1)")
+    group.add_argument("--backend", default="loky", choices=("loky", "threading", "dask"),
+                       help="where units run (default loky: local processes)")
+    group.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                       help="dask.distributed scheduler address (with --backend dask)")
+
+
+def add_cache_option(parser) -> None:
+    parser.add_argument("--no-cache", action="store_true",
+                        help="neither read nor write the result cache")
+
+
+def add_board_option(parser) -> None:
+    parser.add_argument("--leaderboard-dir", default=None, metavar="DIR",
+                        help="leaderboard directory (default $MECBENCH_LEADERBOARD_DIR, else the "
+                             "shipped reference board plus your own)")
+
+
+def add_json_option(parser) -> None:
+    parser.add_argument("--json", action="store_true",
+                        help="print machine-readable JSON (schema: mecbench/cli/schema.md)")
+
+
+def benchmark_from_args(args):
+    """The benchmark named by ``args.benchmark`` (a registered id or a data file)."""
+    from mecbench.benchmarks import get_benchmark
+
+    return get_benchmark(args.benchmark, mapping=getattr(args, "mapping", None),
+                         splits=getattr(args, "splits", None),
+                         ceiling=getattr(args, "ceiling", None))
+
+
+def parallel_from_args(args):
+    from mecbench.parallel import ParallelConfig
+
+    return ParallelConfig(jobs=args.jobs, backend=args.backend, scheduler=args.scheduler)
+
+
+def cache_from_args(args):
+    from mecbench.cache import Cache
+
+    return Cache(enabled=not getattr(args, "no_cache", False))
+
+
+def command_line() -> str:
+    """The command as typed (``mecbench ...``), for leaderboard entries."""
+    return "mecbench " + shlex.join(sys.argv[1:]) if sys.argv else "mecbench"
+
+
+def progress_from_args(args):
+    """A ``progress(stage, done, total)`` callback drawing tqdm bars on stderr, or None when
+    ``--quiet``, ``--json`` or stderr is not a terminal."""
+    if getattr(args, "quiet", False) or not sys.stderr.isatty():
+        return None
+    from tqdm import tqdm
+
+    bars: dict[str, Any] = {}
+
+    def progress(stage: str, done: int, total: int) -> None:
+        bar = bars.get(stage)
+        if bar is None:
+            bar = bars[stage] = tqdm(total=total, desc=stage, unit="unit", leave=False,
+                                     file=sys.stderr)
+        bar.n = done
+        bar.refresh()
+        if done >= total:
+            bar.close()
+
+    return progress
+
+
+def print_json(doc: dict) -> None:
+    """Print one JSON document (NaN written as null)."""
+    print(json.dumps(_clean(doc), indent=2, sort_keys=False, allow_nan=False))
+
+
+def _clean(obj):
+    import math
+
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {str(k): _clean(v) for k, v in obj.items() if not str(k).startswith("_")}
+    if isinstance(obj, (list, tuple)):
+        return [_clean(v) for v in obj]
+    if hasattr(obj, "item") and not isinstance(obj, (str, bytes)):
+        return _clean(obj.item())
+    return obj
+
+
+def fmt(x, digits: int = 3) -> str:
+    """A number for a table ("–" for missing)."""
+    if x is None:
+        return "–"
+    try:
+        value = float(x)
+    except (TypeError, ValueError):
+        return str(x)
+    return "nan" if value != value else f"{value:.{digits}f}"
+
+
+def fmt_ci(ci, digits: int = 3) -> str:
+    if not ci or ci[0] is None or ci[1] is None:
+        return "–"
+    return f"[{fmt(ci[0], digits)}, {fmt(ci[1], digits)}]"
+
+
+def table(rows: list[list[str]], header: list[str]) -> str:
+    """A plain left-aligned text table."""
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    lines = ["  ".join(str(c).ljust(w) for c, w in zip(header, widths, strict=True)).rstrip()]
+    lines.append("  ".join("-" * w for w in widths))
+    for r in rows:
+        lines.append("  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+    return "\n".join(lines)

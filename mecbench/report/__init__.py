@@ -1,0 +1,222 @@
+"""A static HTML report of one benchmark's leaderboard (``mecbench report``).
+
+The report is a single self-contained file: tables as HTML, figures as embedded base64 PNGs
+(matplotlib, Agg backend), no scripts and no external resources, so it opens from disk or an
+e-mail attachment.
+
+Sections
+--------
+The report is the list :data:`SECTIONS` of section functions, rendered in order. A section
+function takes a :class:`ReportContext` and returns a :class:`Section` (id, title, HTML body)
+or None to leave itself out (e.g. "score vs layer" when every model has one layer). To add a
+section, write such a function and register it::
+
+    from mecbench.report import ReportContext, Section, register_section, figure_img
+
+    def dimensionality(ctx: ReportContext) -> Section | None:
+        entries = ctx.entries                 # newest entry per (model, layer), best first
+        score = ctx.score(entries[0])         # its per-cell Score (from the score file)
+        fig = ...                             # a matplotlib figure
+        return Section("dimensionality", "Score vs effective dimensionality",
+                       figure_img(fig, "score vs effective dimensionality"))
+
+    register_section(dimensionality, after="score-vs-layer")
+
+``ctx`` also gives the benchmark (:attr:`ReportContext.benchmark`, loaded on first use), the
+model providers (:meth:`ReportContext.provider`) and their rate maps through the result cache
+(:meth:`ReportContext.model_maps`). A section that raises is replaced by a short note naming
+the error, so one failing figure never loses the whole report.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mecbench.report.html import Section, esc, figure_img, html_table, render_page
+
+__all__ = [
+    "Section",
+    "ReportContext",
+    "SECTIONS",
+    "SECTION_IDS",
+    "register_section",
+    "build_report",
+    "write_report",
+    "figure_img",
+    "html_table",
+    "esc",
+]
+
+SectionFn = Callable[["ReportContext"], "Section | None"]
+
+
+@dataclass
+class ReportContext:
+    """What section functions can use.
+
+    Attributes
+    ----------
+    benchmark_id : str
+    board : mecbench.leaderboard.Board
+        Every entry and unreadable line.
+    entries : list of dict
+        The newest entry of each (model, layer) at the current version, best first.
+    options : dict
+        ``gallery_models`` (models in the rate-map gallery), ``gallery_cells`` (cells per
+        model), ``metric`` (``"ceiled"`` or ``"raw"``).
+    """
+
+    benchmark_id: str
+    board: Any
+    entries: list[dict]
+    options: dict = field(default_factory=dict)
+    cache: Any = None
+    _scores: dict = field(default_factory=dict)
+    _providers: dict = field(default_factory=dict)
+    _benchmark: Any = None
+
+    @property
+    def benchmark(self):
+        """The :class:`~mecbench.benchmarks.Benchmark` (built on first use)."""
+        if self._benchmark is None:
+            from mecbench.benchmarks import benchmark_for_entry
+
+            latest = self.entries[0] if self.entries else {"benchmark": self.benchmark_id}
+            self._benchmark = benchmark_for_entry(latest)
+        return self._benchmark
+
+    def score(self, entry: dict):
+        """The per-cell :class:`~mecbench.score.Score` of an entry, or None without a file."""
+        from mecbench.leaderboard import entry_score_path
+        from mecbench.score import Score
+
+        if entry["id"] not in self._scores:
+            path = entry_score_path(entry)
+            self._scores[entry["id"]] = Score.load(path) if path and path.is_file() else None
+        return self._scores[entry["id"]]
+
+    def provider(self, model: str):
+        """The model's response provider (loaded once)."""
+        if model not in self._providers:
+            from mecbench.cli.models import load_model
+
+            self._providers[model] = load_model(model)
+        return self._providers[model]
+
+    def model_maps(self, model: str, layer: str, arena: str, seed: int = 0):
+        """The model's rate maps on one of the benchmark's arenas (through the cache)."""
+        return self.benchmark.model_maps(self.provider(model), layer, arena, seed=seed,
+                                         cache=self.cache)
+
+    @property
+    def metric(self) -> str:
+        """``"ceiled"`` when the entries have ceiled scores, else ``"raw"``."""
+        return self.options.get("metric") or (
+            "ceiled" if any(e["ceiled"] is not None for e in self.entries) else "raw")
+
+
+def SECTION_IDS() -> list[str]:  # noqa: N802 - reads like a constant
+    """Ids of the registered sections, in order."""
+    return [sid for sid, _ in SECTIONS]
+
+
+def register_section(fn: SectionFn, *, section_id: str | None = None,
+                     after: str | None = None) -> SectionFn:
+    """Add a section to every report.
+
+    Parameters
+    ----------
+    fn : callable(ReportContext) -> Section or None
+    section_id : str, optional
+        Default: ``fn.__name__`` with ``_`` replaced by ``-``. Registering an id again
+        replaces that section.
+    after : str, optional
+        Insert after this section id (default: before the "problems" section at the end).
+    """
+    sid = section_id or fn.__name__.replace("_", "-")
+    SECTIONS[:] = [(i, f) for i, f in SECTIONS if i != sid]
+    ids = SECTION_IDS()
+    if after is not None:
+        if after not in ids:
+            from mecbench.errors import UnknownIdentifierError
+
+            raise UnknownIdentifierError("report section", after, ids)
+        pos = ids.index(after) + 1
+    else:
+        pos = ids.index("problems") if "problems" in ids else len(ids)
+    SECTIONS.insert(pos, (sid, fn))
+    return fn
+
+
+def _sort_key(entry: dict, metric: str):
+    value = entry.get(metric)
+    return (value is None, -(value or 0.0), entry["model"], entry["layer"])
+
+
+def build_report(benchmark: str, *, directories=None, options: dict | None = None,
+                 cache=None) -> str:
+    """The report of ``benchmark``'s leaderboard as an HTML string.
+
+    Parameters
+    ----------
+    benchmark : str
+        Benchmark identifier.
+    directories : list of path, optional
+        Board directories (default :func:`mecbench.leaderboard.read_dirs`).
+    options : dict, optional
+        See :class:`ReportContext`.
+    cache : mecbench.cache.Cache, optional
+        For model rate maps in the gallery.
+    """
+    from mecbench import __version__
+    from mecbench import leaderboard as lb
+
+    dirs = lb.read_dirs() if directories is None else [Path(d) for d in directories]
+    board = lb.load_boards(dirs, benchmark)
+    opts = {"gallery_models": 3, "gallery_cells": 4, "metric": None, **(options or {})}
+    ctx = ReportContext(benchmark, board, [], opts, cache)
+    ctx.entries = sorted(board.latest(), key=lambda e: _sort_key(e, ctx.metric))
+    sections = []
+    for sid, fn in list(SECTIONS):
+        try:
+            section = fn(ctx)
+        except Exception as err:  # one broken figure must not lose the report
+            section = Section(sid, sid.replace("-", " ").capitalize(),
+                              f'<p class="note">This section failed: '
+                              f"{esc(type(err).__name__)}: {esc(err)}</p>")
+        if section is not None:
+            sections.append(section)
+    versions = sorted({e["benchmark_version"] for e in ctx.entries})
+    intro = (f'<p class="meta">{len(ctx.entries)} entries (newest per model and layer) from '
+             f"{esc(', '.join(str(d) for d in dirs))}; benchmark version "
+             f"{esc(', '.join(map(str, versions)) or '–')}; generated by mecbench "
+             f"{esc(__version__)} on {esc(lb.utc_now())}.</p>")
+    return render_page(f"mecbench report: {benchmark}", intro, sections)
+
+
+def write_report(benchmark: str, output: str | os.PathLike, **kwargs) -> Path:
+    """Build the report and write it atomically to ``output``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from mecbench.neural_data import atomic_write
+
+    text = build_report(benchmark, **kwargs)
+    atomic_write(output, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+    return Path(output)
+
+
+from mecbench.report import sections as _sections  # noqa: E402  (needs the names above)
+
+#: The report's sections, in order, as (id, function); see :func:`register_section`.
+SECTIONS: list[tuple[str, SectionFn]] = [
+    ("leaderboard", _sections.leaderboard_table),
+    ("distributions", _sections.score_distributions),
+    ("score-vs-layer", _sections.score_vs_layer),
+    ("gallery", _sections.ratemap_gallery),
+    ("problems", _sections.unreadable_lines),
+]
