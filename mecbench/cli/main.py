@@ -28,6 +28,7 @@ COMMAND_MODULES: list[str] = [
     "mecbench.cli.cache",
     "mecbench.cli.data",
     "mecbench.cli.train",
+    "mecbench.cli.controls",
 ]
 
 
