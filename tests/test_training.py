@@ -181,3 +181,25 @@ def test_cli_config_file_and_ssl_batch_size(tmp_path):
     assert main(["train", str(path), "--out", str(out), "--steps", "2", "--batch-size",
                  "5"]) == 0
     assert load_network(out).config == cfg.replace(n_permutations=5)
+
+
+def test_measure_checkpoint_agrees_with_analysis(tmp_path):
+    from mecbench.analysis import fraction_grid
+    from mecbench.providers import NetworkProvider
+    from mecbench.ratemaps import Arena
+    from mecbench.training.measure import measure_checkpoint, readme_text
+
+    config = PathIntegratorConfig(arch="ugrnn", **TINY)
+    result = train(config, tmp_path / "m", 3, progress=False)
+    out = measure_checkpoint(tmp_path / "m", arena_width=0.5, n_batches=2, decode_batches=2)
+    assert set(out["layers"]) == {"pre_g", "g", "dc"} and out["step"] == 3
+    provider = NetworkProvider(result.model, "m", n_batches=2, progress=False)
+    for layer, entry in out["layers"].items():
+        maps = provider.rate_maps(Arena(0.5, 0.5, 0.05), layer, seed=0)
+        assert entry["fraction_grid_sargolini"] == fraction_grid(maps, 0.3, "sargolini")
+        assert entry["n_units"] == maps.sizes["neuroid"]
+    assert 0 <= out["decoding_error_m"] < 1.0
+    assert "untrained" in out and set(out["untrained"]["layers"]) == {"pre_g", "g", "dc"}
+    text = readme_text(tmp_path / "m", out)
+    assert "mecbench train" not in text  # no command was recorded for a library call
+    assert "| g |" in text and "steps: 3" in text
