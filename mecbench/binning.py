@@ -365,7 +365,8 @@ def bin_session(
     ------
     DataError
         Mismatched lengths, non-increasing time, all-NaN positions, positions far outside the
-        box, non-finite spike times, or spikes outside the recording (naming the cell).
+        box, no bin with enough occupancy, non-finite spike times, or spikes outside the
+        recording (naming the cell).
     ConfigError
         Bad parameters.
     """
@@ -464,6 +465,11 @@ def bin_session(
         return np.where(valid, r, np.nan)
 
     total_occ = occ.sum(axis=0)
+    if not ((total_occ >= min_occ) & (total_occ > 0)).any():
+        raise DataError(
+            f"{where}: no bin has {min_occ:g} s of occupancy (min_occupancy) after the speed "
+            f"filter; {int(ok.sum())} of {n} position samples were usable"
+        )
     rate = rates(counts.sum(axis=1), total_occ)
     coords = {"session": [str(session)] * n_cells, **neuroid_coords}
     rate_da = make_rate_maps(

@@ -356,3 +356,10 @@ def test_bin_samples_equals_binned_statistic_mean():
     sparse_visit = bin_samples(x[:30], y[:30], values[:30], arena, min_count=2)
     ref_counts = binned_statistic_2d(x[:30], y[:30], None, "count", bins=[ex, ey]).statistic
     assert (np.isnan(sparse_visit[..., 0]) == (ref_counts < 2)).all()
+
+
+def test_no_bin_with_enough_occupancy_is_an_error():
+    t = np.arange(50) * 0.02
+    x = np.linspace(-0.45, 0.45, 50)
+    with pytest.raises(DataError, match="short.mat: no bin has 0.1 s"):
+        bin_session(t, x, np.zeros(50), [np.array([0.1])], arena_width=1.0, where="short.mat")
