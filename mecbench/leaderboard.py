@@ -45,6 +45,12 @@ Entry schema (``schema`` = 1)
 ``score_file``         str or null: per-cell score file, relative to the board directory
 ``benchmark_source``   optional, ad-hoc benchmarks only: {"path", "mapping", "splits",
                        "ceiling"}, what ``leaderboard verify`` needs to rebuild the benchmark
+``control_family``     optional (``mecbench controls --save``), str or null: the
+                       dimension-matched random basis with the highest score, e.g.
+                       ``"fourier-d37"`` (:mod:`mecbench.controls.board`)
+``control_score``      optional, float or null: that control's score (mean over seeds; same
+                       kind as ``ceiled``, or ``raw`` without a ceiling)
+``control_delta``      optional, float or null: the entry's score minus ``control_score``
 =====================  ======================================================================
 
 Concurrency
@@ -127,6 +133,14 @@ FIELDS: dict[str, tuple[type, ...]] = {
     "command": (str,),
     "date": (str,),
     "score_file": (str, type(None)),
+}
+
+
+#: Optional fields (written by ``mecbench controls --save``) and their accepted types.
+OPTIONAL_FIELDS: dict[str, tuple[type, ...]] = {
+    "control_family": (str, type(None)),
+    "control_score": (float, int, type(None)),
+    "control_delta": (float, int, type(None)),
 }
 
 
@@ -298,6 +312,11 @@ def validate_entry(entry: Any) -> dict:
     _check_benchmark_name(entry["benchmark"])
     if not re.fullmatch(r"[0-9a-f]{12}", entry["id"]):
         raise DataError(f"field 'id' must be 12 hex digits, got {entry['id']!r}")
+    for name, types in OPTIONAL_FIELDS.items():
+        value = entry.get(name)
+        if name in entry and (isinstance(value, bool) or not isinstance(value, types)):
+            want = " or ".join("null" if t is type(None) else t.__name__ for t in types)
+            raise DataError(f"field {name!r} must be {want}, got {value!r}")
     return entry
 
 

@@ -80,8 +80,14 @@ def _show(args) -> int:
              opt.fmt(e["raw"]), opt.fmt(e["ceiling"]), str(e["n_cells"]),
              f"v{e['benchmark_version']}", e["date"][:10], e["id"]]
             for i, e in enumerate(entries)]
-    print(opt.table(rows, ["#", "model", "layer", "ceiled", "95% CI", "raw", "ceiling",
-                           "cells", "version", "date", "id"]))
+    header = ["#", "model", "layer", "ceiled", "95% CI", "raw", "ceiling", "cells", "version",
+              "date", "id"]
+    if any("control_family" in e for e in entries):  # columns of `mecbench controls --save`
+        for row, e in zip(rows, entries, strict=True):
+            row[8:8] = [e.get("control_family") or "–", opt.fmt(e.get("control_score")),
+                        opt.fmt(e.get("control_delta"))]
+        header[8:8] = ["matched control", "control", "Δ vs control"]
+    print(opt.table(rows, header))
     return 0
 
 

@@ -585,7 +585,8 @@ def _sweep_untrained(run: _Runner, spec: ControlSpec, dims: list[int], label: st
 
 def _matched_position(run: _Runner, template: ControlSpec, label: str, dim: int,
                       seeds: list[int], points: list[Point]) -> list[Point]:
-    """Points of a position family at ``dim`` for every seed (scored now if not swept)."""
+    """Points of a position family at ``dim`` for every seed (scored now if not swept, and
+    then appended to ``points``)."""
     out = []
     for seed in seeds:
         found = [p for p in points if p.kind == "control" and p.family == label
@@ -600,7 +601,9 @@ def _matched_position(run: _Runner, template: ControlSpec, label: str, dim: int,
         a_maps = maps[run.analysis_arena]
         ed = float(nested_participation_ratios(flat_values(a_maps), [dim])[0])
         gf = float(prefix_grid_fractions(a_maps, [dim], max_units=run.grid_units)[0])
-        out.append(Point(ctrl.identifier, "matched", label, dim, seed, ed, gf, value, raw, cells))
+        point = Point(ctrl.identifier, "matched", label, dim, seed, ed, gf, value, raw, cells)
+        points.append(point)   # kept in the result (kind "matched"), not in curves or the OLS
+        out.append(point)
     return out
 
 

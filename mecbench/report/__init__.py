@@ -220,3 +220,8 @@ SECTIONS: list[tuple[str, SectionFn]] = [
     ("gallery", _sections.ratemap_gallery),
     ("problems", _sections.unreadable_lines),
 ]
+
+# The controls analysis saved by `mecbench controls --save` (mecbench.controls.report).
+from mecbench.controls.report import controls_section as _controls_section  # noqa: E402
+
+register_section(_controls_section, section_id="controls", after="score-vs-layer")

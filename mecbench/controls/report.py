@@ -1,0 +1,100 @@
+"""The "controls" section of the HTML report (``mecbench report``).
+
+Shows the analysis saved by ``mecbench controls BENCHMARK --save`` in a board directory of the
+report (``controls/<benchmark>.json``): the plot of score vs effective dimensionality, the
+dimension-matched comparison of every model, and the OLS coefficient table. Left out when no
+board directory holds an analysis of the benchmark.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+__all__ = ["controls_section", "find_controls"]
+
+
+def find_controls(ctx) -> tuple[dict, Path] | None:
+    """The newest saved analysis of ``ctx.benchmark_id`` among the report's board directories
+    (those of its entries and unreadable lines)."""
+    from mecbench.controls.board import controls_path, load_controls
+
+    dirs: list[Path] = []
+    for entry in ctx.board.entries:
+        d = Path(entry["_dir"])
+        if d not in dirs:
+            dirs.append(d)
+    for problem in ctx.board.problems:
+        d = Path(problem.path).parent
+        if d not in dirs:
+            dirs.append(d)
+    found = [(controls_path(d, ctx.benchmark_id), d) for d in dirs]
+    found = [(p, d) for p, d in found if p.is_file()]
+    if not found:
+        return None
+    path, directory = max(found, key=lambda pd: pd[0].stat().st_mtime)
+    return load_controls(directory, ctx.benchmark_id), path
+
+
+def _f(x, digits: int = 3) -> str:
+    return "–" if x is None else f"{x:.{digits}f}"
+
+
+def _p(p) -> str:
+    if p is None:
+        return "–"
+    return f"{p:.3f}" if p >= 0.001 else f"{p:.1e}"
+
+
+def controls_section(ctx):
+    """Score vs effective dimensionality, dimension-matched comparisons and the OLS table."""
+    from mecbench.controls.plot import figure_controls
+    from mecbench.report.html import Section, esc, figure_img, html_table
+
+    found = find_controls(ctx)
+    if found is None:
+        return None
+    doc, path = found
+    parts = [
+        f'<p class="meta">From <code>{esc(path)}</code> (benchmark version '
+        f"{esc(doc.get('benchmark_version'))}, dimensions {esc(doc['dims'])}, seeds "
+        f"{esc(doc['seeds'])}). Effective dimensionality (ED) is the participation ratio of the "
+        f"rate-map covariance and the grid fraction the share of units with grid score > 0.3, "
+        f"both on the {esc(doc['analysis_arena'])} arena. Lines: control families (seed mean), "
+        "bands: lowest to highest seed; black points: models; grey crosses: models with their "
+        "bins shuffled.</p>",
+        figure_img(figure_controls(doc), "score vs effective dimensionality"),
+    ]
+    rows = []
+    for m in doc.get("models", []):
+        for c in m["comparisons"]:
+            if not c["in_range"]:
+                rows.append([m["model"], _f(m["ed"], 1), c["family"], "–", "–", "–", "–",
+                             "out of range: " + c.get("reason", "")])
+                continue
+            result = ("model better" if c["better"] else
+                      "control better" if c["significant"] else "no difference")
+            rows.append([m["model"], _f(m["ed"], 1), c["family"], str(c["dim"]),
+                         _f(c["ed"], 1), f"{_f(c['delta'])} [{_f(c['ci'][0])}, "
+                                         f"{_f(c['ci'][1])}]", _p(c["p_holm"]), result])
+    if rows:
+        parts.append("<h3>Models against dimension-matched controls</h3>")
+        parts.append(html_table(["model", "ED", "control", "D", "control ED",
+                                 "Δ median [95% CI]", "p_holm", "result"], rows,
+                                table_id="controls-matched", numeric=(1, 3, 4, 6)))
+        parts.append("<ul>" + "".join(f"<li>{esc(m['verdict'])}</li>"
+                                      for m in doc["models"]) + "</ul>")
+    ols = doc.get("ols")
+    if ols:
+        rows = [[term, _f(r["coef"], 4), _f(r["se"], 4), _f(r["z"], 2), _p(r["p"]),
+                 f"[{_f(r['ci_low'], 4)}, {_f(r['ci_high'], 4)}]"]
+                for term, r in ols["table"].items()]
+        parts.append(f"<h3>OLS: score ~ log(ED) + grid fraction (n = {ols['n']}, "
+                     f"R² = {_f(ols['r2'])}, HC3 robust SEs)</h3>")
+        parts.append(html_table(["term", "coef", "SE", "z", "p", "95% CI"], rows,
+                                table_id="controls-ols", numeric=(1, 2, 3, 4)))
+        verdict = "yes" if ols["grid_effect"] else "no"
+        parts.append(f"<p>Grid-like structure predicts the score beyond effective "
+                     f"dimensionality: <strong>{verdict}</strong> (one-sided p = "
+                     f"{esc(_p(ols['grid_p_one_sided']))} for a positive grid coefficient)."
+                     + (f" {esc(ols['note'])}" if ols.get("note") else "") + "</p>")
+    return Section("controls", "Controls: score vs effective dimensionality", "".join(parts))
