@@ -113,6 +113,7 @@ def score_vs_layer(ctx: ReportContext) -> Section | None:
         return None
     plt = _plt()
     fig, ax = plt.subplots(figsize=(8, 4))
+    n_max = 0
     for model, entries in sorted(multi.items()):
         layers = _layer_order(ctx, model, list(entries))
         y = np.array([np.nan if entries[la][metric] is None else entries[la][metric]
@@ -120,12 +121,14 @@ def score_vs_layer(ctx: ReportContext) -> Section | None:
         ci = np.array([[np.nan if v is None else v for v in entries[la][ci_keys[0]]]
                        for la in layers], dtype=float)
         x = np.arange(len(layers))
+        n_max = max(n_max, len(layers))
         ax.errorbar(x, y, yerr=np.abs(np.vstack([y - ci[:, 0], ci[:, 1] - y])), marker="o",
                     capsize=3, label=model)
         for xi, la in zip(x, layers, strict=True):
             ax.annotate(la, (xi, y[xi] if np.isfinite(y[xi]) else 0), fontsize=7,
                         textcoords="offset points", xytext=(3, 4))
-    ax.set_xlabel("layer (model order)")
+    ax.set_xticks(np.arange(n_max))
+    ax.set_xlabel("layer position (input to output; names on the points)")
     ax.set_ylabel(f"{metric} score (median over cells, 95 % CI)")
     ax.legend(fontsize=8)
     ax.set_title(f"{ctx.benchmark_id}: score vs layer")
@@ -234,7 +237,7 @@ def ratemap_gallery(ctx: ReportContext) -> Section | None:
                     if values is not None:
                         ax.imshow(np.asarray(values).reshape(shape).T, origin="lower",
                                   cmap="jet", interpolation="nearest")
-            fig.suptitle(f"{e['model']}@{e['layer']}", fontsize=9)
+            fig.tight_layout()
             parts.append(f"<h3>{esc(e['model'])}@{esc(e['layer'])}</h3>"
                          + figure_img(fig, f"rate maps of {e['model']}"))
         except Exception as err:
