@@ -198,3 +198,8 @@ def test_modules_recovered_from_spacings():
     assert one.n_modules == 1
     with pytest.raises(DataError):
         assign_modules([0.3, -1.0, 0.4])
+    # two clusters closer than the minimum module ratio (1.2) are one module
+    close = np.concatenate([0.40 * np.exp(rng.normal(0, 0.01, 20)),
+                            0.44 * np.exp(rng.normal(0, 0.01, 20))])
+    assert assign_modules(close).n_modules == 1
+    assert assign_modules(close, min_ratio=1.0).n_modules == 2

@@ -49,7 +49,9 @@ CITATION = (
     "94:375); movement statistics from the Sargolini et al. 2006 recordings (Kavli Institute "
     "grid-cell data page)."
 )
-_RESOLUTION = 0.01   # m, lattice on which spatial tuning is evaluated
+_RESOLUTION = 0.02
+"""Lattice (m) on which spatial tuning is evaluated and looked up (nearest point): blurs fields
+by 0.6 cm rms, negligible beside the 5 cm bins and the 5 cm smoothing of the rate maps."""
 
 
 @dataclass(frozen=True)
@@ -146,19 +148,33 @@ def _make_config(kw: dict) -> SimConfig:
     return config
 
 
-def _spike_times(counts: np.ndarray, t: np.ndarray, dt: float,
-                 rng: np.random.Generator) -> list[np.ndarray]:
-    """Spike times per cell from per-sample counts (T, n): uniform within each sample."""
-    n = counts.shape[1]
-    per_cell = counts.T                                    # (n, T)
-    cells, samples = np.nonzero(per_cell)
-    reps = per_cell[cells, samples]
-    cell_of = np.repeat(cells, reps)
-    times = np.repeat(t[samples], reps) + rng.random(int(reps.sum())) * dt
-    order = np.lexsort((times, cell_of))
-    times, cell_of = times[order], cell_of[order]
-    bounds = np.searchsorted(cell_of, np.arange(n + 1))
-    return [times[bounds[i]:bounds[i + 1]] for i in range(n)]
+def poisson_spikes(rate: np.ndarray, t: np.ndarray, dt: float,
+                   rng: np.random.Generator) -> list[np.ndarray]:
+    """Spike times of inhomogeneous Poisson processes with rate ``rate`` (T, n), constant over
+    each sample ``[t_i, t_i + dt)``.
+
+    Exact, by time rescaling: with the integrated intensity ``Λ(t)`` of a cell, a homogeneous
+    unit-rate process on ``[0, Λ(end))`` (a Poisson number of uniform points) maps back to spike
+    times through ``Λ⁻¹``. All cells are done in one ``searchsorted`` on their concatenated,
+    offset intensities; cost scales with the number of spikes, not of samples.
+    """
+    T, n = rate.shape
+    lam = np.ascontiguousarray(rate.T, dtype=np.float64) * dt          # (n, T) expected counts
+    cum = np.cumsum(lam, axis=1)
+    totals = cum[:, -1].copy()
+    offsets = np.concatenate([[0.0], np.cumsum(totals)[:-1]])
+    flat = (cum + offsets[:, None]).ravel()
+    k = rng.poisson(totals)
+    u = rng.random(int(k.sum())) * np.repeat(totals, k) + np.repeat(offsets, k)
+    u.sort()
+    idx = np.minimum(np.searchsorted(flat, u, side="right"), n * T - 1)
+    cell, sample = np.divmod(idx, T)
+    lam_flat = lam.ravel()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        frac = (u - (flat[idx] - lam_flat[idx])) / lam_flat[idx]
+    times = t[sample] + np.clip(np.nan_to_num(frac), 0.0, 1.0 - 1e-9) * dt
+    bounds = np.searchsorted(cell, np.arange(n + 1))
+    return [np.sort(times[bounds[i]:bounds[i + 1]]) for i in range(n)]
 
 
 def _binning_kwargs(config: SimConfig) -> dict:
@@ -195,8 +211,7 @@ def build(seed: int = 0, config: SimConfig | None = None) -> NeuralData:
             S, _, _ = spatial_factor(cells, size, size, _RESOLUTION)
             rate = cell_rates(cells, S, _RESOLUTION, size, size, session.x, session.y,
                               session.head_direction, session.speed, p=pop, dt=mot.dt, rng=rng)
-            counts = rng.poisson(rate * mot.dt)
-            spikes = _spike_times(counts, session.t, mot.dt, rng)
+            spikes = poisson_spikes(rate, session.t, mot.dt, rng)
             ids = [f"{animal}/{key}/c{i:03d}" for i in range(config.n_cells)]
             binned = bin_session(
                 session.t, session.x1, session.y1, spikes, x2=session.x2, y2=session.y2,

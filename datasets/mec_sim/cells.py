@@ -255,17 +255,19 @@ def draw_cells(rng: np.random.Generator, p: PopulationParams, modules: dict[str,
 
 def _grid_factor(c, idx, px, py) -> np.ndarray:
     """Sum of Gaussian fields at the lattice points near each position: (len(idx), n_points)."""
+    f32 = np.float32
     a1x, a1y = c["a1"][idx, 0][:, None], c["a1"][idx, 1][:, None]
     a2x, a2y = c["a2"][idx, 0][:, None], c["a2"][idx, 1][:, None]
     det = a1x * a2y - a2x * a1y
-    dx = px[None] - c["phase_x"][idx][:, None]
-    dy = py[None] - c["phase_y"][idx][:, None]
+    dx = (px[None] - c["phase_x"][idx][:, None]).astype(f32)
+    dy = (py[None] - c["phase_y"][idx][:, None]).astype(f32)
     u = (a2y * dx - a2x * dy) / det
     v = (-a1y * dx + a1x * dy) / det
     iu, iv = np.rint(u).astype(int), np.rint(v).astype(int)
-    sig2 = 2 * c["field_sigma"][idx][:, None] ** 2
-    rates = c["lattice_rates"][idx]
-    jitter = c["lattice_jitter"][idx]
+    sig2 = (2 * c["field_sigma"][idx][:, None] ** 2).astype(f32)
+    rates = c["lattice_rates"][idx].astype(f32)
+    jitter = c["lattice_jitter"][idx].astype(f32)
+    a1x, a1y, a2x, a2y = (v.astype(f32) for v in (a1x, a1y, a2x, a2y))
     rows = np.arange(len(idx))[:, None]
     out = np.zeros_like(dx)
     # with (u, v) rounded, the lattice points near the position are among these 7 (the far
@@ -351,7 +353,7 @@ def spatial_factor(c: dict[str, np.ndarray], width: float, height: float,
 def cell_rates(c: dict[str, np.ndarray], S: np.ndarray, resolution: float, width: float,
                height: float, x, y, head_direction, speed, *, p: PopulationParams,
                dt: float, rng: np.random.Generator, gain_step: float = 1.0) -> np.ndarray:
-    """Firing rates (Hz), shape (n_samples, n_cells), along a path.
+    """Firing rates (Hz, float32), shape (n_samples, n_cells), along a path.
 
     The slow gain ``G`` is drawn every ``gain_step`` seconds and held in between (its time
     constant, 30 s by default, is much longer).
@@ -359,16 +361,18 @@ def cell_rates(c: dict[str, np.ndarray], S: np.ndarray, resolution: float, width
     n, nx, ny = S.shape
     ix = np.clip(((np.asarray(x) + width / 2) / resolution).astype(np.int64), 0, nx - 1)
     iy = np.clip(((np.asarray(y) + height / 2) / resolution).astype(np.int64), 0, ny - 1)
-    table = np.ascontiguousarray(S.reshape(n, -1).T)                      # (n_points, n)
-    tuned = np.take(table, ix * ny + iy, axis=0).astype(np.float64)       # (T, n)
+    f32 = np.float32
+    table = np.ascontiguousarray(S.reshape(n, -1).T, dtype=f32)           # (n_points, n)
+    rate = np.take(table, ix * ny + iy, axis=0)                           # (T, n) float32
     hd = np.flatnonzero(np.isfinite(c["hd_kappa"]))
     if hd.size:
-        phi = np.asarray(head_direction)[:, None]
-        tuned[:, hd] *= np.exp(c["hd_kappa"][hd][None]
-                               * (np.cos(phi - c["hd_pref"][hd][None]) - 1))
-    rate = c["baseline"][None] + c["amplitude"][None] * tuned
-    rel_speed = (np.asarray(speed)[:, None] - p.v_ref) / p.v_ref
-    rate *= np.maximum(0.0, 1 + c["speed_gain"][None] * rel_speed)
+        phi = np.asarray(head_direction, dtype=f32)[:, None]
+        rate[:, hd] *= np.exp(c["hd_kappa"][hd].astype(f32)[None]
+                              * (np.cos(phi - c["hd_pref"][hd].astype(f32)[None]) - 1))
+    rate *= c["amplitude"].astype(f32)[None]
+    rate += c["baseline"].astype(f32)[None]
+    rel_speed = ((np.asarray(speed, dtype=f32) - f32(p.v_ref)) / f32(p.v_ref))[:, None]
+    rate *= np.maximum(f32(0.0), 1 + c["speed_gain"].astype(f32)[None] * rel_speed)
     if p.gain_noise_sd > 0:
         T = rate.shape[0]
         per = max(1, int(round(gain_step / dt)))
@@ -377,6 +381,6 @@ def cell_rates(c: dict[str, np.ndarray], S: np.ndarray, resolution: float, width
         eps = rng.standard_normal((m, n)) * np.sqrt(1 - a * a)
         eps[0] = rng.standard_normal(n)
         z = signal.lfilter([1.0], [1.0, -a], eps, axis=0)
-        gain = np.exp(p.gain_noise_sd * z - p.gain_noise_sd**2 / 2)
+        gain = np.exp(p.gain_noise_sd * z - p.gain_noise_sd**2 / 2).astype(f32)
         rate *= np.repeat(gain, per, axis=0)[:T]
     return rate

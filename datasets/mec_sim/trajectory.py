@@ -106,23 +106,32 @@ def _walk(rng: np.random.Generator, width: float, height: float, n_steps: int,
     k_turn = min(1.0, dt / p.wall_turn_tau)
     gnx = max(1, int(round(width / p.goal_cell)))
     gny = max(1, int(round(height / p.goal_cell)))
-    visit_list = [[0.0] * gny for _ in range(gnx)]    # time spent per goal cell
+    visits = np.zeros(gnx * gny)              # time spent per goal cell, updated lazily
     fx, fy = gnx / width, gny / height
+    xs: list[float] = []
+    ys: list[float] = []
+    hs: list[float] = []
+    vs: list[float] = []
+    counted = 0
 
-    def cell(px, py):
-        return (min(gnx - 1, max(0, int((px + width / 2) * fx))),
-                min(gny - 1, max(0, int((py + height / 2) * fy))))
+    def cell_index(px, py):
+        ci = np.clip(((np.asarray(px) + width / 2) * fx).astype(int), 0, gnx - 1)
+        cj = np.clip(((np.asarray(py) + height / 2) * fy).astype(int), 0, gny - 1)
+        return ci * gny + cj
 
     def new_goal():
+        nonlocal counted
+        if len(xs) > counted:                 # add the path since the last goal to the visits
+            visits[:] += np.bincount(cell_index(xs[counted:], ys[counted:]),
+                                     minlength=gnx * gny) * dt
+            counted = len(xs)
         cx = rng.uniform(-hw, hw, p.goal_candidates)
         cy = rng.uniform(-hh, hh, p.goal_candidates)
         at_wall = rng.random(p.goal_candidates) < p.goal_wall_fraction
         side = rng.integers(0, 4, p.goal_candidates)
         cx = np.where(at_wall & (side == 0), hw, np.where(at_wall & (side == 1), -hw, cx))
         cy = np.where(at_wall & (side == 2), hh, np.where(at_wall & (side == 3), -hh, cy))
-        cells = (cell(a, b) for a, b in zip(cx, cy, strict=True))
-        counts = [visit_list[i][j] for i, j in cells]
-        best = int(np.argmin(counts))
+        best = int(np.argmin(visits[cell_index(cx, cy)]))
         return float(cx[best]), float(cy[best])
 
     x = float(rng.uniform(-hw, hw))
@@ -130,56 +139,56 @@ def _walk(rng: np.random.Generator, width: float, height: float, n_steps: int,
     th = float(rng.uniform(-math.pi, math.pi))
     gx, gy = new_goal()
     goal_time = 0.0
-    xs = np.empty(n_steps)
-    ys = np.empty(n_steps)
-    hs = np.empty(n_steps)
-    vs = np.empty(n_steps)
     # outward normals of the walls +x, -x, +y, -y and their angles
     normals = ((1.0, 0.0, 0.0), (-1.0, 0.0, math.pi), (0.0, 1.0, math.pi / 2),
                (0.0, -1.0, -math.pi / 2))
+    margin, goal_radius, timeout = p.wall_margin, p.goal_radius, p.goal_timeout
+    gain, two_pi, half_pi = p.goal_gain, 2 * math.pi, math.pi / 2
+    cos, sin, atan2, hypot, remainder = math.cos, math.sin, math.atan2, math.hypot, \
+        math.remainder
     for i in range(n_steps):
-        ci = min(gnx - 1, max(0, int((x + width / 2) * fx)))
-        cj = min(gny - 1, max(0, int((y + height / 2) * fy)))
-        visit_list[ci][cj] += dt
         goal_time += dt
-        if math.hypot(gx - x, gy - y) < p.goal_radius or goal_time > p.goal_timeout:
+        if goal_time > timeout or hypot(gx - x, gy - y) < goal_radius:
             gx, gy = new_goal()
             goal_time = 0.0
-        ch, sh = math.cos(th), math.sin(th)
-        dists = (hw - x, x + hw, hh - y, y + hh)
-        # nearest wall that we are close to and heading into
-        w, dw = -1, math.inf
-        for k in range(4):
-            if dists[k] < p.wall_margin and ch * normals[k][0] + sh * normals[k][1] > 0 \
-                    and dists[k] < dw:
-                w, dw = k, dists[k]
+        ch, sh = cos(th), sin(th)
         turn, slow = 0.0, 1.0
-        if w >= 0:
-            nw = normals[w][2]
-            rel = math.remainder(th - nw, 2 * math.pi)
-            sgn = 1.0 if rel > 0 else -1.0 if rel < 0 else (1.0 if coin[i] else -1.0)
-            # of the two directions along the wall, prefer one leading away from other near
-            # walls (corners)
-            pen = [0.0, 0.0]
-            for j, sg in enumerate((1.0, -1.0)):
-                a = nw + sg * math.pi / 2
-                ca, sa = math.cos(a), math.sin(a)
-                for k in range(4):
-                    if dists[k] < p.wall_margin:
-                        pen[j] += max(0.0, ca * normals[k][0] + sa * normals[k][1])
-            if pen[0] < pen[1] - 1e-9:
-                sgn = 1.0
-            elif pen[1] < pen[0] - 1e-9:
-                sgn = -1.0
-            turn = math.remainder(nw + sgn * math.pi / 2 - th, 2 * math.pi) * k_turn
-            slow = min(1.0, max(0.1, dw / p.wall_margin))
+        if x > hw - margin or x < margin - hw or y > hh - margin or y < margin - hh:
+            dists = (hw - x, x + hw, hh - y, y + hh)
+            # the nearest wall that we are close to and heading into
+            w, dw = -1, math.inf
+            for k in range(4):
+                if dists[k] < margin and dists[k] < dw \
+                        and ch * normals[k][0] + sh * normals[k][1] > 0:
+                    w, dw = k, dists[k]
+            if w >= 0:
+                nw = normals[w][2]
+                rel = remainder(th - nw, two_pi)
+                sgn = 1.0 if rel > 0 else -1.0 if rel < 0 else (1.0 if coin[i] else -1.0)
+                # of the two directions along the wall, prefer one leading away from other
+                # near walls (corners)
+                pen = [0.0, 0.0]
+                for j, sg in enumerate((1.0, -1.0)):
+                    ca, sa = cos(nw + sg * half_pi), sin(nw + sg * half_pi)
+                    for k in range(4):
+                        if dists[k] < margin:
+                            pen[j] += max(0.0, ca * normals[k][0] + sa * normals[k][1])
+                if pen[0] < pen[1] - 1e-9:
+                    sgn = 1.0
+                elif pen[1] < pen[0] - 1e-9:
+                    sgn = -1.0
+                turn = remainder(nw + sgn * half_pi - th, two_pi) * k_turn
+                slow = min(1.0, max(0.1, dw / margin))
         v = base_speed[i] * slow
-        xs[i], ys[i], hs[i], vs[i] = x, y, th, v
+        xs.append(x)
+        ys.append(y)
+        hs.append(th)
+        vs.append(v)
         x = min(hw, max(-hw, x + v * dt * ch))
         y = min(hh, max(-hh, y + v * dt * sh))
-        to_goal = math.remainder(math.atan2(gy - y, gx - x) - th, 2 * math.pi)
-        th = math.remainder(th + omega[i] * dt + p.goal_gain * to_goal * dt + turn, 2 * math.pi)
-    return xs, ys, hs, vs
+        to_goal = remainder(atan2(gy - y, gx - x) - th, two_pi)
+        th = remainder(th + omega[i] * dt + gain * to_goal * dt + turn, two_pi)
+    return np.array(xs), np.array(ys), np.array(hs), np.array(vs)
 
 
 def simulate_sessions(widths, heights, durations, *, rng: np.random.Generator,
