@@ -126,6 +126,18 @@ def test_sweep_points_equal_direct_scoring(bench, result):
     assert point.ed == pytest.approx(participation_ratio(maps), rel=1e-9)
 
 
+def test_parallel_sweep_gives_identical_numbers(bench, result):
+    par = run_controls(bench, families=["fourier", "grid"], dims=[3, 10], seeds=2,
+                       cache=Cache(enabled=False), jobs=2)
+    serial = {p.name: p for p in result.points}
+    assert len(par.points) == 8
+    for p in par.points:
+        q = serial[p.name]
+        assert np.array_equal(p.cells, q.cells, equal_nan=True)
+        assert (p.score, p.ed, p.grid_fraction) == pytest.approx((q.score, q.ed,
+                                                                  q.grid_fraction), rel=1e-12)
+
+
 def test_sweep_result_contents(result):
     doc = result.to_dict()
     assert doc["dims"] == [3, 10] and doc["seeds"] == [0, 1]

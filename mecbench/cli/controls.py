@@ -112,7 +112,10 @@ def _run(args) -> int:
         dims=args.dims if args.dims is not None else DEFAULT_DIMS, seeds=args.seeds,
         metric=args.metric, grid_units=args.grid_units, alpha=args.alpha,
         shuffle=not args.no_shuffle, cache=opt.cache_from_args(args),
-        parallel=opt.parallel_from_args(args),
+        # local processes run whole sweep units (family × seed); other backends run the
+        # benchmark's own (arena) units
+        jobs=args.jobs if args.backend == "loky" else 1,
+        parallel=None if args.backend == "loky" else opt.parallel_from_args(args),
         progress=None if args.json else opt.progress_from_args(args))
     doc = {"schema": 1, "command": "controls", **result.to_dict()}
     if args.plot:

@@ -1,0 +1,151 @@
+"""Models against controls of matched effective dimensionality.
+
+For every model and control family: the dimension whose seed-mean ED matches the model's
+(:func:`mecbench.controls.stats.match_dimension` for position families, scored for every seed
+if it was not swept; the nearest swept D for untrained networks; the model's own units for its
+shuffle), then the paired per-cell test of ``mecbench compare``
+(:func:`mecbench.compare.compare_cells`) between the model and the seed-mean per-cell scores of
+that control, Holm-corrected across the model's families. The model **beats dimension-matched
+random bases** when it is significantly better (``p_holm < alpha`` and a positive median
+difference) than every random-basis family (``fourier``, ``bumps``, ``relu``) whose ED range
+reaches the model's ED; families that cannot reach it are reported and left out; with none in
+range the verdict is undetermined (``beats_random_bases`` null).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mecbench.controls.measures import nested_participation_ratios, prefix_grid_fractions
+from mecbench.controls.names import POSITION_FAMILIES, RANDOM_BASES, ControlSpec
+from mecbench.controls.providers import LAYER, PositionControl
+from mecbench.controls.results import ModelVerdict, Point, nan_sd
+from mecbench.controls.runner import FixedMapsProvider, Runner
+from mecbench.controls.stats import match_dimension
+from mecbench.ratemaps import flat_values
+
+__all__ = ["match_model"]
+
+
+def _matched_position(run: Runner, template: ControlSpec, label: str, dim: int,
+                      seeds: list[int], points: list[Point]) -> list[Point]:
+    """Points of a position family at ``dim`` for every seed (scored now if not swept, and
+    then appended to ``points``)."""
+    out = []
+    for seed in seeds:
+        found = [p for p in points if p.kind == "control" and p.family == label
+                 and p.dim == dim and p.seed == seed]
+        if found:
+            out.append(found[0])
+            continue
+        ctrl = PositionControl(template.with_seed(seed).with_dim(dim))
+        maps = {a: ctrl.rate_maps(a) for a in run.arenas}
+        fixed = FixedMapsProvider(ctrl.identifier, ctrl.fingerprint(), LAYER, maps)
+        _, value, raw, cells = run.score(fixed, LAYER)
+        a_maps = maps[run.analysis_arena]
+        ed = float(nested_participation_ratios(flat_values(a_maps), [dim])[0])
+        gf = float(prefix_grid_fractions(a_maps, [dim], max_units=run.grid_units)[0])
+        point = Point(ctrl.identifier, "matched", label, dim, seed, ed, gf, value, raw, cells)
+        points.append(point)   # kept in the result (kind "matched"), not in curves or the OLS
+        out.append(point)
+    return out
+
+
+def match_model(run: Runner, label: str, layer: str, provider, points: list[Point],
+                 templates: list[ControlSpec], labels: list[str], *, alpha: float,
+                 n_boot: int) -> ModelVerdict:
+    from mecbench.compare import compare_cells
+
+    model = next(p for p in points if p.kind == "model" and p.name == label)
+    seeds = sorted({p.seed for p in points if p.kind == "control" and p.seed is not None})
+    candidates: list[tuple[str, list[Point], dict]] = []
+    out_of_range: list[dict] = []
+    for template, fam in zip(templates, labels, strict=True):
+        pts = [p for p in points if p.kind == "control" and p.family == fam]
+        dims = sorted({p.dim for p in pts})
+        eds = [float(np.nanmean([p.ed for p in pts if p.dim == d])) for d in dims]
+        info = {"family": fam, "random_basis": template.family in RANDOM_BASES,
+                "ed_range": [float(np.nanmin(eds)), float(np.nanmax(eds))]}
+        if template.family in POSITION_FAMILIES:
+            dim, in_range = match_dimension(model.ed, dims, eds)
+            if not in_range:
+                out_of_range.append({**info, "in_range": False, "dim": None,
+                                     "reason": f"the family's ED reaches only "
+                                               f"{max(eds):.1f} < model ED {model.ed:.1f}"})
+                continue
+            matched = _matched_position(run, template, fam, dim, seeds, points)
+        else:
+            lo, hi = min(eds), max(eds)
+            if not lo <= model.ed <= hi:
+                out_of_range.append({**info, "in_range": False, "dim": None,
+                                     "reason": f"model ED {model.ed:.1f} outside the swept "
+                                               f"range [{lo:.1f}, {hi:.1f}]"})
+                continue
+            dim = dims[int(np.argmin(np.abs(np.log(eds) - np.log(model.ed))))]
+            matched = [p for p in pts if p.dim == dim]
+        candidates.append((fam, matched, {**info, "in_range": True, "dim": int(dim)}))
+    own_shuffles = [p for p in points if p.family == "shuffle" and p.base == label]
+    if own_shuffles:
+        candidates.append(("shuffle", own_shuffles,
+                           {"family": "shuffle", "random_basis": False, "in_range": True,
+                            "dim": model.dim, "ed_range": None}))
+
+    comparisons: list[dict] = []
+    if candidates:
+        series = {label: (run.cell_ids, model.cells)}
+        names = []
+        for fam, matched, info in candidates:
+            name = f"{fam}@D={info['dim']}"
+            names.append(name)
+            with np.errstate(invalid="ignore"):
+                series[name] = (run.cell_ids,
+                                np.nanmean(np.stack([p.cells for p in matched]), axis=0))
+        results = compare_cells(series, pairs=[(label, n) for n in names], alpha=alpha,
+                                n_boot=n_boot, seed=0)
+        for (_fam, matched, info), res in zip(candidates, results, strict=True):
+            comparisons.append({
+                **info,
+                "ed": float(np.nanmean([p.ed for p in matched])),
+                "grid_fraction": float(np.nanmean([p.grid_fraction for p in matched])),
+                "control_score": float(np.nanmean([p.score for p in matched])),
+                "control_score_sd": nan_sd(np.array([p.score for p in matched])),
+                "controls": [p.name for p in matched],
+                "n_cells": res.n_cells, "delta": res.delta, "ci": list(res.ci),
+                "p": res.p, "p_holm": res.p_holm, "significant": res.significant,
+                "better": bool(res.significant and res.delta > 0),
+                "verdict": res.verdict,
+            })
+    comparisons += out_of_range
+    random_matched = [c for c in comparisons if c["random_basis"] and c["in_range"]]
+    if not random_matched:
+        beats = None
+        verdict = (f"{label} (ED {model.ed:.1f}) cannot be compared with dimension-matched "
+                   "random bases: no random-basis family reaches its effective dimensionality")
+        best = None
+    else:
+        beats = all(c["better"] for c in random_matched)
+        best = max(random_matched, key=lambda c: c["control_score"])
+        detail = "; ".join(f"{c['family']} D={c['dim']} (ED {c['ed']:.1f}): Δ = {c['delta']:+.3f}"
+                           f" [{c['ci'][0]:+.3f}, {c['ci'][1]:+.3f}], "
+                           f"p_holm = {_fmt_p(c['p_holm'])}" for c in random_matched)
+        if beats:
+            verdict = (f"{label} (ED {model.ed:.1f}) beats dimension-matched random bases: "
+                       f"{detail}")
+        else:
+            lost = [c["family"] for c in random_matched if not c["better"]]
+            verdict = (f"{label} (ED {model.ed:.1f}) does NOT beat dimension-matched random "
+                       f"bases (not better than {', '.join(lost)}): {detail}")
+    return ModelVerdict(
+        model=label, layer=layer, ed=model.ed, grid_fraction=model.grid_fraction,
+        score=model.score, n_units=model.dim, comparisons=comparisons,
+        beats_random_bases=beats, verdict=verdict,
+        control_family=None if best is None else f"{best['family']}-d{best['dim']}",
+        control_score=None if best is None else best["control_score"],
+        control_delta=None if best is None else model.score - best["control_score"],
+    )
+
+
+def _fmt_p(p: float) -> str:
+    if not np.isfinite(p):
+        return "nan"
+    return f"{p:.3f}" if p >= 0.001 else f"{p:.1e}"
