@@ -23,11 +23,12 @@ def _colour(family: str, k: int) -> str:
 
 
 def figure_controls(doc: dict):
-    """A matplotlib figure of score vs effective dimensionality.
+    """A matplotlib figure: score vs number of units D (left) and vs effective
+    dimensionality (right).
 
-    Each control family is a line through its seed-mean (ED, score) at every swept D, with a
-    band from the lowest to the highest seed's score and every seed as a dot; models are
-    labelled black points, their shuffled maps grey crosses.
+    Each control family is a line through its seed-mean score at every swept D (left) or its
+    seed-mean (ED, score) (right), with a band from the lowest to the highest seed's score and
+    every seed as a dot; models are labelled black points, their shuffled maps grey crosses.
     """
     import matplotlib
 
@@ -35,7 +36,8 @@ def figure_controls(doc: dict):
         matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(8.0, 5.5), dpi=100)
+    fig, (ax_d, ax) = plt.subplots(1, 2, figsize=(13.0, 5.5), dpi=100, sharey=True,
+                                   gridspec_kw={"width_ratios": [2, 3]})
     points = doc.get("points", [])
     extra = 0
     for family, rows in doc.get("curves", {}).items():
@@ -54,6 +56,9 @@ def figure_controls(doc: dict):
         pts = [p for p in points if p["kind"] == "control" and p["family"] == family]
         ax.scatter([p["ed"] for p in pts], [p["score"] for p in pts], s=9, color=colour,
                    alpha=0.7, lw=0)
+        dims = np.array([r["dim"] for r in rows], dtype=float)
+        ax_d.plot(dims, mean, "-o", color=colour, lw=1.8, ms=3, label=family)
+        ax_d.fill_between(dims, lo, hi, color=colour, alpha=0.18, lw=0)
         for r in (rows[0], rows[-1]):
             ax.annotate(f"D={r['dim']}", (r["ed_mean"], r["score_mean"]), fontsize=7,
                         color=colour, xytext=(3, -9), textcoords="offset points")
@@ -62,6 +67,9 @@ def figure_controls(doc: dict):
         ax.scatter([p["ed"] for p in shuffles], [p["score"] for p in shuffles], marker="x",
                    s=28, color=_COLOURS["shuffle"], label="models, bins shuffled")
     for p in (p for p in points if p["kind"] == "model"):
+        ax_d.scatter([p["dim"]], [p["score"]], s=40, color="black", zorder=5)
+        ax_d.annotate(p["name"], (p["dim"], p["score"]), fontsize=7, xytext=(4, 3),
+                      textcoords="offset points", zorder=6)
         ax.scatter([p["ed"]], [p["score"]], s=55, color="black", zorder=5)
         ax.annotate(p["name"], (p["ed"], p["score"]), fontsize=8, xytext=(5, 4),
                     textcoords="offset points", zorder=6)
@@ -69,7 +77,11 @@ def figure_controls(doc: dict):
     ax.set_xlabel("effective dimensionality (participation ratio, "
                   f"{doc.get('analysis_arena', '')} arena)")
     kind = doc.get("score", "ceiled")
-    ax.set_ylabel(f"{kind} score (median over cells)")
+    ax_d.set_xscale("log", base=2)
+    ax_d.set_xlabel("number of units D (band: seed range)")
+    ax_d.set_ylabel(f"{kind} score (median over cells)")
+    ax_d.set_title("score vs dimension", fontsize=10)
+    ax_d.grid(alpha=0.3, which="both")
     title = f"{doc.get('benchmark', '')}: score vs effective dimensionality"
     ols = doc.get("ols")
     if ols and ols.get("table"):
