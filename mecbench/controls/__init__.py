@@ -4,7 +4,7 @@ Control models (random Fourier features, Gaussian bumps, ReLU features, idealise
 grid cells, spatially shuffled maps, untrained networks) are ordinary response providers named
 ``control/...`` (grammar in :mod:`mecbench.controls.names`). The analysis (dimension sweep,
 effective dimensionality, grid fraction, OLS, dimension-matched paired tests) lives in
-:mod:`mecbench.controls.analysis`.
+:mod:`mecbench.controls.sweep` (:func:`run_controls`).
 """
 
 from mecbench.controls.names import (
@@ -20,8 +20,11 @@ from mecbench.controls.providers import (
     control_provider,
     model_rate_maps,
 )
+from mecbench.controls.sweep import ControlsResult, run_controls
 
 __all__ = [
+    "ControlsResult",
+    "run_controls",
     "FAMILIES",
     "POSITION_FAMILIES",
     "RANDOM_BASES",

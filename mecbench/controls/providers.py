@@ -147,6 +147,9 @@ def model_rate_maps(provider: Any, arena: Arena, layer: str | None = None, *, se
     except MecbenchError as err:
         raise ModelError(f"model {name!r} has no rate maps for arena {arena.key} "
                          f"({arena.bin_size:g} m bins) of the {what}: {err}") from err
+    except Exception as err:  # a plugin's own bug: name the model, not a traceback
+        raise ModelError(f"model {name!r} failed to produce rate maps for arena {arena.key} "
+                         f"of the {what}: {type(err).__name__}: {err}") from err
     try:
         return check_provider_output(provider, arena, layer, maps)
     except ModelError as err:

@@ -13,8 +13,11 @@ __all__ = ["control"]
 
 
 def control(rest: str, **kwargs: Any):
-    """Control models: control/{fourier,bumps,relu,grid}-d<D>-s<SEED>, shuffle-<MODEL>-s<SEED>,
-    untrained-<ARCH>-d<D>-s<SEED>."""
+    """Controls (random/grid bases, shuffled maps, untrained nets): control/<family>-d<D>-s<SEED>.
+
+    Families ``fourier``, ``bumps``, ``relu``, ``grid``; also ``shuffle-<MODEL>-s<SEED>`` and
+    ``untrained-<ARCH>-d<D>-s<SEED>`` (grammar: :mod:`mecbench.controls.names`).
+    """
     from mecbench.controls.providers import control_provider
 
     return control_provider("control/" + rest, **kwargs)
