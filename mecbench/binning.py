@@ -58,7 +58,9 @@ from mecbench.ratemaps import DIMS, Arena, grid_shape, make_rate_maps
 
 __all__ = [
     "BinnedSession",
+    "SessionArrays",
     "bin_session",
+    "bin_session_arrays",
     "bin_samples",
     "smooth_normalised",
     "gaussian_kernel_matrix",
@@ -105,6 +107,31 @@ class BinnedSession:
     head_direction: np.ndarray | None
     speed: np.ndarray
     info: dict = field(default_factory=dict)
+
+
+@dataclass
+class SessionArrays:
+    """Rate maps of one session as numpy arrays (see :func:`bin_session_arrays`).
+
+    Attributes
+    ----------
+    rate : ndarray, shape (n_x, n_y, n_cells)
+        Hz, NaN where occupancy < ``min_occupancy``.
+    rate_halves : ndarray, shape (2, n_x, n_y, n_cells), or None
+    occupancy : ndarray, shape (n_x, n_y)
+        Seconds per bin after the speed filter.
+    head_direction, speed : ndarray or None, ndarray
+        Per position sample, as in :class:`BinnedSession`.
+    info : dict
+        Sample and spike counts.
+    """
+
+    rate: np.ndarray
+    rate_halves: np.ndarray | None
+    occupancy: np.ndarray
+    head_direction: np.ndarray | None
+    speed: np.ndarray
+    info: dict
 
 
 # --------------------------------------------------------------------------------------------
@@ -232,6 +259,23 @@ def _session_positions(t, x, y, x2, y2, where):
     return t, x, y, finite, head
 
 
+def _speed(t: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Speed per sample: |p[i+1] - p[i-1]| / (t[i+1] - t[i-1]) (one-sided at the ends)."""
+    dx = np.empty_like(x)
+    dy = np.empty_like(y)
+    span = np.empty_like(t)
+    for d, v in ((dx, x), (dy, y), (span, t)):
+        np.subtract(v[2:], v[:-2], out=d[1:-1])
+        d[0], d[-1] = v[1] - v[0], v[-1] - v[-2]
+    with np.errstate(invalid="ignore"):
+        dx *= dx
+        dy *= dy
+        dx += dy
+        np.sqrt(dx, out=dx)
+        dx /= span
+    return dx
+
+
 def _sample_intervals(t: np.ndarray, max_gap: float | None) -> tuple[np.ndarray, float]:
     diffs = np.diff(t)
     med = float(np.median(diffs))
@@ -240,6 +284,160 @@ def _sample_intervals(t: np.ndarray, max_gap: float | None) -> tuple[np.ndarray,
     dt[:-1] = np.where(diffs > limit, med, diffs)
     dt[-1] = med
     return dt, med
+
+
+class _SampleLocator:
+    """Index of the last position sample at or before each time (``t[0] <= s``).
+
+    Equal to ``clip(searchsorted(t, s, side="right") - 1, 0, n - 1)`` but linear in the number
+    of spikes, in three regimes chosen from the time vector once:
+
+    - ``"grid"`` (every ``t_i`` within 1 % of an interval of ``t_0 + i·Δ``, e.g. clock-driven
+      tracking): ``floor((s - t_0)/Δ)`` is exact unless ``s`` lies within the sampling jitter
+      (plus floating-point error) of a sample time; only those spikes are checked;
+    - ``"regular"`` (within 0.45 of an interval): the same guess is off by at most one sample,
+      fixed with one comparison on each side;
+    - ``"table"`` (missing samples, irregular clocks): a lookup table on a regular grid of
+      ``step`` (the median interval) gives the answer up to the few samples inside one grid
+      cell, which are stepped over; anything unresolved after a few steps, and pathological
+      time vectors, fall back to ``searchsorted``.
+    """
+
+    def __init__(self, t: np.ndarray, step: float):
+        self.t = t
+        self.t_pad = np.append(t, np.inf)
+        self.t_next = self.t_pad[1:]  # t_next[i] = t[i + 1], +inf after the last sample
+        n = self.n = t.size
+        self.mode = "search"
+        if n < 3:
+            return
+        self.slope = (t[-1] - t[0]) / (n - 1)
+        deviation = np.abs(t - (t[0] + self.slope * np.arange(n))).max()
+        n_grid = int(np.ceil((t[-1] - t[0]) / step)) + 2
+        if deviation < 0.01 * self.slope:
+            self.mode = "grid"
+            self.thr = deviation / self.slope + 64 * np.finfo(float).eps * (n + 1)
+        elif deviation < 0.45 * self.slope:
+            self.mode = "regular"
+        elif n_grid <= 4 * n + 16:  # else the table would be large: searchsorted
+            self.mode = "table"
+            self.step, self.n_grid = step, n_grid
+            self.table = np.searchsorted(t, t[0] + step * np.arange(n_grid), "right") - 1
+
+    def _guess(self, s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``floor((s - t_0)/Δ)`` clipped to the samples, and the fractional part."""
+        u = s - self.t[0]
+        u *= 1.0 / self.slope
+        idx = u.astype(np.intp)
+        np.minimum(idx, self.n - 1, out=idx)
+        u -= idx
+        return idx, u
+
+    def _one_step(self, s: np.ndarray, idx: np.ndarray) -> np.ndarray:
+        """Exact index when ``idx`` is off by at most one sample (in place).
+
+        ``t[g] > s`` means the answer is ``g - 1`` (then ``t[g + 1] > s`` too); otherwise it
+        is ``g + (t[g + 1] <= s)``. Never below 0 as ``t[0] <= s``.
+        """
+        before = np.take(self.t_pad, idx) > s
+        after = np.take(self.t_next, idx) <= s
+        np.subtract(idx, before, out=idx, casting="unsafe")
+        np.add(idx, after, out=idx, casting="unsafe")
+        return idx
+
+    def __call__(self, s: np.ndarray) -> np.ndarray:
+        """Sample indices of times ``s``, all ``>= t[0]``."""
+        t, n = self.t, self.n
+        if self.mode == "search" or s.size == 0:
+            return np.clip(np.searchsorted(t, s, side="right") - 1, 0, n - 1)
+        if self.mode == "grid":
+            idx, frac = self._guess(s)
+            near = (frac < self.thr) | (frac >= 1.0 - self.thr)
+            if near.any():
+                idx[near] = self._one_step(s[near], idx[near])
+            return idx
+        if self.mode == "regular":
+            return self._one_step(s, self._guess(s)[0])
+        k = np.floor((s - t[0]) / self.step).astype(np.intp)
+        np.clip(k, 0, self.n_grid - 1, out=k)
+        idx = np.maximum(self.table[k], 0)
+        idx -= t[idx] > s
+        np.maximum(idx, 0, out=idx)
+        for _ in range(4):
+            nxt = np.minimum(idx + 1, n - 1)
+            ahead = (nxt > idx) & (t[nxt] <= s)
+            if not ahead.any():
+                break
+            idx += ahead
+        nxt = np.minimum(idx + 1, n - 1)
+        wrong = ((t[idx] > s) & (idx > 0)) | ((nxt > idx) & (t[nxt] <= s))
+        if wrong.any():
+            idx[wrong] = np.clip(np.searchsorted(t, s[wrong], side="right") - 1, 0, n - 1)
+        return idx
+
+
+def _sample_index(t: np.ndarray, s: np.ndarray, step: float) -> np.ndarray:
+    """``clip(searchsorted(t, s, side="right") - 1, 0, n - 1)`` via :class:`_SampleLocator`."""
+    return _SampleLocator(t, step)(s)
+
+
+_CHUNK = 16_384  # spikes per pass: the working arrays of one chunk stay in the CPU cache
+
+
+def _count_spikes(trains, ids, t, t_end, dt, med, code, n_slots, gaps, spikes_outside, where):
+    """Spike counts (n_cells, n_slots) by (cell, slot) in one vectorised pass over all cells.
+
+    The spike trains are consumed in cache-sized chunks of consecutive spikes (a chunk spans as
+    many cells as it needs; no step works cell by cell): each spike gets its position sample
+    (:class:`_SampleLocator`), the sample's slot from ``code`` (the last slot collects excluded
+    samples and, with ``gaps``, spikes in lost tracking) and its cell's offset; one ``bincount``
+    per chunk adds them up. Returns counts, spikes in gaps, spikes outside the recording.
+    """
+    n_cells = len(trains)
+    lengths = np.fromiter((tr.size for tr in trains), dtype=np.int64, count=n_cells)
+    starts = np.zeros(n_cells + 1, dtype=np.int64)
+    np.cumsum(lengths, out=starts[1:])
+    total = int(starts[-1])
+    counts = np.zeros(n_cells * n_slots, dtype=np.int64)
+    locate = _SampleLocator(t, med)
+    t0 = t[0]
+    n_in_gap = n_outside = 0
+    for a in range(0, total, _CHUNK):
+        b = min(a + _CHUNK, total)
+        c0 = int(np.searchsorted(starts, a, side="right")) - 1
+        c1 = int(np.searchsorted(starts, b - 1, side="right")) - 1
+        pieces = [trains[c][max(a - starts[c], 0):min(b, starts[c + 1]) - starts[c]]
+                  for c in range(c0, c1 + 1)]
+        s = np.concatenate(pieces) if len(pieces) > 1 else pieces[0]
+        local = np.repeat(np.arange(c1 - c0 + 1, dtype=np.int32) * np.int32(n_slots),
+                          [p.size for p in pieces])
+        if not (t0 <= s.min() and s.max() <= t_end):  # NaN fails this test too
+            bad = ~np.isfinite(s)
+            if bad.any():
+                c = c0 + int(local[bad][0]) // n_slots
+                raise DataError(f"{where}: spike times of cell {ids[c]!r} contain non-finite "
+                                "values")
+            out = (s < t0) | (s > t_end)
+            if spikes_outside == "error":
+                c = c0 + int(local[out][0]) // n_slots
+                n_bad = int(((trains[c] < t0) | (trains[c] > t_end)).sum())
+                raise DataError(
+                    f"{where}: cell {ids[c]!r} has {n_bad} spike(s) outside the position "
+                    f"recording [{t0:g}, {t_end:g}] s (e.g. {s[out][0]:g} s)"
+                )
+            n_outside += int(out.sum())
+            s, local = s[~out], local[~out]
+        sample = locate(s)
+        sc = np.take(code, sample)
+        if gaps:
+            in_gap = (s - t[sample]) > dt[sample]
+            n_in_gap += int(in_gap.sum())
+            sc[in_gap] = n_slots - 1
+        sc += local  # int64 += int32: in place
+        counts[c0 * n_slots:(c1 + 1) * n_slots] += np.bincount(
+            sc, minlength=(c1 - c0 + 1) * n_slots
+        )
+    return counts.reshape(n_cells, n_slots), n_in_gap, n_outside
 
 
 def _bin_index(
@@ -254,13 +452,12 @@ def _bin_index(
     """Flat bin index (C order over x, y) per sample and the updated mask of usable samples."""
     nx, ny = arena.shape
     half_w, half_h = arena.width / 2, arena.height / 2
-    ok = ok.copy()
     xs = np.where(ok, x, 0.0)
     ys = np.where(ok, y, 0.0)
-    out = ok & ((np.abs(xs) > half_w) | (np.abs(ys) > half_h))
-    if out.any():
+    if xs.min() < -half_w or xs.max() > half_w or ys.min() < -half_h or ys.max() > half_h:
+        out = ok & ((np.abs(xs) > half_w) | (np.abs(ys) > half_h))
         if outside == "drop":
-            ok &= ~out
+            ok = ok & ~out
         else:
             over = max(
                 float(np.max(np.abs(xs[out]) - half_w)) / arena.width,
@@ -273,14 +470,150 @@ def _bin_index(
                     "beyond a wall); check the arena size and that positions are in metres "
                     "centred on 0, or pass outside='drop'"
                 )
-    ix = np.clip(np.floor((xs + half_w) / arena.bin_size).astype(np.int64), 0, nx - 1)
-    iy = np.clip(np.floor((ys + half_h) / arena.bin_size).astype(np.int64), 0, ny - 1)
-    return ix * ny + iy, ok
+    # truncation equals floor for values >= 0; anything below 0 is clipped to bin 0 anyway
+    xs += half_w
+    xs *= 1.0 / arena.bin_size
+    ix = xs.astype(np.intp)
+    np.clip(ix, 0, nx - 1, out=ix)
+    ys += half_h
+    ys *= 1.0 / arena.bin_size
+    iy = ys.astype(np.intp)
+    np.clip(iy, 0, ny - 1, out=iy)
+    ix *= ny
+    ix += iy
+    return ix, ok
 
 
 # --------------------------------------------------------------------------------------------
 # the session binner
 # --------------------------------------------------------------------------------------------
+def bin_session_arrays(
+    t,
+    x,
+    y,
+    spike_times: Sequence[np.ndarray],
+    *,
+    arena_width: float,
+    arena_height: float | None = None,
+    bin_size: float = DEFAULT_BIN_SIZE,
+    x2=None,
+    y2=None,
+    smoothing_sigma: float | None = DEFAULT_SMOOTHING_SIGMA,
+    min_occupancy: float = DEFAULT_MIN_OCCUPANCY,
+    speed_min: float | None = DEFAULT_SPEED_MIN,
+    speed_max: float | None = None,
+    halves: bool = True,
+    outside: str = "clip",
+    outside_tolerance: float = DEFAULT_OUTSIDE_TOLERANCE,
+    max_gap: float | None = None,
+    spikes_outside: str = "error",
+    where: str | None = None,
+    cell_names: Sequence[str] | None = None,
+) -> SessionArrays:
+    """The numeric core of :func:`bin_session`: the same maps as plain numpy arrays.
+
+    Takes the arguments of :func:`bin_session` (``cell_names`` only label error messages) and
+    returns a :class:`SessionArrays`; no xarray objects are built, which matters when binning
+    many short sessions (simulations). See :func:`bin_session` for the parameters.
+    """
+    where = where or "session"
+    arena_height = arena_width if arena_height is None else arena_height
+    try:
+        arena = Arena(float(arena_width), float(arena_height), float(bin_size))
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"{where}: {err}") from None
+    if outside not in ("clip", "drop", "error"):
+        raise ConfigError(f"outside must be 'clip', 'drop' or 'error', got {outside!r}")
+    if spikes_outside not in ("error", "drop"):
+        raise ConfigError(f"spikes_outside must be 'error' or 'drop', got {spikes_outside!r}")
+    sigma = _check_positive(smoothing_sigma or 0.0, "smoothing_sigma")
+    min_occ = _check_positive(min_occupancy, "min_occupancy")
+    vmin = _check_positive(speed_min or 0.0, "speed_min")
+    vmax = None if speed_max is None else _check_positive(speed_max, "speed_max", False)
+    tol = _check_positive(outside_tolerance, "outside_tolerance")
+    if max_gap is not None:
+        _check_positive(max_gap, "max_gap", allow_zero=False)
+
+    t, x, y, finite, head = _session_positions(t, x, y, x2, y2, where)
+    n = t.size
+    dt, med = _sample_intervals(t, max_gap)
+    t_end = t[-1] + dt[-1]
+
+    # speed from central differences of the mean position (NaN next to lost tracking)
+    speed = _speed(t, x, y)
+    speed[~finite] = np.nan
+    ok = finite.copy()
+    if vmin > 0 or vmax is not None:
+        with np.errstate(invalid="ignore"):
+            fast_enough = speed >= vmin
+            if vmax is not None:
+                fast_enough &= speed <= vmax
+        ok &= fast_enough
+    bins, ok = _bin_index(x, y, ok, arena, outside, tol, where)
+
+    nx, ny = arena.shape
+    nb = nx * ny
+    n_halves = 2 if halves else 1
+    half_of = (t >= t[0] + 0.5 * (t_end - t[0])).astype(np.int64) if halves else \
+        np.zeros(n, dtype=np.int64)
+    slot = half_of * nb + bins  # per sample: (half, bin)
+
+    occ = np.bincount(slot[ok], weights=dt[ok], minlength=n_halves * nb)
+    occ = occ.reshape(n_halves, nx, ny)
+
+    # spikes of all cells at once
+    n_cells = len(spike_times)
+    if n_cells == 0:
+        raise DataError(f"{where}: no cells (spike_times is empty)")
+    ids = [f"cell {i}" for i in range(n_cells)] if cell_names is None else \
+        [str(c) for c in cell_names]
+    if len(ids) != n_cells:
+        raise DataError(f"{where}: {len(ids)} neuroid ids for {n_cells} cells")
+    trains = [_vector(s, f"spike times of {ids[c]}", where) for c, s in enumerate(spike_times)]
+    # per sample: its (half, bin) slot, or the trash slot K - 1 when excluded
+    n_slots = n_halves * nb + 1
+    code = np.where(ok, slot, n_slots - 1)
+    gaps = bool((dt[:-1] < np.diff(t)).any())  # lost tracking: spikes past a sample's interval
+    counts, n_in_gap, n_outside = _count_spikes(
+        trains, ids, t, t_end, dt, med, code, n_slots, gaps, spikes_outside, where
+    )
+    n_used = int(counts[:, :-1].sum())
+    counts = counts[:, :-1].reshape(n_cells, n_halves, nx, ny).astype(np.float64)
+
+    def rates(c: np.ndarray, o: np.ndarray) -> np.ndarray:
+        """Rate (cells, x, y) from counts (cells, x, y) and occupancy (x, y)."""
+        sc, so = smooth_normalised(c, o, sigma / arena.bin_size)
+        valid = (o >= min_occ) & (o > 0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            r = sc / so
+        return np.where(valid, r, np.nan)
+
+    total_occ = occ.sum(axis=0)
+    if not ((total_occ >= min_occ) & (total_occ > 0)).any():
+        raise DataError(
+            f"{where}: no bin has {min_occ:g} s of occupancy (min_occupancy) after the speed "
+            f"filter; {int(ok.sum())} of {n} position samples were usable"
+        )
+    rate = rates(counts.sum(axis=1), total_occ)
+    rate_halves = None
+    if halves:
+        rate_halves = np.stack([rates(counts[:, k], occ[k]) for k in range(2)])
+        rate_halves = np.moveaxis(rate_halves, 1, -1)  # (half, x, y, cell)
+    info = {
+        "n_samples": int(n),
+        "n_samples_used": int(ok.sum()),
+        "duration_s": float(t_end - t[0]),
+        "time_used_s": float(total_occ.sum()),
+        "sampling_interval_s": med,
+        "n_spikes": int(sum(tr.size for tr in trains)),
+        "n_spikes_used": n_used,
+        "n_spikes_in_gaps": n_in_gap,
+        "n_spikes_outside_recording": n_outside,
+        "two_leds": head is not None,
+    }
+    return SessionArrays(np.moveaxis(rate, 0, -1), rate_halves, total_occ, head, speed, info)
+
+
 def bin_session(
     t,
     x,
@@ -371,135 +704,35 @@ def bin_session(
         Bad parameters.
     """
     where = where or f"session {animal}/{session}"
-    arena_height = arena_width if arena_height is None else arena_height
-    try:
-        arena = Arena(float(arena_width), float(arena_height), float(bin_size))
-    except (TypeError, ValueError) as err:
-        raise ConfigError(f"{where}: {err}") from None
-    if outside not in ("clip", "drop", "error"):
-        raise ConfigError(f"outside must be 'clip', 'drop' or 'error', got {outside!r}")
-    if spikes_outside not in ("error", "drop"):
-        raise ConfigError(f"spikes_outside must be 'error' or 'drop', got {spikes_outside!r}")
-    sigma = _check_positive(smoothing_sigma or 0.0, "smoothing_sigma")
-    min_occ = _check_positive(min_occupancy, "min_occupancy")
-    vmin = _check_positive(speed_min or 0.0, "speed_min")
-    vmax = None if speed_max is None else _check_positive(speed_max, "speed_max", False)
-    tol = _check_positive(outside_tolerance, "outside_tolerance")
-    if max_gap is not None:
-        _check_positive(max_gap, "max_gap", allow_zero=False)
-
-    t, x, y, finite, head = _session_positions(t, x, y, x2, y2, where)
-    n = t.size
-    dt, med = _sample_intervals(t, max_gap)
-    t_end = t[-1] + dt[-1]
-
-    # speed from central differences of the mean position (NaN next to lost tracking)
-    with np.errstate(invalid="ignore"):
-        vx = np.gradient(x, t)
-        vy = np.gradient(y, t)
-    speed = np.hypot(vx, vy)
-    speed[~finite] = np.nan
-    ok = finite.copy()
-    if vmin > 0 or vmax is not None:
-        with np.errstate(invalid="ignore"):
-            fast_enough = speed >= vmin
-            if vmax is not None:
-                fast_enough &= speed <= vmax
-        ok &= fast_enough
-    bins, ok = _bin_index(x, y, ok, arena, outside, tol, where)
-
-    nx, ny = arena.shape
-    nb = nx * ny
-    n_halves = 2 if halves else 1
-    half_of = (t >= t[0] + 0.5 * (t_end - t[0])).astype(np.int64) if halves else \
-        np.zeros(n, dtype=np.int64)
-    slot = half_of * nb + bins  # per sample: (half, bin)
-
-    occ = np.bincount(slot[ok], weights=dt[ok], minlength=n_halves * nb)
-    occ = occ.reshape(n_halves, nx, ny)
-
-    # spikes of all cells at once
     n_cells = len(spike_times)
-    if n_cells == 0:
-        raise DataError(f"{where}: no cells (spike_times is empty)")
     ids = (
         [f"{animal}/{session}/{i}" for i in range(n_cells)]
         if neuroid_id is None else [str(i) for i in neuroid_id]
     )
-    if len(ids) != n_cells:
-        raise DataError(f"{where}: {len(ids)} neuroid ids for {n_cells} cells")
-    trains = [_vector(s, f"spike times of {ids[c]}", where) for c, s in enumerate(spike_times)]
-    lengths = np.array([tr.size for tr in trains], dtype=np.int64)
-    spikes = np.concatenate(trains) if lengths.sum() else np.zeros(0)
-    cell = np.repeat(np.arange(n_cells, dtype=np.int64), lengths)
-    if not np.isfinite(spikes).all():
-        c = int(cell[~np.isfinite(spikes)][0])
-        raise DataError(f"{where}: spike times of cell {ids[c]!r} contain non-finite values")
-    early = spikes < t[0]
-    late = spikes > t_end
-    n_outside = int(early.sum() + late.sum())
-    if n_outside:
-        if spikes_outside == "error":
-            c = int(cell[early | late][0])
-            s = spikes[early | late][0]
-            raise DataError(
-                f"{where}: cell {ids[c]!r} has {int(((early | late) & (cell == c)).sum())} "
-                f"spike(s) outside the position recording [{t[0]:g}, {t_end:g}] s "
-                f"(e.g. {s:g} s)"
-            )
-        inside = ~(early | late)
-        spikes, cell = spikes[inside], cell[inside]
-    sample = np.clip(np.searchsorted(t, spikes, side="right") - 1, 0, n - 1)
-    in_gap = (spikes - t[sample]) > dt[sample]
-    use = ok[sample] & ~in_gap
-    counts = np.bincount(
-        cell[use] * (n_halves * nb) + slot[sample[use]], minlength=n_cells * n_halves * nb
-    ).reshape(n_cells, n_halves, nx, ny).astype(np.float64)
-
-    def rates(c: np.ndarray, o: np.ndarray) -> np.ndarray:
-        """Rate (cells, x, y) from counts (cells, x, y) and occupancy (x, y)."""
-        sc, so = smooth_normalised(c, o, sigma / arena.bin_size)
-        valid = (o >= min_occ) & (o > 0)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            r = sc / so
-        return np.where(valid, r, np.nan)
-
-    total_occ = occ.sum(axis=0)
-    if not ((total_occ >= min_occ) & (total_occ > 0)).any():
-        raise DataError(
-            f"{where}: no bin has {min_occ:g} s of occupancy (min_occupancy) after the speed "
-            f"filter; {int(ok.sum())} of {n} position samples were usable"
-        )
-    rate = rates(counts.sum(axis=1), total_occ)
+    arrays = bin_session_arrays(
+        t, x, y, spike_times, arena_width=arena_width, arena_height=arena_height,
+        bin_size=bin_size, x2=x2, y2=y2, smoothing_sigma=smoothing_sigma,
+        min_occupancy=min_occupancy, speed_min=speed_min, speed_max=speed_max, halves=halves,
+        outside=outside, outside_tolerance=outside_tolerance, max_gap=max_gap,
+        spikes_outside=spikes_outside, where=where, cell_names=ids,
+    )
+    arena_height = arena_width if arena_height is None else arena_height
     coords = {"session": [str(session)] * n_cells, **neuroid_coords}
     rate_da = make_rate_maps(
-        np.moveaxis(rate, 0, -1), arena_width=arena.width, arena_height=arena.height,
-        bin_size=arena.bin_size, neuroid_id=ids, animal=str(animal), **coords,
+        arrays.rate, arena_width=float(arena_width), arena_height=float(arena_height),
+        bin_size=float(bin_size), neuroid_id=ids, animal=str(animal), **coords,
     )
     halves_da = None
-    if halves:
-        h = np.stack([rates(counts[:, k], occ[k]) for k in range(2)])  # (half, cell, x, y)
+    if arrays.rate_halves is not None:
         halves_da = xr.DataArray(
-            np.moveaxis(h, 1, -1), dims=("half", *DIMS), coords=rate_da.coords,
+            arrays.rate_halves, dims=("half", *DIMS), coords=rate_da.coords,
             name="rate_halves", attrs=dict(rate_da.attrs),
         )
-    occ_da = xr.DataArray(
-        np.repeat(total_occ[:, :, None], n_cells, axis=2), dims=DIMS, coords=rate_da.coords,
-        name="occupancy", attrs=dict(rate_da.attrs),
-    )
-    info = {
-        "n_samples": int(n),
-        "n_samples_used": int(ok.sum()),
-        "duration_s": float(t_end - t[0]),
-        "time_used_s": float(total_occ.sum()),
-        "sampling_interval_s": med,
-        "n_spikes": int(lengths.sum()),
-        "n_spikes_used": int(use.sum()),
-        "n_spikes_outside_recording": n_outside,
-        "n_spikes_in_gaps": int(in_gap.sum()),
-        "two_leds": head is not None,
-    }
-    return BinnedSession(rate_da, halves_da, occ_da, head, speed, info)
+    occ_da = rate_da.copy(
+        data=np.repeat(arrays.occupancy[:, :, None], n_cells, axis=2)
+    ).rename("occupancy")
+    return BinnedSession(rate_da, halves_da, occ_da, arrays.head_direction, arrays.speed,
+                         arrays.info)
 
 
 # --------------------------------------------------------------------------------------------

@@ -363,3 +363,34 @@ def test_no_bin_with_enough_occupancy_is_an_error():
     x = np.linspace(-0.45, 0.45, 50)
     with pytest.raises(DataError, match="short.mat: no bin has 0.1 s"):
         bin_session(t, x, np.zeros(50), [np.array([0.1])], arena_width=1.0, where="short.mat")
+
+
+@pytest.mark.parametrize(
+    ("kind", "mode"),
+    [("exact", "grid"), ("tiny-jitter", "grid"), ("jitter", "regular"), ("missing", "table"),
+     ("bursty", "search"), ("few", "search")],
+)
+def test_sample_index_equals_searchsorted(kind, mode):
+    from mecbench.binning import _SampleLocator
+
+    rng = np.random.default_rng(14)
+    n, dt = 5000, 0.02
+    t = np.arange(n) * dt
+    if kind == "tiny-jitter":
+        t = t + rng.uniform(-1e-5, 1e-5, n)
+    elif kind == "jitter":
+        t = t + rng.uniform(-0.004, 0.004, n)
+    elif kind == "missing":
+        t = np.delete(t, rng.choice(np.arange(1, n - 1), 400, replace=False))
+    elif kind == "bursty":  # clusters of close samples and long gaps
+        t = np.sort(np.concatenate([t[::10], t[::10] + 1e-4, t[::10] + 2e-4, t[5::50] + 3e-3]))
+    elif kind == "few":
+        t = t[:2]
+    # spikes anywhere, exactly at sample times, just after them and just before them
+    s = np.concatenate([rng.uniform(t[0], t[-1] + 0.02, 20_000), t, t + 1e-12,
+                        np.maximum(t - 1e-12, t[0]), [t[0], t[-1] + 0.019]])
+    med = float(np.median(np.diff(t)))
+    locate = _SampleLocator(t, med)
+    assert locate.mode == mode
+    expected = np.clip(np.searchsorted(t, s, side="right") - 1, 0, t.size - 1)
+    np.testing.assert_array_equal(locate(s), expected)
