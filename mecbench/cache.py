@@ -5,8 +5,9 @@ Every entry is stored under a key that is the SHA-256 of a canonical JSON docume
 returned:
 
 - always: the mecbench version and a hash of mecbench's own source code (the ``.py`` files of
-  ``mecbench``, ``mecbench.models`` and ``mecbench.datasets``), so that editing the code
-  invalidates every entry;
+  ``mecbench`` and ``mecbench.models``, except the command line, report, leaderboard and
+  loader modules, which cannot change a cached value), so that editing the code invalidates
+  every entry;
 - model rate maps (kind ``"ratemaps"``): model identifier, provider fingerprint (weights and
   configuration), arena (width, height, bin size), layer, seed;
 - ceilings (kind ``"ceiling"``): benchmark identifier and version, data content hash, mapping
@@ -57,25 +58,38 @@ def _json_default(obj: Any) -> Any:
     raise TypeError(f"cannot put a {type(obj).__name__} in a cache key")
 
 
-def hash_source_files(roots: list[tuple[str, Path]]) -> str:
+#: Parts of mecbench that never influence a cached value (presentation, bookkeeping, input
+#: loading whose output is hashed anyway); edits there leave the cache valid.
+SOURCE_EXCLUDED = ("mecbench/cli/", "mecbench/report/", "mecbench/leaderboard.py",
+                   "mecbench/compare.py", "mecbench/loaders/", "mecbench/training/",
+                   "mecbench/__main__.py")
+
+
+def hash_source_files(roots: list[tuple[str, Path]],
+                      exclude: tuple[str, ...] = ()) -> str:
     """SHA-256 over every ``.py`` file under each ``(label, directory)``, in path order;
-    the relative path and the bytes of each file are hashed."""
+    the relative path (``label/sub/file.py``) and the bytes of each file are hashed. Paths
+    starting with an entry of ``exclude`` are skipped."""
     h = hashlib.sha256()
     for label, root in roots:
         for path in sorted(Path(root).rglob("*.py")):
-            h.update(f"{label}/{path.relative_to(root).as_posix()}\0".encode())
+            name = f"{label}/{path.relative_to(root).as_posix()}"
+            if name.startswith(exclude):
+                continue
+            h.update(f"{name}\0".encode())
             h.update(path.read_bytes())
     return h.hexdigest()
 
 
 @functools.lru_cache(maxsize=1)
 def source_hash() -> str:
-    """SHA-256 of mecbench's source: every ``.py`` file of the ``mecbench``,
-    ``mecbench.models`` and ``mecbench.datasets`` packages (computed once per process)."""
+    """SHA-256 of the mecbench source that can change a result: every ``.py`` file of the
+    ``mecbench`` and ``mecbench.models`` packages except :data:`SOURCE_EXCLUDED` (computed once
+    per process). Datasets are not hashed as code: their content hash is part of every key."""
     import importlib.util
 
     roots = []
-    for package in ("mecbench", "mecbench.models", "mecbench.datasets"):
+    for package, label in (("mecbench", "mecbench"), ("mecbench.models", "mecbench/models")):
         try:
             spec = importlib.util.find_spec(package)
         except ModuleNotFoundError:
@@ -83,8 +97,8 @@ def source_hash() -> str:
         if spec is None or not spec.submodule_search_locations:
             continue
         for root in sorted(spec.submodule_search_locations):
-            roots.append((package, Path(root)))
-    return hash_source_files(roots)
+            roots.append((label, Path(root)))
+    return hash_source_files(roots, SOURCE_EXCLUDED)
 
 
 def cache_key(kind: str, parts: Mapping[str, Any]) -> tuple[str, dict]:

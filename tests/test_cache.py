@@ -12,7 +12,14 @@ import pytest
 import xarray as xr
 
 from mecbench import __version__
-from mecbench.cache import Cache, cache_key, canonical_json, hash_source_files, source_hash
+from mecbench.cache import (
+    SOURCE_EXCLUDED,
+    Cache,
+    cache_key,
+    canonical_json,
+    hash_source_files,
+    source_hash,
+)
 from mecbench.errors import UnknownIdentifierError
 from mecbench.ratemaps import make_rate_maps
 
@@ -76,13 +83,26 @@ def test_source_hash_changes_with_any_source_byte(tmp_path):
     assert hash_source_files([("p", pkg)]) != base
 
 
+def test_source_hash_skips_excluded_paths(tmp_path):
+    pkg = tmp_path / "pkg"
+    (pkg / "cli").mkdir(parents=True)
+    (pkg / "core.py").write_text("x = 1\n")
+    (pkg / "cli" / "tool.py").write_text("y = 1\n")
+    base = hash_source_files([("p", pkg)], ("p/cli/",))
+    (pkg / "cli" / "tool.py").write_text("y = 2\n")
+    assert hash_source_files([("p", pkg)], ("p/cli/",)) == base
+    (pkg / "core.py").write_text("x = 2\n")
+    assert hash_source_files([("p", pkg)], ("p/cli/",)) != base
+
+
 def test_source_hash_is_this_installation():
     import mecbench
 
-    assert source_hash() == hash_source_files(
-        [("mecbench", Path(mecbench.__file__).parent)]
-        + [(name, Path(d)) for name in ("mecbench.models", "mecbench.datasets")
-           for d in importlib.util.find_spec(name).submodule_search_locations])
+    roots = [("mecbench", Path(mecbench.__file__).parent)] + [
+        ("mecbench/models", Path(d))
+        for d in importlib.util.find_spec("mecbench.models").submodule_search_locations]
+    assert source_hash() == hash_source_files(roots, SOURCE_EXCLUDED)
+    assert "mecbench/cli/" in SOURCE_EXCLUDED and "mecbench/scoring.py" not in SOURCE_EXCLUDED
 
 
 def test_array_round_trip_and_hit_counts(tmp_path):

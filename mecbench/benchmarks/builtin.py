@@ -80,18 +80,18 @@ VERSIONS: dict[str, int] = {
 
 #: Hash of each definition at its current version (see :func:`spec_hash`).
 SPEC_HASHES: dict[str, str] = {
-    "mec-sim.ridge": "d01cf08ded14aea5",
-    "mec-sim.ridgecv": "89f09f0c27f3f069",
-    "mec-sim.pls": "9f9ff2a74ef8035a",
-    "mec-sim.enet": "729403f62c0cbbd0",
-    "mec-sim.one-to-one": "70afc4db868f9980",
-    "mec-sim.ridge-blocked": "711f9bfd69710461",
-    "mec-sim.ridge-leftright": "7dc14dad2c2ba942",
-    "sargolini2006.ridge": "2153a899b715454a",
-    "sargolini2006.ridgecv": "c56792037dcc8142",
-    "sargolini2006.pls": "7c675d88ff4faebf",
-    "sargolini2006.enet": "df2b88e79468c01a",
-    "sargolini2006.one-to-one": "e6ff7c3164e10f33",
+    "mec-sim.ridge": "820f19f51a9cdce4",
+    "mec-sim.ridgecv": "7a40c496e50efeaa",
+    "mec-sim.pls": "91f1c379b6e0ce17",
+    "mec-sim.enet": "add1e22b599489ba",
+    "mec-sim.one-to-one": "77923bd27328db02",
+    "mec-sim.ridge-blocked": "bc3fa3990011d7f4",
+    "mec-sim.ridge-leftright": "82861c8bfeebe1cb",
+    "sargolini2006.ridge": "b04f5d09ca3d9001",
+    "sargolini2006.ridgecv": "fc3a1cd571aba541",
+    "sargolini2006.pls": "ed773390b8f00c46",
+    "sargolini2006.enet": "d8039d81c7e906e7",
+    "sargolini2006.one-to-one": "3f05a7a98b9df548",
 }
 
 CEILING = "holdout"
@@ -117,7 +117,7 @@ def definition(identifier: str) -> dict:
         raise UnknownIdentifierError("benchmark", identifier, VERSIONS)
     dataset, mapping, splits = _split_identifier(identifier)
     name, kwargs, _ = DATASETS[dataset]
-    return {"dataset": name, "dataset_kwargs": kwargs, "mapping": MAPPINGS[mapping].key(),
+    return {"dataset": name, "dataset_kwargs": kwargs, "mapping": MAPPINGS[mapping].full_key(),
             "splits": splits_text(SPLITS[splits]), "ceiling": CEILING}
 
 
@@ -139,7 +139,10 @@ def build(identifier: str) -> Benchmark:
     """Build the built-in benchmark ``identifier``."""
     from mecbench import registry
 
-    definition(identifier)  # validates the name
+    if identifier not in VERSIONS:
+        from mecbench.errors import UnknownIdentifierError
+
+        raise UnknownIdentifierError("benchmark", identifier, VERSIONS)
     dataset, mapping, splits = _split_identifier(identifier)
     name, kwargs, _ = DATASETS[dataset]
     return Benchmark(

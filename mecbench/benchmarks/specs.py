@@ -105,12 +105,23 @@ class MappingSpec:
             raise ConfigError(f"--mapping {self.text}: {err}") from None
 
     def key(self) -> dict[str, Any]:
-        """Everything that identifies the fitted behaviour: the name, and the estimator's
-        class and full parameters (defaults included)."""
+        """What identifies the fitted behaviour: the name and the explicit parameters.
+
+        Defaults are not listed: they live in mecbench's source, whose hash is part of every
+        cache key (:func:`mecbench.cache.source_hash`), and of the definitions pinned by
+        :data:`mecbench.benchmarks.builtin.SPEC_HASHES` through :meth:`full_key`. Computing
+        this key imports nothing (fast cache look-ups).
+        """
+        return {"name": self.name, "params": {k: _jsonable(v)
+                                              for k, v in sorted(self.params.items())}}
+
+    def full_key(self) -> dict[str, Any]:
+        """:meth:`key` plus the estimator's class and every parameter, defaults included."""
         est = self.build()
         params = est.get_params(deep=False) if hasattr(est, "get_params") else dict(self.params)
-        return {"name": self.name, "class": f"{type(est).__module__}.{type(est).__qualname__}",
-                "params": {k: _jsonable(v) for k, v in sorted(params.items())}}
+        return {**self.key(),
+                "class": f"{type(est).__module__}.{type(est).__qualname__}",
+                "all_params": {k: _jsonable(v) for k, v in sorted(params.items())}}
 
 
 def _jsonable(value: Any) -> Any:
