@@ -6,11 +6,11 @@ Usage::
     python tests/perf/bench_score_cli.py --quick    # reduced data and trajectories (smoke run)
     python tests/perf/bench_score_cli.py --model ugrnn-relu-dos --benchmark mec-sim.pls
 
-Every run uses a fresh cache directory. CPU time (user + system of the process) is printed
-next to wall time: on a shared machine wall time includes waiting for the cores. The dataset is built (or copied from the user cache)
+Every run uses a fresh cache directory. The dataset is built (or copied from the user cache)
 first and timed separately: "cold" means no cached model rate maps, ceiling or score, which is
 what a user scoring a new model meets. Each `mecbench` command runs in its own process; wall
-time and that process's peak RSS are printed. Targets (issue 5): cold < 120 s on 2 cores, peak
+time, CPU time (user + system) and that process's peak RSS are printed: on a shared machine
+wall time includes waiting for the cores. Targets (issue 5): cold < 120 s on 2 cores, peak
 RSS < 4 GB, warm < 5 s. Finally the saved per-cell scores are compared with
 `mecbench.compat.get_fits` on the same data, model rate maps and splits (ridge benchmarks).
 """
