@@ -102,14 +102,21 @@ class Design:
 
     # -- covariance (p x p) form ---------------------------------------------------------
     def pstats(self, fit):
-        """``(Xf, mu, C)``: fit rows centred on their mean ``mu`` and ``C = Xfᵀ Xf``."""
+        """``(Xf, mu)``: fit rows centred on their mean ``mu``."""
         def compute():
             Xf = self.cache.X0[fit]
             mu = Xf.mean(axis=0)
             Xf -= mu
-            C = Xf.T @ Xf
-            return Xf, mu, 0.5 * (C + C.T)
+            return Xf, mu
         return self.cache.memo(self.key("pstats", fit), compute)
+
+    def pcov(self, fit):
+        """``C = Xfᵀ Xf`` (p × p) of the centred fit rows."""
+        def compute():
+            Xf = self.pstats(fit)[0]
+            C = Xf.T @ Xf
+            return 0.5 * (C + C.T)
+        return self.cache.memo(self.key("pcov", fit), compute)
 
     def xe(self, fit, evl):
         """Eval rows centred on the fit-row mean."""
@@ -123,7 +130,8 @@ class Design:
 
             from ._linalg import single_thread
 
-            Xf, _, C = self.pstats(fit)
+            Xf = self.pstats(fit)[0]
+            C = self.pcov(fit)
             with single_thread():
                 s, W = sla.eigh(C, driver="evd", check_finite=False)
             np.maximum(s, 0.0, out=s)

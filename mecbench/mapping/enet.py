@@ -6,13 +6,12 @@ Objective per target (scikit-learn's, exactly)::
 
 with the intercept ``b`` fitted by centring ``X`` and ``y`` on the training rows.
 
-Solver: accelerated proximal gradient (FISTA, Beck & Teboulle 2009) with gradient-based
-adaptive restart (O'Donoghue & Candès 2015), vectorised across targets (one step size per
-target), using the shared Gram matrix ``XᵀX`` when features are few and two products with ``X``
-otherwise. Every few iterations each unfinished target is *polished*: with its current support
-and signs fixed, the optimality conditions are a linear system, solved exactly (in batch for
-small supports; through the cached kernel eigen-decomposition for full supports). A target stops
-when its Fenchel duality gap is below ``tol · ||y - ȳ||² / n``.
+Solver: ADMM vectorised across targets (one penalty and one ADMM parameter per target); its
+ridge-like step reuses the split's cached eigen-decomposition (the same one Ridge/RidgeCV use).
+Every few iterations each unfinished target is *polished*: with its current support and signs
+fixed, the optimality conditions are a linear system, solved exactly (in batch for small
+supports; through the cached eigen-decomposition for full supports). A target stops when its
+Fenchel duality gap is below ``tol · ||y - ȳ||² / n``.
 """
 
 from __future__ import annotations
@@ -21,6 +20,7 @@ import numpy as np
 
 from mecbench.errors import ConfigError
 
+from ._linalg import single_thread
 from ._validation import check_fraction, check_nonneg, check_positive_int, per_target
 from .base import Design, MappingBase, fit_design
 from .cache import FeatureCache
@@ -114,61 +114,67 @@ def _gap(prob: _Problem, W, XtR, lam1, lam2, cols) -> np.ndarray:
 
 
 def enet_solve(prob: _Problem, lam1: np.ndarray, lam2: np.ndarray, *, tol: float,
-               max_iter: int, W0: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Minimise the elastic-net objective for every target; returns (W (p, t), gap (t,))."""
+               max_iter: int) -> tuple[np.ndarray, np.ndarray]:
+    """Minimise the elastic-net objective for every target; returns (W (p, t), gap (t,)).
+
+    ADMM (Boyd et al. 2011, §6.4) splitting the smooth part from the l1 term: the w-update
+    ``(XᵀX/n + (lam2 + ρ) I) w = Xᵀy/n + ρ (z - u)`` is solved exactly for every target and
+    every ``ρ`` through the one cached eigen-decomposition of the split (kernel form with the
+    Woodbury identity when features outnumber samples), so an iteration costs four matrix
+    products shared by all targets. ``ρ`` is adapted per target by residual balancing. Every
+    few iterations unfinished targets are polished (exact solve on a stable support) and
+    checked against the duality gap; finished targets leave the batch.
+    """
     p, t = prob.p, prob.Yc.shape[1]
-    W = np.zeros((p, t)) if W0 is None else W0.copy()
+    W = np.zeros((p, t))
     gaps = np.full(t, np.inf)
     scale = np.sum(prob.Yc**2, axis=0) / prob.n
     thresh = tol * np.maximum(scale, np.finfo(float).tiny)
     # exact zero solutions: max |xⱼᵀy| / n <= lam1
     zero = (np.max(np.abs(prob.c), axis=0, initial=0.0) <= lam1) | (scale == 0)
-    W[:, zero] = 0.0
     gaps[zero] = 0.0
-    active = np.flatnonzero(~zero)
-    if active.size == 0:
+    act = np.flatnonzero(~zero)
+    if act.size == 0:
         return W, gaps
-    step = 1.0 / (prob.L + lam2 + 1e-300)
-    Wa = W[:, active]
-    Z = Wa.copy()
-    tk = np.ones(active.size)
-    last_support = None
+    rho = np.maximum(lam1[act] + lam2[act], 1e-6 * max(prob.L, 1e-300))
+    Z = np.zeros((p, act.size))
+    U = np.zeros((p, act.size))
+    last = None
     it = 0
-    while active.size and it < max_iter:
-        l1a, l2a, sa = lam1[active], lam2[active], step[active]
-        grad = -prob.XtR(Z, active) + l2a * Z
-        Wn = Z - sa * grad
-        Wn = np.sign(Wn) * np.maximum(np.abs(Wn) - sa * l1a, 0.0)
-        tn = 0.5 * (1.0 + np.sqrt(1.0 + 4.0 * tk * tk))
-        restart = np.sum((Z - Wn) * (Wn - Wa), axis=0) > 0
-        mom = np.where(restart, 0.0, (tk - 1.0) / tn)
-        Z = Wn + mom * (Wn - Wa)
-        tk = np.where(restart, 1.0, tn)
-        Wa = Wn
+    while act.size and it < max_iter:
+        l1a, l2a = lam1[act], lam2[act]
+        Wk = prob.solve_full(prob.c[:, act] + rho * (Z - U), l2a + rho)
+        Zo = Z
+        Z = Wk + U
+        Z = np.sign(Z) * np.maximum(np.abs(Z) - l1a / rho, 0.0)
+        U += Wk - Z
         it += 1
-        if it % _CHECK_EVERY and it < max_iter:
+        if it % _CHECK_EVERY == 0:  # residual balancing
+            rp = np.linalg.norm(Wk - Z, axis=0)
+            rd = rho * np.linalg.norm(Z - Zo, axis=0)
+            up = rp > 10 * rd
+            down = rd > 10 * rp
+            factor = np.where(up, 2.0, np.where(down, 0.5, 1.0))
+            rho = rho * factor
+            U = U / factor
+        if it % (2 * _CHECK_EVERY) and it < max_iter:
             continue
-        XtR = prob.XtR(Wa, active)
-        g = _gap(prob, Wa, XtR, l1a, l2a, active)
-        support = Wa != 0
-        if last_support is not None and last_support.shape == support.shape:
-            stable = np.all(support == last_support, axis=0)
-            Wp, gp = _polish(prob, Wa, support, stable, l1a, l2a, active)
+        XtR = prob.XtR(Z, act)
+        g = _gap(prob, Z, XtR, l1a, l2a, act)
+        support = Z != 0
+        if last is not None:
+            stable = np.all(support == last, axis=0) & (g > thresh[act])
+            Wp, gp = _polish(prob, Z, support, stable, l1a, l2a, act)
             better = gp < g
             if better.any():
-                Wa[:, better] = Wp[:, better]
                 Z[:, better] = Wp[:, better]
-                tk[better] = 1.0
                 g[better] = gp[better]
-        last_support = support
-        done = g <= thresh[active]
-        W[:, active] = Wa
-        gaps[active] = g
-        if done.any():
-            keep = ~done
-            active = active[keep]
-            Wa, Z, tk = Wa[:, keep], Z[:, keep], tk[keep]
-            last_support = last_support[:, keep]
+        last = support
+        W[:, act] = Z
+        gaps[act] = g
+        keep = g > thresh[act]
+        if not keep.all():
+            act, Z, U, rho, last = act[keep], Z[:, keep], U[:, keep], rho[keep], last[:, keep]
     return W, gaps
 
 
@@ -179,7 +185,7 @@ def _polish(prob, Wa, support, stable, lam1, lam2, cols):
     gp = np.full(Wa.shape[1], np.inf)
     sizes = support.sum(axis=0)
     full = stable & (sizes == p) & (lam2 > 0)
-    small = stable & (sizes > 0) & (sizes <= min(prob.n, 512)) & ~full
+    small = stable & (sizes > 0) & (sizes <= min(prob.n, 256)) & ~full
     if full.any():
         idx = np.flatnonzero(full)
         B = prob.c[:, cols[idx]] - lam1[idx] * np.sign(Wa[:, idx])
@@ -314,7 +320,7 @@ class Lasso(ElasticNet):
 def _make_problem(Xc: np.ndarray, Yc: np.ndarray) -> _Problem:
     import scipy.linalg as sla
 
-    from ._linalg import shifted_eigh, single_thread
+    from ._linalg import shifted_eigh
 
     n, p = Xc.shape
     if p <= n:
@@ -328,11 +334,11 @@ def _make_problem(Xc: np.ndarray, Yc: np.ndarray) -> _Problem:
 
 
 def _design_problem(d: Design, tr, Yc) -> _Problem:
-    Xf, _, C = d.pstats(tr)
+    Xf = d.pstats(tr)[0]
     if d.kernel(len(tr)):
         return _Problem(Xf, Yc, gram=None, eig=d.keig(tr), kernel_eig=True)
     s, W, _, _ = d.peig(tr)
-    return _Problem(Xf, Yc, gram=C, eig=(s, W), kernel_eig=False)
+    return _Problem(Xf, Yc, gram=d.pcov(tr), eig=(s, W), kernel_eig=False)
 
 
 def elastic_net_cv(X, Y, alphas=REFERENCE_ALPHAS, l1_ratios=REFERENCE_L1_RATIOS, cv: int = 2,

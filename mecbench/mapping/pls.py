@@ -201,8 +201,8 @@ class PLS(MappingBase):
                 D = pls_kernel(d.kff(tr)[0], Yc, k)
                 P = d.kef(tr, te) @ D
             else:
-                Xf, _, C = d.pstats(tr)
-                P = d.xe(tr, te) @ pls_primal(C, Xf.T @ Yc, k)
+                Xf = d.pstats(tr)[0]
+                P = d.xe(tr, te) @ pls_primal(d.pcov(tr), Xf.T @ Yc, k)
             P += ym
             out.append(P)
         return out

@@ -93,7 +93,7 @@ class Ridge(MappingBase):
                     A = V @ eig_coef(s, V.T @ Yc, alpha_t, const0=True)
                 P = d.kef(tr, te) @ A
             else:
-                Xf, _, C = d.pstats(tr)
+                Xf = d.pstats(tr)[0]
                 R = Xf.T @ Yc
                 if factor is not None:
                     with single_thread():
@@ -108,7 +108,7 @@ class Ridge(MappingBase):
 
 
 def _chol(d: Design, tr, kernel: bool, alpha: float):
-    M = d.kff(tr)[0] if kernel else d.pstats(tr)[2]
+    M = d.kff(tr)[0] if kernel else d.pcov(tr)
     A = M.copy()
     A.flat[:: A.shape[0] + 1] += alpha
     try:
@@ -167,7 +167,7 @@ class RidgeCV(MappingBase):
             A = V @ eig_coef(s, V.T @ Yc, alpha_t, const0=True)
             coef = (d.cache.X0.T @ A).T
         else:
-            Xf, mu, _ = d.pstats(fit)
+            Xf = d.pstats(fit)[0]
             s, W, _, _ = d.peig(fit)
             coef = (W @ eig_coef(s, W.T @ (Xf.T @ Yc), alpha_t)).T
         xm = d.cache.X.mean(axis=0)
@@ -196,7 +196,7 @@ class RidgeCV(MappingBase):
                 s, V = d.keig(tr)
                 P = d.kefV(tr, te) @ eig_coef(s, V.T @ Yc, alpha_t, const0=True)
             else:
-                Xf, _, _ = d.pstats(tr)
+                Xf = d.pstats(tr)[0]
                 s, W, _, _ = d.peig(tr)
                 P = (d.xe(tr, te) @ W) @ eig_coef(s, W.T @ (Xf.T @ Yc), alpha_t)
             P += ym
@@ -262,7 +262,7 @@ def _fold_errors(d: Design, fit, val, alphas):
             KvV = d.kefV(fit, val)
             VtY = V.T @ Yfc
         else:
-            Xf, _, _ = d.pstats(fit)
+            Xf = d.pstats(fit)[0]
             s, W, _, _ = d.peig(fit)
             KvV = d.xe(fit, val) @ W
             VtY = W.T @ (Xf.T @ Yfc)
