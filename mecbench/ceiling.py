@@ -67,8 +67,9 @@ CEILING_FORMULA = (
     "inter-animal consistency (same mapping and splits) or split-half r corrected by "
     "Spearman-Brown 2r/(1+r); ceiled_i = raw_i / ceiling_i (r, not r^2) for cells with "
     "ceiling_i > min_ceiling, other cells excluded and counted; ceiled = median_i ceiled_i; "
-    "CI = percentile bootstrap over cells (seeded); ratio_of_medians = median raw_i / "
-    "median ceiling_i over the same included cells; ceiled values are not clipped."
+    "CI = 95% percentile bootstrap of the median over cells (seeded); ceiling_median = "
+    "median ceiling_i over cells with ceiling_i > min_ceiling; ratio_of_medians = median raw_i "
+    "/ median ceiling_i over the included cells; ceiled values are not clipped."
 )
 
 
