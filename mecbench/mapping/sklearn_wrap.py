@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.base import BaseEstimator, RegressorMixin, clone, is_regressor
+from sklearn.base import BaseEstimator, RegressorMixin, clone
 
 from mecbench.errors import ConfigError, UnknownIdentifierError
 
@@ -19,7 +19,7 @@ def sklearn_linear_regressors() -> list[str]:
     out = []
     for name in lm.__all__:
         obj = getattr(lm, name, None)
-        if isinstance(obj, type) and issubclass(obj, BaseEstimator) and is_regressor(obj):
+        if isinstance(obj, type) and issubclass(obj, RegressorMixin):
             out.append(name)
     return sorted(out)
 
