@@ -13,7 +13,9 @@ import functools
 import numpy as np
 import scipy.linalg as sla
 
-__all__ = ["single_thread", "shifted_eigh", "index_digest", "eig_coef", "solve_sym"]
+__all__ = [
+    "single_thread", "multi_thread", "mm", "shifted_eigh", "index_digest", "eig_coef", "solve_sym",
+]
 
 
 @functools.lru_cache(maxsize=1)
@@ -29,6 +31,39 @@ def single_thread():
         return _controller().limit(limits=1, user_api="blas")
     except Exception:  # pragma: no cover - threadpoolctl unavailable or broken
         return contextlib.nullcontext()
+
+
+@functools.lru_cache(maxsize=1)
+def _default_threads() -> int | None:
+    try:
+        counts = [m["num_threads"] for m in _controller().info() if m["user_api"] == "blas"]
+        return max(counts) if counts else None
+    except Exception:  # pragma: no cover
+        return None
+
+
+def multi_thread():
+    """Context manager restoring BLAS's own thread count (e.g. inside :func:`single_thread`)."""
+    n = _default_threads()
+    if n is None:
+        return contextlib.nullcontext()
+    try:
+        return _controller().limit(limits=n, user_api="blas")
+    except Exception:  # pragma: no cover
+        return contextlib.nullcontext()
+
+
+#: Products below this many multiply-adds run on one BLAS thread: on small shared machines
+#: waking a second thread costs more than the product itself.
+BIG_PRODUCT = 2e8
+
+
+def mm(A: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """``A @ B`` with all BLAS threads when the product is big, else in the caller's setting."""
+    if A.shape[0] * A.shape[-1] * (B.shape[-1] if B.ndim > 1 else 1) >= BIG_PRODUCT:
+        with multi_thread():
+            return A @ B
+    return A @ B
 
 
 def index_digest(idx: np.ndarray) -> bytes:

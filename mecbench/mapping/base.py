@@ -9,7 +9,7 @@ from sklearn.base import BaseEstimator, RegressorMixin, clone
 
 from mecbench.errors import DataError
 
-from ._linalg import index_digest, shifted_eigh
+from ._linalg import index_digest, mm, shifted_eigh, single_thread
 from ._validation import check_X, check_Y
 from .cache import FeatureCache
 
@@ -83,7 +83,7 @@ class Design:
         """Cross kernel of eval rows against fit rows, centred on the fit-row mean."""
         def compute():
             _, row, tot = self.kff(fit)
-            Kef = self.cache.gram[np.ix_(evl, fit)]
+            Kef = self.cache.gram[np.ix_(evl, fit)]  # no BLAS
             Kef -= Kef.mean(axis=1)[:, None]
             Kef -= row[None, :]
             Kef += tot
@@ -98,7 +98,7 @@ class Design:
     def kefV(self, fit, evl):
         """Eval cross kernel projected on the train-kernel eigenvectors."""
         return self.cache.memo(self.key("kefV", fit, evl),
-                               lambda: self.kef(fit, evl) @ self.keig(fit)[1])
+                               lambda: mm(self.kef(fit, evl), self.keig(fit)[1]))
 
     # -- covariance (p x p) form ---------------------------------------------------------
     def pstats(self, fit):
@@ -114,7 +114,7 @@ class Design:
         """``C = Xfᵀ Xf`` (p × p) of the centred fit rows."""
         def compute():
             Xf = self.pstats(fit)[0]
-            C = Xf.T @ Xf
+            C = mm(Xf.T, Xf)
             return 0.5 * (C + C.T)
         return self.cache.memo(self.key("pcov", fit), compute)
 
@@ -196,10 +196,12 @@ def cross_predict(mapping, cache: FeatureCache | np.ndarray, Y: np.ndarray,
     if len(used) and not np.isfinite(Yarr[used]).all():
         raise DataError("Y contains non-finite values in rows used by the splits")
     fast = getattr(mapping, "_cross_predict", None)
+    preds = None
     if fast is not None:
-        preds = fast(cache, Yarr, splits)
-    else:
-        preds = None
+        # small factorisations and products on one BLAS thread; big products and the Gram
+        # matrix switch back to all threads (see _linalg.mm)
+        with single_thread():
+            preds = fast(cache, Yarr, splits)
     if preds is None:
         preds = []
         for tr, te in splits:

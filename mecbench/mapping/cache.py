@@ -76,8 +76,11 @@ class FeatureCache:
         """``K = X0 X0ᵀ`` (n_bins, n_bins), computed once with multithreaded BLAS."""
         with self._lock:
             if self._K is None:
+                from ._linalg import multi_thread
+
                 X0 = self.X0
-                K = X0 @ X0.T
+                with multi_thread():
+                    K = X0 @ X0.T
                 self._K = K
                 self.stats["gram"] += 1
             return self._K

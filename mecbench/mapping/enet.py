@@ -20,7 +20,7 @@ import numpy as np
 
 from mecbench.errors import ConfigError
 
-from ._linalg import single_thread
+from ._linalg import mm, single_thread
 from ._validation import check_fraction, check_nonneg, check_positive_int, per_target
 from .base import Design, MappingBase, fit_design
 from .cache import FeatureCache
@@ -59,8 +59,8 @@ class _Problem:
     def XtR(self, W: np.ndarray, cols=slice(None)) -> np.ndarray:
         """``Xᵀ(y - X w) / n`` for the given target columns."""
         if self.G is not None:
-            return self.c[:, cols] - self.G @ W / self.n
-        return self.Xf.T @ (self.Yc[:, cols] - self.Xf @ W) / self.n
+            return self.c[:, cols] - mm(self.G, W) / self.n
+        return mm(self.Xf.T, self.Yc[:, cols] - mm(self.Xf, W)) / self.n
 
     def solve_full(self, B: np.ndarray, lam2: np.ndarray) -> np.ndarray:
         """``(XᵀX/n + lam2 I)⁻¹ B`` column by column through the cached eigen-decomposition."""
@@ -68,9 +68,9 @@ class _Problem:
         if not self.kernel_eig:  # V holds eigenvectors of XᵀX
             return V @ ((V.T @ B) / (s[:, None] / self.n + lam2[None, :]))
         # Woodbury: (XᵀX/n + l I)⁻¹ = (I - Xᵀ (n l I + X Xᵀ)⁻¹ X) / l
-        XB = self.Xf @ B
+        XB = mm(self.Xf, B)
         Z = V @ ((V.T @ XB) / (s[:, None] + self.n * lam2[None, :]))
-        return (B - self.Xf.T @ Z) / lam2[None, :]
+        return (B - mm(self.Xf.T, Z)) / lam2[None, :]
 
     def gram_block(self, S: list[np.ndarray], m: int) -> np.ndarray:
         """Padded batch of ``X_Sᵀ X_S / n`` for the supports ``S`` (identity padding)."""
@@ -93,7 +93,7 @@ def _gap(prob: _Problem, W, XtR, lam1, lam2, cols) -> np.ndarray:
     y2 = np.sum(prob.Yc[:, cols] ** 2, axis=0)
     wc = n * np.sum(W * prob.c[:, cols], axis=0)  # wᵀXᵀy
     if prob.G is None:
-        R2 = np.sum((prob.Yc[:, cols] - prob.Xf @ W) ** 2, axis=0)
+        R2 = np.sum((prob.Yc[:, cols] - mm(prob.Xf, W)) ** 2, axis=0)
     else:
         R2 = np.maximum(y2 - 2 * wc + np.sum(W * (prob.G @ W), axis=0), 0.0)
     Rty = y2 - wc
@@ -278,8 +278,9 @@ class ElasticNet(MappingBase):
         xm = X.mean(axis=0) if self.fit_intercept else np.zeros(p)
         ym = Y.mean(axis=0) if self.fit_intercept else np.zeros(Y.shape[1])
         Xc = X - xm
-        prob = _make_problem(Xc, Y - ym)
-        W, gaps = enet_solve(prob, lam1, lam2, **opts)
+        with single_thread():
+            prob = _make_problem(Xc, Y - ym)
+            W, gaps = enet_solve(prob, lam1, lam2, **opts)
         coef = np.ascontiguousarray(W.T)
         self._set_linear(coef, ym - coef @ xm, p, was_1d)
         self.dual_gap_ = gaps
@@ -377,7 +378,9 @@ def elastic_net_cv(X, Y, alphas=REFERENCE_ALPHAS, l1_ratios=REFERENCE_L1_RATIOS,
         prob = _make_problem(X[fit] - xm, Yc)
         Xv = X[val] - xm
         for i, l1 in enumerate(l1s):
-            W, _ = enet_solve(prob, a_col * l1, a_col * (1 - l1), tol=tol, max_iter=max_iter)
+            with single_thread():
+                W, _ = enet_solve(prob, a_col * l1, a_col * (1 - l1), tol=tol,
+                                  max_iter=max_iter)
             P = Xv @ W + np.tile(ym, na)
             e = np.sum((np.tile(Y[val], (1, na)) - P) ** 2, axis=0)
             err[i] += e.reshape(na, t)

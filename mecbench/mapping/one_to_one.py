@@ -6,6 +6,7 @@ import numpy as np
 
 from mecbench.errors import DataError
 
+from ._linalg import mm
 from ._validation import check_X
 from .base import Design, MappingBase, fit_design
 from .cache import FeatureCache
@@ -29,7 +30,7 @@ def best_sources(Xz: np.ndarray, xconst: np.ndarray, Y: np.ndarray) -> np.ndarra
     lowest index, constant targets get -1.
     """
     Yz, yconst = _zscore_columns(Y)
-    R = Xz.T @ Yz  # (p, t) Pearson correlations
+    R = mm(Xz.T, Yz)  # (p, t) Pearson correlations
     R[xconst, :] = -np.inf
     best = np.argmax(R, axis=0)
     best[yconst | xconst.all()] = -1

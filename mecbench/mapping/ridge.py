@@ -12,7 +12,7 @@ import scipy.linalg as sla
 
 from mecbench.errors import ConfigError
 
-from ._linalg import eig_coef, single_thread, solve_sym
+from ._linalg import eig_coef, mm, single_thread, solve_sym
 from ._validation import check_nonneg, check_positive_int, per_target
 from .base import Design, MappingBase, fit_design
 from .cache import FeatureCache
@@ -91,7 +91,7 @@ class Ridge(MappingBase):
                 else:
                     s, V = d.keig(tr)
                     A = V @ eig_coef(s, V.T @ Yc, alpha_t, const0=True)
-                P = d.kef(tr, te) @ A
+                P = mm(d.kef(tr, te), A)
             else:
                 Xf = d.pstats(tr)[0]
                 R = Xf.T @ Yc
@@ -194,7 +194,7 @@ class RidgeCV(MappingBase):
             alpha_t = _select_alpha(d, tr, Yc, alphas, cv, self.alpha_per_target)
             if d.kernel(len(tr)):
                 s, V = d.keig(tr)
-                P = d.kefV(tr, te) @ eig_coef(s, V.T @ Yc, alpha_t, const0=True)
+                P = mm(d.kefV(tr, te), eig_coef(s, V.T @ Yc, alpha_t, const0=True))
             else:
                 Xf = d.pstats(tr)[0]
                 s, W, _, _ = d.peig(tr)
