@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin, clone
 
-from mecbench.errors import ConfigError, UnknownIdentifierError
+from mecbench.errors import ConfigError, DataError, UnknownIdentifierError
 
 from .base import fit_design
 
@@ -86,7 +86,11 @@ class SklearnMapping(RegressorMixin, BaseEstimator):
         from ._validation import check_X
 
         check_is_fitted(self, "estimator_")
-        P = np.asarray(self.estimator_.predict(check_X(X)), dtype=np.float64)
+        X = check_X(X)
+        if X.shape[1] != self.n_features_in_:
+            raise DataError(f"X has {X.shape[1]} features but the mapping was fitted with "
+                            f"{self.n_features_in_}")
+        P = np.asarray(self.estimator_.predict(X), dtype=np.float64)
         if not self._y_1d and P.ndim == 1:
             P = P[:, None]
         return P
