@@ -308,3 +308,13 @@ def test_constant_targets_predict_their_mean():
     Y = np.column_stack([np.full(25, 2.5), rng.normal(size=25)])
     for m in [Ridge(), RidgeCV(alphas=ALPHAS), PLS(2), ElasticNet(alpha=0.1), OneToOne()]:
         np.testing.assert_allclose(m.fit(X, Y).predict(X)[:, 0], 2.5, atol=1e-9)
+
+
+def test_pls_stops_when_targets_are_exhausted():
+    rng = np.random.default_rng(11)
+    X = rng.normal(size=(30, 8))
+    m = PLS(3).fit(X, np.full((30, 2), 4.0))
+    assert m.n_components_ == 0
+    np.testing.assert_allclose(m.predict(X), 4.0)
+    y = X @ rng.normal(size=8)  # one exact linear target
+    assert PLS(3).fit(X, y).n_components_ == 3

@@ -293,7 +293,7 @@ class ElasticNet(MappingBase):
 
     Attributes
     ----------
-    coef_, intercept_ : as scikit-learn; ``dual_gap_`` (n_targets,), ``n_iter_``.
+    coef_, intercept_ : as scikit-learn; ``dual_gap_`` (n_targets,): final duality gaps.
     """
 
     def __init__(self, alpha=1.0, l1_ratio=0.5, fit_intercept: bool = True,

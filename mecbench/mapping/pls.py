@@ -45,8 +45,9 @@ def _zero_constant_targets(Yc: np.ndarray) -> np.ndarray:
     return Yc
 
 
-def pls_kernel(K: np.ndarray, Yc: np.ndarray, n_components: int) -> np.ndarray:
-    """Dual PLS2 coefficients ``D`` (n × t) from a centred kernel: predictions are ``Kₑ D``.
+def pls_kernel(K: np.ndarray, Yc: np.ndarray, n_components: int) -> tuple[np.ndarray, int]:
+    """Dual PLS2 coefficients ``D`` (n × t) from a centred kernel (predictions are ``Kₑ D``)
+    and the number of components used.
 
     ``B = Xᵀ U (Tᵀ K U)⁻¹ Tᵀ Y`` with ``U`` the y-scores and ``T`` the x-scores of NIPALS
     (Rosipal & Trejo 2001, J. Mach. Learn. Res. 2:97), so ``D = U (Tᵀ K U)⁻¹ Tᵀ Y``.
@@ -92,14 +93,15 @@ def pls_kernel(K: np.ndarray, Yc: np.ndarray, n_components: int) -> np.ndarray:
     T = T[:, :used]
     U = U[:, :used]
     if used == 0:
-        return np.zeros((n, t))
+        return np.zeros((n, t)), 0
     M = T.T @ (K @ U)
-    return U @ np.linalg.solve(M, T.T @ Yc)
+    return U @ np.linalg.solve(M, T.T @ Yc), used
 
 
-def pls_primal(C: np.ndarray, XtY: np.ndarray, n_components: int) -> np.ndarray:
+def pls_primal(C: np.ndarray, XtY: np.ndarray, n_components: int) -> tuple[np.ndarray, int]:
     """PLS2 regression coefficients ``B`` (p × t) from ``C = XᵀX`` and ``XᵀY`` (both centred),
-    Dayal–MacGregor improved kernel algorithm (only ``XᵀY`` is deflated)."""
+    Dayal–MacGregor improved kernel algorithm (only ``XᵀY`` is deflated), and the number of
+    components used."""
     p, t = XtY.shape
     M = XtY.copy()
     R = np.zeros((p, n_components))
@@ -128,7 +130,7 @@ def pls_primal(C: np.ndarray, XtY: np.ndarray, n_components: int) -> np.ndarray:
         R[:, a] = r
         M -= tt * np.outer(P[:, a], Q[:, a])
         used = a + 1
-    return R[:, :used] @ Q[:, :used].T
+    return R[:, :used] @ Q[:, :used].T, used
 
 
 class PLS(MappingBase):
@@ -179,12 +181,14 @@ class PLS(MappingBase):
             Yc = Yc / ys
         if p > n:
             K = Xc @ Xc.T
-            B = Xc.T @ pls_kernel(0.5 * (K + K.T), Yc, k)
+            D, used = pls_kernel(0.5 * (K + K.T), Yc, k)
+            B = Xc.T @ D
         else:
             C = Xc.T @ Xc
-            B = pls_primal(0.5 * (C + C.T), Xc.T @ Yc, k)
+            B, used = pls_primal(0.5 * (C + C.T), Xc.T @ Yc, k)
         coef = (B * ys).T / xs
         self._set_linear(np.ascontiguousarray(coef), ym - coef @ xm, p, was_1d)
+        self.n_components_ = used
         return self
 
     def _cross_predict(self, cache: FeatureCache, Y: np.ndarray, splits):
@@ -198,11 +202,11 @@ class PLS(MappingBase):
             ym = Ytr.mean(axis=0)
             Yc = _zero_constant_targets(Ytr - ym)
             if d.kernel(len(tr)):
-                D = pls_kernel(d.kff(tr)[0], Yc, k)
+                D, _ = pls_kernel(d.kff(tr)[0], Yc, k)
                 P = mm(d.kef(tr, te), D)
             else:
                 Xf = d.pstats(tr)[0]
-                P = d.xe(tr, te) @ pls_primal(d.pcov(tr), Xf.T @ Yc, k)
+                P = d.xe(tr, te) @ pls_primal(d.pcov(tr), Xf.T @ Yc, k)[0]
             P += ym
             out.append(P)
         return out
