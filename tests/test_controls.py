@@ -247,6 +247,17 @@ def test_shuffle_control_wraps_any_model():
         control_provider("control/shuffle-no-such-model-s0")
 
 
+def test_untrained_control_has_d_units():
+    provider = control_provider("control/untrained-rnn-relu-d12-s3")
+    assert provider.identifier == "control/untrained-rnn-relu-d12-s3"
+    other = control_provider("control/untrained-rnn-relu-d12-s4")
+    assert provider.fingerprint() != other.fingerprint()       # the seed draws the weights
+    provider.n_batches = 3                                      # a short rollout for the test
+    maps = provider.rate_maps(ARENA, provider.default_layer)
+    check_provider_output(provider, ARENA, provider.default_layer, maps)
+    assert maps.sizes["neuroid"] == 12
+
+
 def test_untrained_control_errors():
     with pytest.raises(UnknownIdentifierError, match="untrained architecture"):
         control_provider("control/untrained-no-such-arch-d8-s0")

@@ -71,7 +71,7 @@ def match_model(run: Runner, label: str, layer: str, provider, points: list[Poin
             if not in_range:
                 out_of_range.append({**info, "in_range": False, "dim": None,
                                      "reason": f"the family's ED reaches only "
-                                               f"{max(eds):.1f} < model ED {model.ed:.1f}"})
+                                               f"{max(eds):.3g} < model ED {model.ed:.3g}"})
                 continue
             matched = _matched_position(run, template, fam, dim, seeds, points)
         else:
