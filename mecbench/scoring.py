@@ -304,7 +304,9 @@ def predictivity_details(
         v = valid[:, cols[0]]
         good, cv_splits, tests = [], [], []
         for s, (tr, te) in enumerate(split_list):
-            tr_v, te_v = tr[v[tr]], te[v[te]]
+            # sorted rows: the fit and r do not depend on row order, and gathers of sorted
+            # rows from the cached Gram matrix are several times faster
+            tr_v, te_v = np.sort(tr[v[tr]]), np.sort(te[v[te]])
             n_train[s, cols], n_test[s, cols] = tr_v.size, te_v.size
             if tr_v.size < min_train:
                 reason[s, cols] = _FEW_TRAIN
