@@ -135,6 +135,8 @@ def _run(args) -> int:
 
 
 def _f(x, digits: int = 3) -> str:
+    if x is not None and x != x:   # NaN (e.g. the SD of a single seed): shown as missing
+        x = None
     return opt.fmt(x, digits)
 
 
