@@ -253,3 +253,13 @@ def test_definitions_change_only_with_a_version_bump():
             f"{name} changed definition without a version bump (version "
             f"{builtin.VERSIONS[name]}): bump VERSIONS and update SPEC_HASHES")
     assert set(builtin.SPEC_HASHES) == set(builtin.VERSIONS)
+
+
+def test_sargolini2006_on_the_real_sample(real_mec_dir, toy, monkeypatch):
+    monkeypatch.setenv("MECBENCH_DATA", str(real_mec_dir))
+    bench = get_benchmark("sargolini2006.ridge")
+    assert bench.ceiling_method == "holdout" and bench.arenas == ["1x1m"]
+    assert bench.neural_data.n_neuroids == 10 and len(bench.neural_data.animals("1x1m")) == 3
+    score = bench(registry.load("model", "toy-bumps"), cache=Cache(enabled=False))
+    assert np.isfinite(score["ceiling"].values).sum() >= 8
+    assert np.isfinite(float(score["raw_median"]))

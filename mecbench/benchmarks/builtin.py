@@ -22,6 +22,9 @@ splits part        split scheme (:class:`mecbench.splits.SplitScheme`)
 ``-leftright``     the grid cut in two halves along y; two splits (each half trains once)
 =================  ==============================================================================
 
+``sargolini2006`` has no ``pls`` benchmark: its holdout sources can hold as few as two cells
+(the shared sample has 10 cells in 3 rats), too few for 25 components.
+
 Every benchmark uses the inter-animal ``holdout`` ceiling (same mapping and splits) and pools
 cells over all arenas of its dataset (see :mod:`mecbench.benchmarks.base`).
 
@@ -73,7 +76,6 @@ VERSIONS: dict[str, int] = {
     "mec-sim.ridge-leftright": 1,
     "sargolini2006.ridge": 1,
     "sargolini2006.ridgecv": 1,
-    "sargolini2006.pls": 1,
     "sargolini2006.enet": 1,
     "sargolini2006.one-to-one": 1,
 }
@@ -89,7 +91,6 @@ SPEC_HASHES: dict[str, str] = {
     "mec-sim.ridge-leftright": "82861c8bfeebe1cb",
     "sargolini2006.ridge": "b04f5d09ca3d9001",
     "sargolini2006.ridgecv": "fc3a1cd571aba541",
-    "sargolini2006.pls": "ed773390b8f00c46",
     "sargolini2006.enet": "d8039d81c7e906e7",
     "sargolini2006.one-to-one": "3f05a7a98b9df548",
 }
@@ -132,7 +133,8 @@ def _describe(identifier: str) -> str:
     split_text = {"": "random splits (20 % train, x10)",
                   "blocked": "blocked splits (20 cm blocks, 20 % train, x10)",
                   "leftright": "left/right halves"}[splits]
-    return f"{dataset}: {MAPPINGS[mapping].text}, {split_text}, holdout ceiling"
+    needs = " (needs MECBENCH_DATA)" if dataset == "sargolini2006" else ""
+    return f"{dataset}{needs}: {MAPPINGS[mapping].text}, {split_text}, holdout ceiling"
 
 
 def build(identifier: str) -> Benchmark:
@@ -201,11 +203,6 @@ def sargolini2006_ridge() -> Benchmark:
 def sargolini2006_ridgecv() -> Benchmark:
     """Sargolini 2006 recordings (MECBENCH_DATA); RidgeCV; 10 random splits."""
     return build("sargolini2006.ridgecv")
-
-
-def sargolini2006_pls() -> Benchmark:
-    """Sargolini 2006 recordings (MECBENCH_DATA); PLS, 25 components; 10 random splits."""
-    return build("sargolini2006.pls")
 
 
 def sargolini2006_enet() -> Benchmark:
