@@ -55,7 +55,7 @@ def multi_thread():
 
 #: Products below this many multiply-adds run on one BLAS thread: on small shared machines
 #: waking a second thread costs more than the product itself.
-BIG_PRODUCT = 2e8
+BIG_PRODUCT = 5e7
 
 
 def mm(A: np.ndarray, B: np.ndarray) -> np.ndarray:

@@ -74,7 +74,7 @@ class OneToOne(MappingBase):
         if X.shape[1] != self.n_features_in_:
             raise DataError(f"X has {X.shape[1]} features but the mapping was fitted with "
                             f"{self.n_features_in_}")
-        P = _take(X, self._best, self._mean)
+        P = _take(X, None, self._best, self._mean)
         return P[:, 0] if self._y_1d else P
 
     def _cross_predict(self, cache: FeatureCache, Y: np.ndarray, splits):
@@ -84,12 +84,14 @@ class OneToOne(MappingBase):
             Xz, xconst = cache.memo(d.key("zscore", tr),
                                     lambda tr=tr: _zscore_columns(cache.X[tr]))
             best = best_sources(Xz, xconst, Y[tr])
-            out.append(_take(cache.X[te], best, Y[tr].mean(axis=0)))
+            out.append(_take(cache.X, te, best, Y[tr].mean(axis=0)))
         return out
 
 
-def _take(X: np.ndarray, best: np.ndarray, mean: np.ndarray) -> np.ndarray:
-    P = X[:, np.maximum(best, 0)]
+def _take(X: np.ndarray, rows, best: np.ndarray, mean: np.ndarray) -> np.ndarray:
+    """Columns ``best`` of ``X`` (rows ``rows``, all if None); -1 columns get ``mean``."""
+    cols = np.maximum(best, 0)
+    P = X[:, cols] if rows is None else X[np.ix_(rows, cols)]
     none = best < 0
     if none.any():
         P[:, none] = mean[none]

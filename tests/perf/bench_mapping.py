@@ -119,7 +119,7 @@ def main(argv=None) -> int:
     print(f"problem: X {X.shape[0]} bins x {X.shape[1]} units; Y {Y.shape[1]} cells "
           f"({n_animals} animals x {n_cells}); 20 % train; {n_splits} splits", flush=True)
 
-    floor, _ = timed(lambda: X @ X.T)
+    floor = min(timed(lambda: X @ X.T)[0] for _ in range(3))  # best of 3 (shared machine)
 
     def ours(mapping_for_group):
         def run():
@@ -169,7 +169,7 @@ def main(argv=None) -> int:
         t1, a = timed(ours(lambda g: Ridge(alpha=1.0)))
         t2, b = timed(ref_per_animal(lambda: lm.Ridge(alpha=1.0)))
         record("ridge", t1, t2, compare(a, b, Y, splits, allcols))
-        ridge_time = t1
+        ridge_time = min([t1] + [timed(ours(lambda g: Ridge(alpha=1.0)))[0] for _ in range(2)])
     if "ridgecv" not in skip:
         t1, a = timed(ours(lambda g: RidgeCV(alphas=RIDGECV_ALPHAS)))
         t2, b = timed(ref_per_animal(
@@ -194,9 +194,21 @@ def main(argv=None) -> int:
             t2, b = timed(ref_per_animal(lambda: PLSRegression(n_comp, scale=False)))
         record("pls", t1, t2, compare(a, b, Y, splits, allcols),
                f"PLSRegression({n_comp}) per animal, default tol")
+        # accuracy against scikit-learn with its power iterations run much further
+        tr, te = splits[0]
+        g = groups[0]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            conv = PLSRegression(n_comp, scale=False, tol=1e-14, max_iter=1000).fit(
+                X[tr], Y[tr][:, g]).predict(X[te])
+        rc = pearson_cols(conv, Y[te][:, g])
+        for label, P in (("mecbench", a[0][:, g]), ("sklearn default", b[0][:, g])):
+            print(f"  pls vs sklearn (tol 1e-14), animal 0, split 0: {label}: max|dpred| "
+                  f"{np.abs(P - conv).max():.2e}, max|dr| "
+                  f"{np.nanmax(np.abs(pearson_cols(P, Y[te][:, g]) - rc)):.2e}", flush=True)
     if "enet" not in skip:
-        def enet_for(g):
-            return ElasticNet(alpha=enet_alpha[g], l1_ratio=enet_l1[g], tol=1e-4, max_iter=1000)
+        def enet_for(g):  # mecbench defaults (tol 1e-7: about 1e-3 of converged predictions)
+            return ElasticNet(alpha=enet_alpha[g], l1_ratio=enet_l1[g])
         t1, a = timed(ours(enet_for))
         k = min(args.enet_cells, n_cells)
         sub = np.concatenate([g[:k] for g in groups])
@@ -216,7 +228,21 @@ def main(argv=None) -> int:
         a_sub = [P[:, pos] for P in a]
         record("enet", t1, t2_all, compare(a_sub, b, Y, splits, sub),
                f"sklearn timed on {sub.size} of {Y.shape[1]} cells, extrapolated; "
-               "alpha=10^U(-2,0), l1=U(.1,.9), both tol 1e-4, max_iter 1000")
+               "alpha=10^U(-2,0), l1=U(.1,.9); sklearn defaults (tol 1e-4, max_iter 1000)")
+        # accuracy against a converged scikit-learn fit (first cells of split 0)
+        tr, te = splits[0]
+        kk = min(12, n_cells)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            conv = np.column_stack([
+                lm.ElasticNet(alpha=enet_alpha[j], l1_ratio=enet_l1[j], tol=1e-8,
+                              max_iter=100000).fit(X[tr], Y[tr, j]).predict(X[te])
+                for j in range(kk)])
+        rc = pearson_cols(conv, Y[te][:, :kk])
+        for label, P in (("mecbench", a[0][:, :kk]), ("sklearn default", b[0][:, :kk])):
+            print(f"  enet vs converged sklearn (tol 1e-8), {kk} cells, split 0: {label}: "
+                  f"max|dpred| {np.abs(P - conv).max():.2e}, max|dr| "
+                  f"{np.nanmax(np.abs(pearson_cols(P, Y[te][:, :kk]) - rc)):.2e}", flush=True)
     if "one-to-one" not in skip:
         t1, a = timed(ours(lambda g: OneToOne()))
         t2, b = timed(ref_one_to_one)
@@ -227,7 +253,8 @@ def main(argv=None) -> int:
     print()
     print(f"Gram floor (one X Xᵀ over all {X.shape[0]} bins): {floor:.3f} s")
     if "ridge" not in skip:
-        print(f"Ridge path / floor: {ridge_time / floor:.2f}x (target <= 1.5x)")
+        print(f"Ridge path (best of 3, Gram included) / floor: {ridge_time:.3f} s / {floor:.3f} s"
+              f" = {ridge_time / floor:.2f}x (target <= 1.5x)")
     print(f"peak RSS: {rss:.2f} GB")
     print()
     head = ("| mapping | mecbench s | reference s | speed-up | target | met | max abs dpred "
