@@ -14,8 +14,10 @@ File layout
 ``<dir>/<benchmark>.jsonl``
     One entry per line (schema below).
 ``<dir>/scores/<benchmark>/<entry id>.nc``
-    The per-cell score (:class:`mecbench.score.Score` as netCDF) of each entry; the entry's
-    ``score_file`` holds this path relative to ``<dir>``.
+    The per-cell score of each entry (:func:`write_board_score`: the per-cell variables,
+    summaries and attributes of the :class:`mecbench.score.Score`, compressed; the per-split
+    r stays in the result cache); the entry's ``score_file`` holds this path relative to
+    ``<dir>``. Read it with :func:`load_board_score`.
 
 Entry schema (``schema`` = 1)
 -----------------------------
@@ -100,6 +102,9 @@ __all__ = [
     "utc_now",
     "entry_from_score",
     "save_entry",
+    "board_score_dataset",
+    "write_board_score",
+    "load_board_score",
     "select_entry",
     "verify_entry",
 ]
@@ -477,17 +482,77 @@ def _split_seed(identifier: str) -> int:
     return int(match.group(1)) if match else 0
 
 
+#: Neuroid coordinates kept in board score files (the rest stay in the full Score).
+BOARD_COORDS = ("neuroid_id", "animal", "arena", "recorded_id", "cell_id", "cell_type")
+
+
+def board_score_dataset(score) -> Any:
+    """The per-cell part of a :class:`~mecbench.score.Score` kept next to a board.
+
+    Keeps the per-cell variables (``raw``, ``ceiling``, ``ceiled``, ``ceiling_ok``), every
+    summary value and attribute, and the neuroid coordinates of :data:`BOARD_COORDS`; drops
+    the per-split r and its bookkeeping (``n_train``, ``n_test``, ``undefined_reason``), which
+    the result cache keeps. About 80 kB for 1200 cells instead of 1.6 MB.
+    """
+    ds = score.dataset if hasattr(score, "dataset") else score
+    per_split = [v for v in ds.variables if "split" in ds[v].dims]
+    extra = [c for c in ds.coords if c not in BOARD_COORDS and c not in per_split]
+    out = ds.drop_vars([*per_split, *extra])
+    if "ceiling_ok" in out:
+        out["ceiling_ok"] = out["ceiling_ok"].astype("int8")
+    return out
+
+
+def write_board_score(path: str | os.PathLike, score) -> Path:
+    """Write :func:`board_score_dataset` of ``score`` atomically, compressed, mode 0644."""
+    from mecbench.neural_data import atomic_write
+
+    ds = board_score_dataset(score)
+    encoding = {}
+    for name in ds.variables:
+        if ds[name].dtype.kind == "U":
+            encoding[name] = {"dtype": "S1", "zlib": True, "complevel": 6}
+        elif ds[name].ndim:
+            encoding[name] = {"zlib": True, "complevel": 6, "shuffle": True}
+    path = Path(path)
+    atomic_write(path, lambda tmp: ds.to_netcdf(tmp, engine="netcdf4", encoding=encoding))
+    os.chmod(path, 0o644)
+    return path
+
+
+def load_board_score(path: str | os.PathLike) -> Any:
+    """Read a board score file (or a full Score file) as an :class:`xarray.Dataset` with
+    string coordinates and a boolean ``ceiling_ok``."""
+    import xarray as xr
+
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: no such score file")
+    try:
+        ds = xr.load_dataset(path, engine="netcdf4")
+    except Exception as err:  # netCDF4/HDF5 raise many unrelated types on bad files
+        raise DataError(f"{path}: not a readable netCDF4 file ({type(err).__name__})") from None
+    for name in list(ds.coords):
+        if ds[name].dtype.kind in "OSU" and name != "split":
+            ds.coords[name] = ds[name].astype(str)
+    if "ceiling_ok" in ds:
+        ds["ceiling_ok"] = ds["ceiling_ok"].astype(bool)
+    if "raw" not in ds or "neuroid_id" not in ds.coords:
+        raise DataError(f"{path}: not a mecbench score file (no per-cell 'raw' scores)")
+    return ds
+
+
 def save_entry(directory: str | os.PathLike, score, *, command: str) -> dict:
     """Save ``score``'s per-cell file under ``directory`` and append its entry to the board.
 
-    The score file is written first (atomically), so an entry never points to a missing file.
-    Returns the entry (with ``_dir`` set).
+    The score file (:func:`write_board_score`) is written first, atomically, so an entry never
+    points to a missing file. Returns the entry (with ``_dir`` set).
     """
     directory = Path(directory)
     entry = entry_from_score(score, command=command)
     path = score_file_path(directory, entry["benchmark"], entry["id"])
     path.parent.mkdir(parents=True, exist_ok=True)
-    score.save(path)
+    write_board_score(path, score)
     entry["score_file"] = path.relative_to(directory).as_posix()
     append_entry(directory, entry)
     entry["_dir"] = str(directory)
@@ -541,7 +606,6 @@ def verify_entry(entry: Mapping[str, Any], *, tolerance: float = 1e-6, cache=Non
     from mecbench.benchmarks import benchmark_for_entry
     from mecbench.cli.models import load_model
     from mecbench.errors import MecbenchError
-    from mecbench.score import Score
 
     out = {"id": entry["id"], "model": entry["model"], "layer": entry["layer"],
            "benchmark": entry["benchmark"], "max_abs_diff": None}
@@ -576,7 +640,7 @@ def verify_entry(entry: Mapping[str, Any], *, tolerance: float = 1e-6, cache=Non
     path = entry_score_path(entry) if "_dir" in entry else None
     if path is not None and path.is_file():
         try:
-            stored = Score.load(path)
+            stored = load_board_score(path)
             old = np.asarray(stored["raw"].values, dtype=float)
             new = np.asarray(score["raw"].values, dtype=float)
             if old.shape != new.shape or not np.array_equal(np.isnan(old), np.isnan(new)):

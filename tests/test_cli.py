@@ -9,7 +9,7 @@ import pytest
 from benchkit import make_neural_data, write_plugin
 
 from mecbench.cli.main import build_parser, main
-from mecbench.score import Score
+from mecbench.leaderboard import load_board_score
 
 MY_COMMANDS = ["datasets", "benchmarks", "score", "ceiling", "leaderboard", "compare", "report",
                "cache"]
@@ -126,7 +126,7 @@ def test_save_show_compare_verify_report(env, capsys, tmp_path):
     assert [e["model"] for e in entries] == ["toy-fourier", "toy-bumps"]
     assert entries[0]["command"].startswith("mecbench ")
     assert (board / entries[0]["score_file"]).is_file()
-    score = Score.load(board / entries[0]["score_file"])
+    score = load_board_score(board / entries[0]["score_file"])
     assert score.attrs["model"] == "toy-fourier"
 
     code, out, _ = run(env, capsys, "leaderboard", "show", "lab.ridge", board=board)
@@ -140,8 +140,8 @@ def test_save_show_compare_verify_report(env, capsys, tmp_path):
                        "--n-boot", "500", "--json", board=board)
     doc = json.loads(out)
     (pair,) = doc["pairs"]
-    a = Score.load(board / entries[0]["score_file"])["raw"].values
-    b = Score.load(board / entries[1]["score_file"])["raw"].values
+    a = load_board_score(board / entries[0]["score_file"])["raw"].values
+    b = load_board_score(board / entries[1]["score_file"])["raw"].values
     keep = np.isfinite(a) & np.isfinite(b)
     assert pair["n_cells"] == int(keep.sum())
     assert pair["delta"] == pytest.approx(float(np.median(a[keep] - b[keep])))

@@ -17,7 +17,7 @@ import pytest
 
 from mecbench import registry
 from mecbench.cli.main import main
-from mecbench.score import Score
+from mecbench.leaderboard import load_board_score
 
 PLUGIN = textwrap.dedent('''
     from pathlib import Path
@@ -63,7 +63,7 @@ def test_score_json_save_equals_get_fits(setup, capsys, tmp_path, monkeypatch):
     assert doc["splits"] == "random-tf0.2-n10-s0" and doc["mapping"] == "ridge:alpha=1.0"
     (layer,) = doc["layers"]
     assert layer["layer"] == "g" and layer["n_cells_total"] == setup["data"].n_neuroids
-    score = Score.load(layer["score_file"])
+    score = load_board_score(layer["score_file"])
 
     provider = registry.load("model", "rnn-relu-dos-quick")
     from mecbench.ratemaps import Arena

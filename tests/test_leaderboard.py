@@ -153,3 +153,41 @@ def test_writer_killed_mid_run_leaves_a_loadable_board(tmp_path):
     assert board2.entries[-1]["model"] == "after"
     assert len(board2.entries) == len(board.entries) + 1
     assert board2.problems == board.problems
+
+
+def test_board_score_file_keeps_per_cell_values_exactly(tmp_path):
+    import numpy as np
+    import xarray as xr
+
+    from mecbench.score import Score
+
+    rng = np.random.default_rng(0)
+    n = 40
+    r = xr.DataArray(rng.uniform(-0.2, 0.9, (n, 5)), dims=("neuroid", "split"),
+                     coords={"neuroid_id": ("neuroid", [f"1x1m/a{i % 3}/c{i}" for i in range(n)]),
+                             "animal": ("neuroid", [f"a{i % 3}" for i in range(n)]),
+                             "arena": ("neuroid", ["1x1m"] * n),
+                             "recorded_id": ("neuroid", [f"a{i % 3}/c{i}" for i in range(n)]),
+                             "true_spacing": ("neuroid", rng.uniform(0.3, 1, n)),
+                             "n_train": (("neuroid", "split"), np.full((n, 5), 80)),
+                             "split": np.arange(5)})
+    r[3, :] = np.nan
+    score = Score.from_results(r, rng.uniform(0.05, 1.0, n), n_boot=100, model="m",
+                               benchmark="b")
+    path = lb.write_board_score(tmp_path / "s.nc", score)
+    assert oct(path.stat().st_mode & 0o777) == "0o644"
+    back = lb.load_board_score(path)
+    for name in ("raw", "ceiling", "ceiled"):
+        np.testing.assert_array_equal(back[name].values, score[name].values)
+    assert back["ceiling_ok"].dtype == bool
+    assert (back["ceiling_ok"].values == score["ceiling_ok"].values).all()
+    assert back["neuroid_id"].values.tolist() == score["neuroid_id"].values.tolist()
+    assert back["recorded_id"].dtype.kind == "U"
+    assert "r" not in back and "true_spacing" not in back.coords and "n_train" not in back.coords
+    assert float(back["raw_median"]) == float(score["raw_median"])
+    assert back.attrs["model"] == "m"
+    with pytest.raises(DataError, match="no such score file"):
+        lb.load_board_score(tmp_path / "missing.nc")
+    (tmp_path / "bad.nc").write_bytes(b"junk")
+    with pytest.raises(DataError, match="not a readable"):
+        lb.load_board_score(tmp_path / "bad.nc")

@@ -35,13 +35,12 @@ def entry_cells(entry: dict, metric: str = "raw"):
     """(cell ids, per-cell values) of a leaderboard entry, from its score file."""
     from mecbench import leaderboard as lb
     from mecbench.errors import DataError
-    from mecbench.score import Score
 
     path = lb.entry_score_path(entry)
     if path is None:
         raise DataError(f"entry {entry['id']} ({entry['model']}@{entry['layer']}) has no "
                         "per-cell score file; re-run `mecbench score ... --save`")
-    score = Score.load(path)
+    score = lb.load_board_score(path)
     if metric not in score:
         raise DataError(f"{path}: no per-cell {metric!r} scores (no ceiling?)")
     return score["neuroid_id"].values.astype(str), score[metric].values

@@ -90,13 +90,15 @@ class ReportContext:
         return self._benchmark
 
     def score(self, entry: dict):
-        """The per-cell :class:`~mecbench.score.Score` of an entry, or None without a file."""
-        from mecbench.leaderboard import entry_score_path
-        from mecbench.score import Score
+        """The per-cell scores of an entry (an :class:`xarray.Dataset` from
+        :func:`mecbench.leaderboard.load_board_score`: ``raw``, ``ceiling``, ``ceiled`` and the
+        coordinates ``neuroid_id``, ``animal``, ``arena``, ``recorded_id``), or None."""
+        from mecbench.leaderboard import entry_score_path, load_board_score
 
         if entry["id"] not in self._scores:
             path = entry_score_path(entry)
-            self._scores[entry["id"]] = Score.load(path) if path and path.is_file() else None
+            self._scores[entry["id"]] = (load_board_score(path) if path and path.is_file()
+                                         else None)
         return self._scores[entry["id"]]
 
     def provider(self, model: str):

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Rebuild the reference leaderboard shipped in leaderboards/: every built-in model (trained
+# checkpoints and untrained/<arch> networks; the control/* family is left to `mecbench
+# controls`) on every mec-sim benchmark, all layers, with mecbench's own `score --save`.
+#
+# Usage:  scripts/make_reference_leaderboard.sh [OUT_DIR]        (default: leaderboards)
+# Environment:
+#   MODELS="a b"      models to score (default: every registered model except families)
+#   BENCHMARKS="x y"  benchmarks (default: every registered mec-sim.* benchmark)
+#   JOBS=N            work units run at once (default 1)
+#   LAYERS=all|NAME   layers (default all)
+# Models are the outer loop so that each model's rate maps are computed once and read from
+# the cache for the other benchmarks. A failing (model, benchmark) pair is logged and skipped;
+# the list of failures is printed at the end and the exit code is 1 if there was one.
+set -u
+OUT=${1:-leaderboards}
+JOBS=${JOBS:-1}
+LAYERS=${LAYERS:-all}
+MODELS=${MODELS:-$(mecbench models --json | python -c '
+import json, sys
+print(" ".join(r["name"] for r in json.load(sys.stdin) if not r["name"].endswith("/*")))')}
+BENCHMARKS=${BENCHMARKS:-$(mecbench benchmarks --json | python -c '
+import json, sys
+print(" ".join(r["name"] for r in json.load(sys.stdin)["benchmarks"]
+               if r["name"].startswith("mec-sim.")))')}
+failed=()
+for model in $MODELS; do
+  for bench in $BENCHMARKS; do
+    start=$(date +%s)
+    if mecbench -q score "$model" "$bench" --layer "$LAYERS" --save --leaderboard-dir "$OUT" \
+         --jobs "$JOBS"; then
+      echo "== $model on $bench: $(( $(date +%s) - start )) s"
+    else
+      echo "!! $model on $bench FAILED" >&2
+      failed+=("$model:$bench")
+    fi
+  done
+done
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "failed: ${failed[*]}" >&2
+  exit 1
+fi
