@@ -11,7 +11,7 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "ceiling", help="noise ceiling of a benchmark",
         description="Compute (or read from the cache) a benchmark's per-cell ceiling and print "
-                    "its median over cells with a 95%% bootstrap CI, pooled and per arena. "
+                    "its median over cells with a 95 % bootstrap CI, pooled and per arena. "
                     "Inter-animal ceilings use the benchmark's own mapping and splits.")
     parser.add_argument("benchmark",
                         help="benchmark identifier or a path to recordings (NeuralData .nc)")

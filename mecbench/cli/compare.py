@@ -12,7 +12,7 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "compare", help="statistical comparison of models on one benchmark",
         description="Compare leaderboard entries cell by cell: for every pair, the median "
-                    "difference of per-cell scores with a seeded bootstrap 95%% CI, a Wilcoxon "
+                    "difference of per-cell scores with a seeded bootstrap 95 % CI, a Wilcoxon "
                     "signed-rank test, and Holm's correction across all pairs. MODEL is a model "
                     "identifier, MODEL@LAYER, or an entry id.")
     parser.add_argument("models", nargs="+", metavar="MODEL",

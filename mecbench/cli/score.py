@@ -22,7 +22,7 @@ def register(subparsers) -> None:
         "score", help="score a model on a benchmark",
         description="Score a model on a benchmark: per layer, the raw score (median over cells "
                     "of the cross-validated Pearson r), the ceiling, the ceiled score and its "
-                    "95%% bootstrap CI.",
+                    "95 % bootstrap CI.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="examples:\n  mecbench score rnn-relu-dos mec-sim.ridge\n"
                "  mecbench score rnn-relu-dos mec-sim.ridge --layer all --jobs 2 --save\n"
