@@ -3,13 +3,16 @@ or shapes must raise DataError (or load), never anything else."""
 
 from __future__ import annotations
 
+import functools
 import io
+import os
 import tempfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 import scipy.io as sio
+import xarray as xr
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -19,9 +22,16 @@ from mecbench.loaders import load_recordings
 from mecbench.neural_data import NeuralData
 from mecbench.ratemaps import make_rate_maps
 
-FUZZ = settings(max_examples=int(__import__("os").environ.get("FUZZ_EXAMPLES", 40)), deadline=None,
-                suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                       HealthCheck.too_slow])
+# Deterministic by default (CI must not flake): FUZZ_EXAMPLES=2000 FUZZ_RANDOM=1 explores more.
+# Known limitation found that way: the HDF5 library (under netCDF4 and h5py alike) can loop
+# forever on some corrupted HDF5 metadata (a flipped byte in an attribute's object header);
+# no Python-level check can prevent it, so such a file hangs NeuralData.load instead of failing.
+FUZZ = settings(
+    max_examples=int(os.environ.get("FUZZ_EXAMPLES", 40)),
+    derandomize=not os.environ.get("FUZZ_RANDOM"),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 
 
 def _valid_mat_bytes(two_leds: bool) -> bytes:
@@ -39,12 +49,14 @@ def _valid_mat_bytes(two_leds: bool) -> bytes:
     return buf.getvalue()
 
 
-def _valid_nc_bytes(tmpdir: Path) -> bytes:
+@functools.lru_cache(maxsize=1)
+def _valid_nc_bytes() -> bytes:
     rng = np.random.default_rng(1)
     rate = make_rate_maps(rng.random((5, 5, 3)), arena_width=1.0, bin_size=0.2,
                           neuroid_id=["a", "b", "c"], animal="r1")
-    path = NeuralData.from_rate_maps(rate).save(tmpdir / "valid.nc")
-    return path.read_bytes()
+    nd = NeuralData.from_rate_maps(rate, halves=xr.concat([rate, rate * 2], dim="half"))
+    with tempfile.TemporaryDirectory() as tmp:
+        return nd.save(Path(tmp) / "valid.nc").read_bytes()
 
 
 VALID_MAT = [_valid_mat_bytes(False), _valid_mat_bytes(True)]
@@ -105,7 +117,7 @@ def test_wrong_variables_and_shapes(tmp_path_factory, fields):
        data=st.binary(max_size=300))
 def test_netcdf_loader_fuzz(tmp_path_factory, cut, flip, at, data):
     folder = Path(tempfile.mkdtemp(dir=tmp_path_factory.getbasetemp()))
-    raw = bytearray(_valid_nc_bytes(folder))
+    raw = bytearray(_valid_nc_bytes())
     truncated = folder / "truncated.nc"
     truncated.write_bytes(bytes(raw[: int(len(raw) * cut)]))
     corrupted = folder / "corrupted.nc"

@@ -24,7 +24,7 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from mecbench.errors import ConfigError, DataError
+from mecbench.errors import ConfigError, DataError, MecbenchError
 from mecbench.neural_data import NeuralData
 
 __all__ = ["load_recordings", "detect_format", "FORMATS"]
@@ -205,6 +205,13 @@ def load_recordings(
         if bin_size is not None:
             raise ConfigError(f"{paths[0]}: a netCDF file already holds rate maps; "
                               "bin_size does not apply")
-        nd = NeuralData.load(paths[0])
+        try:
+            nd = NeuralData.load(paths[0])
+        except MecbenchError:
+            raise
+        except Exception as err:  # noqa: BLE001 - a readable file with malformed content
+            raise DataError(
+                f"{paths[0]}: not a valid NeuralData file ({type(err).__name__}: {err})"
+            ) from None
     nd.attrs.update(attrs or {})
     return nd
