@@ -417,6 +417,8 @@ def test_nayebi_npz_round_trip_and_in_memory_dict(tmp_path):
         list(direct.rate("1x1m")["neuroid_id"].values)
     with pytest.raises(ConfigError, match="already holds rate maps"):
         load_recordings(path, speed_min=0.0)
+    in_memory = load_recordings(dataset)
+    assert in_memory.content_hash() == direct.content_hash()
 
 
 def test_pickles_are_refused_without_being_opened(tmp_path):

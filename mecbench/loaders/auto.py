@@ -21,7 +21,7 @@ and ``netcdf`` are already rate maps and take no binning options.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from mecbench.errors import ConfigError, DataError, MecbenchError
@@ -127,8 +127,8 @@ def load_recordings(
 
     Parameters
     ----------
-    path : path or list of paths
-        A file, a directory, or several of them.
+    path : path, list of paths, or dict
+        A file, a directory, or several of them; or an in-memory Nayebi dict.
     format : {"auto", "moser", "nwb", "dict", "netcdf"}
         ``"auto"`` recognises each path (see the module docstring).
     arena : None, float, (width, height) or "WxH"
@@ -163,6 +163,11 @@ def load_recordings(
     fmt = _ALIASES.get(str(format).lower(), str(format).lower())
     if fmt not in FORMATS:
         raise ConfigError(f"format must be one of {FORMATS}, got {format!r}")
+    if isinstance(path, Mapping):  # an in-memory Nayebi dict
+        if arena is not None or binning_kw:
+            raise ConfigError("a Nayebi dict holds rate maps already: arena and binning "
+                              "options do not apply")
+        return NeuralData.from_nayebi_dict(path, bin_size=bin_size, attrs=attrs)
     paths = _as_paths(path)
     kinds = [detect_format(p) if fmt == "auto" else fmt for p in paths]
     flat = {k for kind in kinds for k in kind.split("+")}
