@@ -241,3 +241,18 @@ def test_same_command_twice_jobs_and_dask_give_identical_numbers(env, capsys, tm
                                    cluster.scheduler_address)[1]))
     for doc in outs[1:]:
         assert doc["layers"] == outs[0]["layers"]
+
+
+def test_layer_all_keeps_layers_that_work(env, capsys, tmp_path):
+    board = tmp_path / "b"
+    data = make_neural_data(n_cells=10, arenas=((0.5, 0.5),)).save(tmp_path / "lab.nc")
+    code, out, err = run(env, capsys, "score", "toy-fourier", str(data), "--mapping",
+                         "pls:n_components=12", "--splits", "random:train_frac=0.5,n_splits=2",
+                         "--layer", "all", "--save", "--json", "--no-cache", board=board)
+    doc = json.loads(out)
+    assert code == 2
+    assert [d["layer"] for d in doc["layers"]] == ["high"]  # 40 units: 12 components fit
+    (fail,) = doc["failed_layers"]
+    assert fail["layer"] == "low" and "n_components" in fail["error"]
+    assert [json.loads(x)["layer"] for x in
+            (board / "lab.pls.jsonl").read_text().splitlines()] == ["high"]

@@ -308,6 +308,7 @@ class Benchmark:
         cache=None,
         parallel=None,
         progress: ProgressFn | None = None,
+        errors: str = "raise",
     ) -> dict[str, Any]:
         """Score several layers of one model; returns ``{layer: Score}`` in layer order.
 
@@ -323,10 +324,17 @@ class Benchmark:
         parallel : mecbench.parallel.ParallelConfig, optional
             How to run the (layer, arena) work units (default serial).
         progress : callable(stage, done, total), optional
+        errors : {"raise", "collect"}
+            With ``"collect"`` a layer that fails with a :class:`~mecbench.errors.MecbenchError`
+            (e.g. a 2-unit readout and 25 PLS components) maps to that error instead of
+            stopping the other layers.
         """
         from mecbench.cache import Cache
+        from mecbench.errors import MecbenchError
         from mecbench.parallel import run_units
 
+        if errors not in ("raise", "collect"):
+            raise ConfigError(f"errors must be 'raise' or 'collect', got {errors!r}")
         cache = cache if cache is not None else Cache()
         progress = progress or _quiet
         layers = list(layers) if layers else [provider.default_layer]
@@ -347,11 +355,18 @@ class Benchmark:
             data = self.neural_data
             units, total = [], len(todo) * len(self.arenas)
             progress("rate maps", 0, total)
+            failed: dict[str, MecbenchError] = {}
             for layer in todo:
                 for arena in self.arenas:
-                    maps = self.model_maps(provider, layer, arena, seed=seed, cache=cache)
+                    try:
+                        maps = self.model_maps(provider, layer, arena, seed=seed, cache=cache)
+                    except MecbenchError as err:
+                        if errors == "raise":
+                            raise
+                        failed.setdefault(layer, err)
+                        maps = None
                     units.append((maps, data.rate(arena), self.mapping, self.splits,
-                                  self.per_animal))
+                                  self.per_animal, errors == "collect"))
                     progress("rate maps", len(units), total)
             progress("scoring", 0, total)
             results = run_units(_score_unit, units, parallel,
@@ -359,6 +374,11 @@ class Benchmark:
             n_arenas = len(self.arenas)
             for i, layer in enumerate(todo):
                 per_arena = results[i * n_arenas:(i + 1) * n_arenas]
+                err = failed.get(layer) or next(
+                    (x for x in per_arena if isinstance(x, MecbenchError)), None)
+                if err is not None:
+                    scores[layer] = err
+                    continue
                 r = pool_arenas(list(zip(self.arenas, per_arena, strict=True)))
                 score = self._make_score(r, ceiling, provider, layer, seed)
                 cache.store("score", self._score_parts(provider, layer, seed), score.save)
@@ -391,10 +411,18 @@ class Benchmark:
 
 # work units (module level: picklable) --------------------------------------------------------
 def _score_unit(unit):
+    from mecbench.errors import MecbenchError
     from mecbench.scoring import score_rate_maps
 
-    maps, neural, mapping, splits, per_animal = unit
-    return score_rate_maps(maps, neural, mapping.build(), splits, per_animal=per_animal)
+    maps, neural, mapping, splits, per_animal, collect = unit
+    if maps is None:  # its rate maps failed (collected by the caller)
+        return None
+    try:
+        return score_rate_maps(maps, neural, mapping.build(), splits, per_animal=per_animal)
+    except MecbenchError as err:
+        if collect:
+            return err
+        raise
 
 
 def _ceiling_unit(unit):

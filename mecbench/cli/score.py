@@ -47,7 +47,10 @@ def register(subparsers) -> None:
 
 def run_score(model: str, benchmark, *, layer: str | None = None, seed: int = 0,
               cache=None, parallel=None, progress=None):
-    """Score ``model`` on ``benchmark`` (a Benchmark); returns (provider, {layer: Score})."""
+    """Score ``model`` on ``benchmark`` (a Benchmark); returns (provider, {layer: Score}).
+
+    With several layers, a layer that fails maps to its :class:`MecbenchError` instead (the
+    other layers are still scored)."""
     from mecbench.cli.models import load_model
     from mecbench.errors import ConfigError
 
@@ -61,7 +64,8 @@ def run_score(model: str, benchmark, *, layer: str | None = None, seed: int = 0,
     if not isinstance(seed, int) or seed < 0:
         raise ConfigError(f"--seed must be a non-negative integer, got {seed!r}")
     scores = benchmark.score_layers(provider, layers, seed=seed, cache=cache, parallel=parallel,
-                                    progress=progress)
+                                    progress=progress,
+                                    errors="collect" if len(layers) > 1 else "raise")
     return provider, scores
 
 
@@ -94,6 +98,10 @@ def _run(args) -> int:
     progress = None if args.json else opt.progress_from_args(args)
     provider, scores = run_score(args.model, bench, layer=args.layer, seed=args.seed,
                                  cache=cache, parallel=parallel, progress=progress)
+    from mecbench.errors import MecbenchError
+
+    failed = {layer: err for layer, err in scores.items() if isinstance(err, MecbenchError)}
+    scores = {layer: s for layer, s in scores.items() if layer not in failed}
     entries: dict[str, dict] = {}
     if args.save:
         directory = lb.write_dir(args.leaderboard_dir)
@@ -116,10 +124,11 @@ def _run(args) -> int:
         "seeds": {"model": args.seed, "splits": bench.splits.seed,
                   "bootstrap": bench.bootstrap_seed},
         "layers": layers,
+        "failed_layers": [{"layer": layer, "error": str(err)} for layer, err in failed.items()],
     }
     if args.json:
         opt.print_json(doc)
-        return 0
+        return 2 if failed else 0
     print(f"{provider.identifier} on {bench.identifier} (version {bench.version}): mapping "
           f"{bench.mapping.text}, splits {bench.splits.identifier}, ceiling "
           f"{bench.ceiling_method}")
@@ -133,4 +142,10 @@ def _run(args) -> int:
     for layer, entry in entries.items():
         print(f"saved {layer}: entry {entry['id']} in "
               f"{lb.board_path(entry['_dir'], entry['benchmark'])}")
+    if failed:
+        import sys
+
+        for layer, err in failed.items():
+            print(f"mecbench: error: layer {layer}: {err}", file=sys.stderr)
+        return 2
     return 0
