@@ -209,6 +209,7 @@ def write_report(benchmark: str, output: str | os.PathLike, **kwargs) -> Path:
 
     text = build_report(benchmark, **kwargs)
     atomic_write(output, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+    os.chmod(output, 0o644)
     return Path(output)
 
 
