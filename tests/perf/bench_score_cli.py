@@ -133,12 +133,12 @@ def check_against_get_fits(doc: dict, model: str, benchmark: str, work: Path, en
     from mecbench.benchmarks import get_benchmark
     from mecbench.cache import Cache
     from mecbench.compat import get_fits
-    from mecbench.score import Score
+    from mecbench.leaderboard import load_board_score
 
     bench = get_benchmark(benchmark)
     provider = registry.load("model", model)
     layer = doc["layers"][0]
-    score = Score.load(layer["score_file"])
+    score = load_board_score(layer["score_file"])
     alpha = float(doc["mapping"].split("alpha=")[1])
     tf = bench.splits
     data = bench.neural_data
