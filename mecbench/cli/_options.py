@@ -43,10 +43,14 @@ def add_cache_option(parser) -> None:
                         help="neither read nor write the result cache")
 
 
-def add_board_option(parser) -> None:
-    parser.add_argument("--leaderboard-dir", default=None, metavar="DIR",
-                        help="leaderboard directory (default $MECBENCH_LEADERBOARD_DIR, else the "
-                             "shipped reference board plus your own)")
+def add_board_option(parser, *, write: bool = False) -> None:
+    if write:
+        text = ("leaderboard directory that --save writes to (default "
+                "$MECBENCH_LEADERBOARD_DIR, else ~/.local/share/mecbench/leaderboards)")
+    else:
+        text = ("leaderboard directory (default $MECBENCH_LEADERBOARD_DIR, else the shipped "
+                "reference board plus your own in ~/.local/share/mecbench/leaderboards)")
+    parser.add_argument("--leaderboard-dir", default=None, metavar="DIR", help=text)
 
 
 def add_json_option(parser) -> None:

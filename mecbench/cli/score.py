@@ -37,7 +37,7 @@ def register(subparsers) -> None:
                         help="seed of the model's rate maps (trajectories; default 0)")
     parser.add_argument("--save", action="store_true",
                         help="save the per-cell scores and append entries to the leaderboard")
-    opt.add_board_option(parser)
+    opt.add_board_option(parser, write=True)
     opt.add_cache_option(parser)
     opt.add_json_option(parser)
     opt.add_parallel_options(parser)
