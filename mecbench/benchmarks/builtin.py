@@ -10,7 +10,9 @@ mapping part                        mapping (:func:`mecbench.mapping.get_mapping
 ``ridgecv``                         ``ridgecv`` with its default alpha grid, one alpha per cell
 ``pls``                             ``pls``, 25 components (the reference workload), no scaling
 ``enet``                            ``enet`` with per-cell (alpha, l1_ratio) from its CV over
-                                    the reference's short grids on the training bins
+                                    the reference's short grids on the training bins of each
+                                    split (:mod:`mecbench.benchmarks.enet_cv`); slow: about
+                                    45 CPU-minutes per layer for 256 units on mec-sim
 ``one-to-one``                      ``one-to-one``: best-correlated model unit per cell
 ==================================  =========================================================
 
@@ -134,7 +136,8 @@ def _describe(identifier: str) -> str:
                   "blocked": "blocked splits (20 cm blocks, 20 % train, x10)",
                   "leftright": "left/right halves"}[splits]
     needs = " (needs MECBENCH_DATA)" if dataset == "sargolini2006" else ""
-    return f"{dataset}{needs}: {MAPPINGS[mapping].text}, {split_text}, holdout ceiling"
+    slow = " (slow: per-cell CV in every split)" if mapping == "enet" else ""
+    return f"{dataset}{needs}: {MAPPINGS[mapping].text}{slow}, {split_text}, holdout ceiling"
 
 
 def build(identifier: str) -> Benchmark:
