@@ -30,7 +30,7 @@ import numpy as np
 
 from mecbench.errors import ConfigError, DataError
 from mecbench.loaders.matfile import numeric_vector, read_mat
-from mecbench.loaders.recording import Recording
+from mecbench.loaders.recording import Recording, find_files
 
 __all__ = ["read_moser", "parse_moser_name", "find_mat_files", "MoserFile", "classify_mat"]
 
@@ -125,20 +125,9 @@ def classify_mat(path: str | os.PathLike, data: dict) -> tuple[str, dict]:
     )
 
 
-def find_mat_files(paths: str | os.PathLike | Iterable) -> list[Path]:
+def find_mat_files(paths) -> list[Path]:
     """The ``.mat`` files of a file, a directory (searched recursively) or a list of both."""
-    if isinstance(paths, (str, os.PathLike)):
-        paths = [paths]
-    found: list[Path] = []
-    for p in paths:
-        p = Path(p)
-        if p.is_dir():
-            found += sorted(q for q in p.rglob("*") if q.is_file() and q.suffix.lower() == ".mat")
-        elif p.is_file():
-            found.append(p)
-        else:
-            raise DataError(f"{p}: no such file or directory")
-    return list(dict.fromkeys(found))
+    return find_files(paths, ".mat")
 
 
 def _open(path: Path) -> MoserFile:

@@ -17,14 +17,13 @@ unit's table id.
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
 import numpy as np
 
 from mecbench.errors import ConfigError, DataError
-from mecbench.loaders.recording import Recording
+from mecbench.loaders.recording import Recording, find_files
 
 __all__ = ["read_nwb", "find_nwb_files"]
 
@@ -48,19 +47,8 @@ def _pynwb():
 
 
 def find_nwb_files(paths) -> list[Path]:
-    """The ``.nwb`` files of a file, a directory (recursively) or a list of both."""
-    if isinstance(paths, (str, os.PathLike)):
-        paths = [paths]
-    found: list[Path] = []
-    for p in paths:
-        p = Path(p)
-        if p.is_dir():
-            found += sorted(q for q in p.rglob("*") if q.is_file() and q.suffix.lower() == ".nwb")
-        elif p.is_file():
-            found.append(p)
-        else:
-            raise DataError(f"{p}: no such file or directory")
-    return list(dict.fromkeys(found))
+    """The ``.nwb`` files of a file, a directory (searched recursively) or a list of both."""
+    return find_files(paths, ".nwb")
 
 
 def _position_series(nwb) -> list:

@@ -24,8 +24,10 @@ from __future__ import annotations
 import inspect
 import json
 import math
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -39,7 +41,14 @@ from mecbench.errors import ConfigError, DataError
 from mecbench.neural_data import NeuralData
 from mecbench.ratemaps import parse_arena_key
 
-__all__ = ["Recording", "bin_recordings", "infer_arena_side", "parse_arena", "recording_span"]
+__all__ = [
+    "Recording",
+    "bin_recordings",
+    "find_files",
+    "infer_arena_side",
+    "parse_arena",
+    "recording_span",
+]
 
 _MIN_SIDE, _MAX_SIDE = 0.2, 10.0
 
@@ -77,6 +86,24 @@ class Recording:
     x2: np.ndarray | None = None
     y2: np.ndarray | None = None
     cell_sources: list = field(default_factory=list)
+
+
+def find_files(paths, suffix: str) -> list[Path]:
+    """Files ending in ``suffix`` (case-insensitive) of a file, a directory (searched
+    recursively) or a list of both, without duplicates; a named file is kept whatever its
+    suffix. A missing path is a :class:`DataError` naming it."""
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    found: list[Path] = []
+    for p in paths:
+        p = Path(p)
+        if p.is_dir():
+            found += sorted(q for q in p.rglob("*") if q.is_file() and q.suffix.lower() == suffix)
+        elif p.is_file():
+            found.append(p)
+        else:
+            raise DataError(f"{p}: no such file or directory")
+    return list(dict.fromkeys(found))
 
 
 def recording_span(t: np.ndarray) -> tuple[float, float]:
