@@ -120,7 +120,9 @@ _WRITER = textwrap.dedent("""
 
 
 def _writer(tmp_path, model, n):
-    script = tmp_path / "writer.py"
+    # Each writer gets its own script file: rewriting a shared one while an earlier writer
+    # is still starting up hands that writer an empty (truncated) script.
+    script = tmp_path / f"writer-{model}.py"
     script.write_text(_WRITER.format(tests=os.path.dirname(__file__)))
     return subprocess.Popen([sys.executable, str(script), str(tmp_path / "board"), model, str(n)])
 
