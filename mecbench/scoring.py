@@ -300,6 +300,7 @@ def predictivity_details(
     mp = _mapping_module()
     failures: list[tuple[int, Exception]] = []
     fitted = 0
+    plans = []
     for cols in groups:
         v = valid[:, cols[0]]
         good, cv_splits, tests = [], [], []
@@ -316,22 +317,35 @@ def predictivity_details(
                 good.append(s)
                 cv_splits.append((rows[tr_v], rows[te_v]))
                 tests.append(te_v)
+        plans.append((cols, good, cv_splits, tests))
+    shared = None
+    if not target_params and getattr(mapping, "_cross_predict_masked", None) is not None:
+        needed = sorted({s for _, good, _, _ in plans for s in good})
+        shared = _shared_predictions(mapping, cache, rows, Y, valid, split_list, needed)
+    for cols, good, cv_splits, tests in plans:
         if not good:
             continue
-        Yg = np.where(v[src_ok, None], Y[np.ix_(src_ok, cols)], 0.0)
-        group_mapping = mapping
-        if target_params:
-            group_mapping = clone(mapping).set_params(
-                **{k: vals[cols] for k, vals in target_params.items()})
-        try:
-            preds = mp.cross_predict(group_mapping, cache, Yg, cv_splits)
-        except (np.linalg.LinAlgError, ValueError) as err:
-            # data-dependent failures (e.g. PLS with more components than this group's
-            # training bins allow) cost only this group; a failure of every group is re-raised
-            reason[np.ix_(good, cols)] = _FIT_FAILED
-            failures.append((cols.size, err))
-            continue
-        fitted += 1
+        if shared is not None:
+            preds = [shared[s][0][np.ix_(np.searchsorted(shared[s][1], te_v), cols)]
+                     for s, te_v in zip(good, tests, strict=True)]
+            fitted += 1
+        else:
+            v = valid[:, cols[0]]
+            Yg = np.where(v[src_ok, None], Y[np.ix_(src_ok, cols)], 0.0)
+            group_mapping = mapping
+            if target_params:
+                group_mapping = clone(mapping).set_params(
+                    **{k: vals[cols] for k, vals in target_params.items()})
+            try:
+                preds = mp.cross_predict(group_mapping, cache, Yg, cv_splits)
+            except (np.linalg.LinAlgError, ValueError) as err:
+                # data-dependent failures (e.g. PLS with more components than this group's
+                # training bins allow) cost only this group; a failure of every group is
+                # re-raised
+                reason[np.ix_(good, cols)] = _FIT_FAILED
+                failures.append((cols.size, err))
+                continue
+            fitted += 1
         for s, te_v, pred in zip(good, tests, preds, strict=True):
             pred = np.asarray(pred, dtype=np.float64).reshape(te_v.size, cols.size)
             data = Y[np.ix_(te_v, cols)]
@@ -351,6 +365,33 @@ def predictivity_details(
         raise failures[0][1]
     extra = {"fit_errors": [f"{n} cells: {type(e).__name__}: {e}" for n, e in failures]}
     return PredictivityResult(r, n_train, n_test, reason, n_groups=len(groups), extra=extra)
+
+
+def _shared_predictions(mapping, cache, rows: np.ndarray, Y: np.ndarray, valid: np.ndarray,
+                        split_list: list[Split], needed: list[int]
+                        ) -> dict[int, tuple[np.ndarray, np.ndarray]] | None:
+    """Predictions of every target on every test bin of the ``needed`` splits from one
+    masked fit per split (:func:`mecbench.mapping.cross_predict_masked`), as
+    ``{split: (predictions (test bins, cells), sorted test bins)}``; None when the mapping has
+    no masked path for its settings or it fails (the per-group path then decides)."""
+    if not needed:
+        return None
+    src_ok = rows >= 0
+    bins = np.flatnonzero(src_ok)
+    cv_splits, test_bins = [], []
+    for s in needed:
+        tr, te = split_list[s]
+        tr_b, te_b = np.sort(tr[src_ok[tr]]), np.sort(te[src_ok[te]])
+        cv_splits.append((rows[tr_b], rows[te_b]))
+        test_bins.append(te_b)
+    try:
+        preds = _mapping_module().cross_predict_masked(
+            mapping, cache, np.where(valid, Y, 0.0)[bins], valid[bins], cv_splits)
+    except (np.linalg.LinAlgError, ValueError):
+        return None
+    if preds is None:
+        return None
+    return {s: (P, te_b) for s, P, te_b in zip(needed, preds, test_bins, strict=True)}
 
 
 def _check_target_params(target_params, n_cells: int) -> dict[str, np.ndarray]:
@@ -480,8 +521,12 @@ def score_rate_maps(
     Y = flat_values(neural)
     params = _check_target_params(target_params, Y.shape[1])
     animals = neural["animal"].values.astype(str)
+    mapping = _as_mapping(mapping)
+    # a mapping with a masked path fits every target on its own: grouping by animal changes
+    # nothing but the number of passes, so all cells go through one pass
+    separable = getattr(mapping, "_cross_predict_masked", None) is not None and not params
     groups = ([np.flatnonzero(animals == a) for a in sorted(set(animals.tolist()))]
-              if per_animal else [np.arange(Y.shape[1])])
+              if per_animal and not separable else [np.arange(Y.shape[1])])
     parts = []
     for idx in groups:
         sub = {k: v[idx] for k, v in params.items()} or None

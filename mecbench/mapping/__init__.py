@@ -21,13 +21,15 @@ from .enet import (
     Lasso,
     elastic_net_cv,
 )
+from .masked import cross_predict_masked
 from .one_to_one import OneToOne
 from .pls import PLS
 from .ridge import DEFAULT_RIDGE_ALPHAS, Ridge, RidgeCV
 from .sklearn_wrap import SklearnMapping
 
 __all__ = [
-    "FeatureCache", "cross_predict", "MappingBase", "Ridge", "RidgeCV", "PLS", "ElasticNet",
+    "FeatureCache", "cross_predict", "cross_predict_masked", "MappingBase", "Ridge", "RidgeCV",
+    "PLS", "ElasticNet",
     "Lasso", "OneToOne", "SklearnMapping", "elastic_net_cv", "get_mapping", "MAPPING_NAMES",
     "DEFAULT_RIDGE_ALPHAS", "REFERENCE_ALPHAS", "REFERENCE_L1_RATIOS", "REFERENCE_ALPHAS_SHORT",
     "REFERENCE_L1_RATIOS_SHORT",

@@ -88,6 +88,87 @@ class OneToOne(MappingBase):
         return out
 
 
+    def _cross_predict_masked(self, cache: FeatureCache, Y: np.ndarray, valid: np.ndarray,
+                              splits):
+        """Best source per target on ``train ∩ valid_j``, one product per split.
+
+        With ``y₀`` the target centred on its valid training rows ``S`` and zero elsewhere,
+        ``xᵀy₀`` is the covariance of any source ``x`` with ``y`` over ``S`` (no centring of
+        ``x`` needed), so one product ``X_tᵀ Y₀`` serves every target; the sources' variances
+        over ``S`` are their variances over all training rows downdated by the few rows the
+        target misses (near-constant ones re-checked exactly). Pearson r only rescales the
+        covariance per target, so the arg-max needs ``cov / sd_x``. Constant sources
+        (peak-to-peak 0 on ``S``) are never chosen.
+        """
+        from .masked import missing_row_groups
+
+        X0 = cache.X0  # globally centred: keeps the variance downdates well conditioned
+        out = []
+        for tr, te in splits:
+            Xt = X0[tr]
+            Wt = valid[tr]
+            Yt = Y[tr]
+            n_s = Wt.sum(axis=0)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ybar = Yt.sum(axis=0) / n_s
+            Y0 = np.where(Wt, Yt - ybar, 0.0)
+            C = mm(Xt.T, Y0)  # (p, t) covariances times n_s
+            sx = Xt.sum(axis=0)
+            sxx = np.einsum("ij,ij->j", Xt, Xt)
+            inv_sd = np.empty((Xt.shape[1], Y.shape[1]))
+            inv_sd[:] = _inv_sd(Xt, None, sxx, sx, sxx)[:, None]
+            for cols, D in missing_row_groups(Wt):
+                XD = Xt[D]
+                inv_sd[:, cols] = _inv_sd(Xt, D, sxx - np.einsum("ij,ij->j", XD, XD),
+                                          sx - XD.sum(axis=0), sxx)[:, None]
+            C *= inv_sd
+            np.copyto(C, -np.inf, where=np.isnan(inv_sd))  # constant sources never win
+            best = np.argmax(C, axis=0)
+            no_source = ~np.isfinite(C[best, np.arange(C.shape[1])])  # every source constant
+            hi = np.where(Wt, Yt, -np.inf).max(axis=0)
+            lo = np.where(Wt, Yt, np.inf).min(axis=0)
+            best[no_source | ~(hi > lo)] = -1  # constant target (as :func:`best_sources`)
+            out.append(_take_rows(cache, te, best, ybar))
+        return out
+
+
+def _inv_sd(Xt: np.ndarray, missing: np.ndarray | None, sxx: np.ndarray, sx: np.ndarray,
+            sxx_all: np.ndarray) -> np.ndarray:
+    """``1 / sqrt(sum of squared deviations)`` of each column of ``Xt`` over its rows minus
+    ``missing``, from the raw sums ``sxx`` and ``sx`` over those rows; NaN for constant
+    columns.
+
+    Downdated sums carry rounding errors relative to ``sxx_all`` (the sums before the
+    downdate), so columns whose variance is tiny against it are re-checked on the rows
+    themselves: exactly constant (peak-to-peak 0, as :func:`_zscore_columns`) or not."""
+    n = Xt.shape[0] - (0 if missing is None else missing.size)
+    ss = sxx - sx * sx / max(n, 1)
+    suspect = np.flatnonzero(ss <= 1e-8 * sxx_all)
+    if suspect.size:
+        keep = np.ones(Xt.shape[0], dtype=bool)
+        if missing is not None:
+            keep[missing] = False
+        sub = Xt[np.ix_(keep, suspect)]
+        dev = sub - sub.mean(axis=0)
+        ss[suspect] = np.where(np.ptp(sub, axis=0) == 0, 0.0, np.einsum("ij,ij->j", dev, dev))
+    out = np.full_like(ss, np.nan)
+    ok = ss > 0
+    out[ok] = 1.0 / np.sqrt(ss[ok])
+    return out
+
+
+def _take_rows(cache: FeatureCache, rows: np.ndarray, best: np.ndarray,
+               mean: np.ndarray) -> np.ndarray:
+    """:func:`_take` through a cached transposed copy of the features: gathering whole
+    feature rows of ``Xᵀ`` is far cheaper than a scattered column gather from ``X``."""
+    XT = cache.memo(("one-to-one", "XT"), lambda: np.ascontiguousarray(cache.X.T))
+    P = XT[np.maximum(best, 0)][:, rows].T
+    none = best < 0
+    if none.any():
+        P[:, none] = mean[none]
+    return P
+
+
 def _take(X: np.ndarray, rows, best: np.ndarray, mean: np.ndarray) -> np.ndarray:
     """Columns ``best`` of ``X`` (rows ``rows``, all if None); -1 columns get ``mean``."""
     cols = np.maximum(best, 0)

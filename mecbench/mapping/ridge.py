@@ -107,6 +107,64 @@ class Ridge(MappingBase):
         return out
 
 
+    def _cross_predict_masked(self, cache: FeatureCache, Y: np.ndarray, valid: np.ndarray,
+                              splits):
+        """Dual (kernel) ridge on ``train ∩ valid_j`` for every target, one factorisation per
+        split (see :mod:`mecbench.mapping.masked`).
+
+        With ``A = K_tt + alpha I`` over all training rows ``t`` (``K`` the layer's globally
+        centred Gram matrix) and ``M = A⁻¹``, a target that may use the rows ``S = t \\ D``
+        has the dual solution ``(K_SS + alpha I)⁻¹ y_S = [M y₀]_S - M_SD M_DD⁻¹ [M y₀]_D``
+        (block inverse; ``y₀`` is ``y`` with zeros on ``D``), zero on ``D``. The unpenalised
+        intercept is exact in dual form: ``b = 1ᵀ(A_SS⁻¹ y_S) / 1ᵀ(A_SS⁻¹ 1_S)`` and the dual
+        coefficients are ``A_SS⁻¹ (y_S - b)``; predictions are ``K_et a + b``.
+        """
+        if not self.fit_intercept:
+            return None
+        alpha_t = per_target(check_nonneg(self.alpha, "alpha"), Y.shape[1], "alpha")
+        if not (np.all(alpha_t == alpha_t[0]) and alpha_t[0] > 0):
+            return None
+        if cache.n_samples > MASKED_MAX_BINS and not cache.use_kernel(
+                max(len(tr) for tr, _ in splits)):
+            return None  # the all-bin Gram matrix would cost more than it saves
+        from .masked import missing_row_groups
+
+        alpha = float(alpha_t[0])
+        K = cache.gram
+        out = []
+        for tr, te in splits:
+            n = len(tr)
+            A = K[np.ix_(tr, tr)]
+            A.flat[:: n + 1] += alpha
+            factor = sla.cho_factor(A, lower=True, overwrite_a=True, check_finite=False)
+            Yt = Y[tr]
+            U = sla.cho_solve(factor, Yt, check_finite=False)
+            ones = np.ones(n)
+            v_all = sla.cho_solve(factor, ones, check_finite=False)
+            V = np.broadcast_to(v_all[:, None], U.shape).copy()
+            for cols, D in missing_row_groups(valid[tr]):
+                E = np.zeros((n, D.size))
+                E[D, np.arange(D.size)] = 1.0
+                Q = sla.cho_solve(factor, E, check_finite=False)  # columns D of M
+                MDD = Q[D]
+                corr = sla.solve(MDD, np.column_stack([U[np.ix_(D, cols)], v_all[D]]),
+                                 assume_a="pos", check_finite=False)
+                U[:, cols] -= Q @ corr[:, :-1]
+                V[:, cols] = (v_all - Q @ corr[:, -1])[:, None]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                b = U.sum(axis=0) / V.sum(axis=0)
+            U -= V * b
+            P = mm(K[np.ix_(te, tr)], U)
+            P += b
+            out.append(P)
+        return out
+
+
+#: Above this many bins the masked ridge path (which needs the Gram matrix over all bins)
+#: is used only when the kernel form would be used anyway.
+MASKED_MAX_BINS = 12_000
+
+
 def _chol(d: Design, tr, kernel: bool, alpha: float):
     M = d.kff(tr)[0] if kernel else d.pcov(tr)
     A = M.copy()
