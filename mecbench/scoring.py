@@ -10,7 +10,10 @@ through :func:`predictivity_details`:
    A NaN in one cell never removes a bin from another cell.
 3. Cells sharing a valid-bin mask share one call of :func:`mecbench.mapping.cross_predict`, so
    the mapping decomposes the training features once per split for all of them (and fits them
-   jointly, which matters for PLS).
+   jointly, which matters for PLS). Mappings that fit every target on its own (ridge with one
+   penalty, one-to-one) instead take all cells in one masked pass per split
+   (:func:`mecbench.mapping.cross_predict_masked`): one factorisation on every training bin,
+   corrected exactly for the bins each cell misses — the same numbers, less work.
 4. Per cell and split, Pearson r between prediction and data on the test bins.
 
 A (cell, split) whose r is undefined gives NaN and is counted with its reason, never an error:
