@@ -84,7 +84,9 @@ def test_models_show_json(tiny, capsys):
 
 def test_models_list_json(tiny, capsys):
     assert main(["models", "--json"]) == 0
-    rows = {r["name"]: r["description"] for r in json.loads(capsys.readouterr().out)}
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["schema"] == 1 and doc["command"] == "models"
+    rows = {r["name"]: r["description"] for r in doc["models"]}
     assert rows["my-tiny-model"].startswith("Nine idealised grid cells")
 
 

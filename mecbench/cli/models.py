@@ -14,7 +14,6 @@ writes the rate maps of one layer as a netCDF DataArray (atomically).
 from __future__ import annotations
 
 import argparse
-import json
 
 from mecbench.errors import MecbenchError, ModelError
 
@@ -84,9 +83,11 @@ def load_model(name: str):
 
 
 def _list(args: argparse.Namespace) -> int:
+    from mecbench.cli import _options as opt
+
     rows = list_models()
     if args.json:
-        print(json.dumps(rows, indent=2))
+        opt.print_json({"schema": opt.JSON_SCHEMA_VERSION, "command": "models", "models": rows})
         return 0
     if not rows:
         print("no models registered (install a plugin package or pass --plugin FILE.py)")
@@ -115,9 +116,11 @@ def _describe(name: str, provider) -> dict:
 
 
 def _show(args: argparse.Namespace) -> int:
+    from mecbench.cli import _options as opt
+
     info = _describe(args.name, load_model(args.name))
     if args.json:
-        print(json.dumps(info, indent=2))
+        opt.print_json({"schema": opt.JSON_SCHEMA_VERSION, "command": "models show", **info})
         return 0
     for key, value in info.items():
         if isinstance(value, list):
