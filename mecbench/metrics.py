@@ -37,9 +37,13 @@ def _as_2d(a, name: str) -> np.ndarray:
     return a
 
 
-def _constant(centred: np.ndarray, raw: np.ndarray, axis: int = 0) -> np.ndarray:
+def _constant(centred: np.ndarray, raw: np.ndarray, axis: int = 0,
+              n_rows: np.ndarray | int | None = None) -> np.ndarray:
+    """Spread below ``_CONST_RTOL`` of the magnitude; ``n_rows`` counts the rows that hold
+    data when the arrays are zero-filled elsewhere (default: all rows)."""
     spread = np.sqrt(np.sum(centred * centred, axis=axis))
-    scale = np.max(np.abs(raw), axis=axis) * np.sqrt(raw.shape[axis])
+    n = raw.shape[axis] if n_rows is None else n_rows
+    scale = np.max(np.abs(raw), axis=axis) * np.sqrt(n)
     return spread <= _CONST_RTOL * scale
 
 
@@ -90,31 +94,45 @@ def pearson_columns(pred, data, *, min_rows: int = MIN_BINS) -> np.ndarray:
 def masked_pearson_columns(a, b, *, min_rows: int = MIN_BINS) -> np.ndarray:
     """Pearson r between matching columns over the rows where both are finite.
 
-    Each column uses its own set of rows (those finite in both ``a`` and ``b``). Vectorised:
-    no loop over columns. NaN where fewer than ``min_rows`` rows remain or a column is constant
-    on them.
+    Each column uses its own set of rows (those finite in both ``a`` and ``b``) and gets what
+    :func:`pearson_columns` gives on those rows. Vectorised: no loop over columns. NaN where
+    fewer than ``min_rows`` rows remain or a column is constant on them.
     """
     a = _as_2d(a, "a")
     b = _as_2d(b, "b")
     if a.shape != b.shape:
         raise DataError(f"a {a.shape} and b {b.shape} must have the same shape")
-    m = np.isfinite(a) & np.isfinite(b)
-    n = m.sum(axis=0)
-    az = np.where(m, a, 0.0)
-    bz = np.where(m, b, 0.0)
+    return masked_pearson_details(a, b, np.isfinite(a) & np.isfinite(b), min_rows=min_rows)[0]
+
+
+def masked_pearson_details(a: np.ndarray, b: np.ndarray, mask: np.ndarray, *,
+                           min_rows: int = MIN_BINS
+                           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pearson r per column over the rows where ``mask`` is True, with the reasons.
+
+    Returns ``(r, constant_a, constant_b)``: r is NaN where fewer than ``min_rows`` rows are
+    masked in, where either column is constant on them, or where r is not finite; the two
+    boolean arrays flag the constant columns (as :func:`constant_columns` on those rows).
+    Values outside the mask are ignored (they may be NaN).
+    """
+    n = mask.sum(axis=0)
+    az = np.where(mask, a, 0.0)
+    bz = np.where(mask, b, 0.0)
     with np.errstate(invalid="ignore", divide="ignore"):
         ma = az.sum(axis=0) / n
         mb = bz.sum(axis=0) / n
-        ac = np.where(m, a - ma, 0.0)
-        bc = np.where(m, b - mb, 0.0)
+        ac = np.where(mask, a - ma, 0.0)
+        bc = np.where(mask, b - mb, 0.0)
         an = np.sqrt(np.sum(ac * ac, axis=0))
         bn = np.sqrt(np.sum(bc * bc, axis=0))
         r = np.sum((ac / an) * (bc / bn), axis=0)
     r = np.clip(r, -1.0, 1.0)
-    bad = (n < min_rows) | _constant(ac, az) | _constant(bc, bz)
-    bad |= ~np.isfinite(r)
+    few = n < 2
+    const_a = few | _constant(ac, az, n_rows=n)
+    const_b = few | _constant(bc, bz, n_rows=n)
+    bad = (n < min_rows) | const_a | const_b | ~np.isfinite(r)
     r[bad] = np.nan
-    return r
+    return r, const_a, const_b
 
 
 def nanmedian(values, axis=None):

@@ -36,7 +36,12 @@ import xarray as xr
 from sklearn.base import clone
 
 from mecbench.errors import ConfigError, DataError, ModelError
-from mecbench.metrics import MIN_BINS, constant_columns, pearson_columns
+from mecbench.metrics import (
+    MIN_BINS,
+    constant_columns,
+    masked_pearson_details,
+    pearson_columns,
+)
 from mecbench.ratemaps import check_same_grid, flat_values, validate_rate_maps
 from mecbench.splits import Split, SplitScheme
 
@@ -325,30 +330,28 @@ def predictivity_details(
     if not target_params and getattr(mapping, "_cross_predict_masked", None) is not None:
         needed = sorted({s for _, good, _, _ in plans for s in good})
         shared = _shared_predictions(mapping, cache, rows, Y, valid, split_list, needed)
+    if shared is not None:
+        _score_shared(shared, plans, Y, valid, r, reason, type(mapping).__name__)
+        fitted = sum(bool(good) for _, good, _, _ in plans)
+        plans = []
     for cols, good, cv_splits, tests in plans:
         if not good:
             continue
-        if shared is not None:
-            preds = [shared[s][0][np.ix_(np.searchsorted(shared[s][1], te_v), cols)]
-                     for s, te_v in zip(good, tests, strict=True)]
-            fitted += 1
-        else:
-            v = valid[:, cols[0]]
-            Yg = np.where(v[src_ok, None], Y[np.ix_(src_ok, cols)], 0.0)
-            group_mapping = mapping
-            if target_params:
-                group_mapping = clone(mapping).set_params(
-                    **{k: vals[cols] for k, vals in target_params.items()})
-            try:
-                preds = mp.cross_predict(group_mapping, cache, Yg, cv_splits)
-            except (np.linalg.LinAlgError, ValueError) as err:
-                # data-dependent failures (e.g. PLS with more components than this group's
-                # training bins allow) cost only this group; a failure of every group is
-                # re-raised
-                reason[np.ix_(good, cols)] = _FIT_FAILED
-                failures.append((cols.size, err))
-                continue
-            fitted += 1
+        v = valid[:, cols[0]]
+        Yg = np.where(v[src_ok, None], Y[np.ix_(src_ok, cols)], 0.0)
+        group_mapping = mapping
+        if target_params:
+            group_mapping = clone(mapping).set_params(
+                **{k: vals[cols] for k, vals in target_params.items()})
+        try:
+            preds = mp.cross_predict(group_mapping, cache, Yg, cv_splits)
+        except (np.linalg.LinAlgError, ValueError) as err:
+            # data-dependent failures (e.g. PLS with more components than this group's
+            # training bins allow) cost only this group; a failure of every group is re-raised
+            reason[np.ix_(good, cols)] = _FIT_FAILED
+            failures.append((cols.size, err))
+            continue
+        fitted += 1
         for s, te_v, pred in zip(good, tests, preds, strict=True):
             pred = np.asarray(pred, dtype=np.float64).reshape(te_v.size, cols.size)
             data = Y[np.ix_(te_v, cols)]
@@ -368,6 +371,27 @@ def predictivity_details(
         raise failures[0][1]
     extra = {"fit_errors": [f"{n} cells: {type(e).__name__}: {e}" for n, e in failures]}
     return PredictivityResult(r, n_train, n_test, reason, n_groups=len(groups), extra=extra)
+
+
+def _score_shared(shared, plans, Y, valid, r, reason, mapping_name: str) -> None:
+    """Fill ``r`` and ``reason`` from the masked pass's predictions: one vectorised masked
+    Pearson per split over every cell (each on its own valid test bins)."""
+    wanted: dict[int, list[np.ndarray]] = {}
+    for cols, good, _, _ in plans:
+        for s in good:
+            wanted.setdefault(s, []).append(cols)
+    for s, col_sets in wanted.items():
+        P, te_b = shared[s]
+        cols = np.concatenate(col_sets)
+        mask = valid[te_b]
+        if not np.isfinite(P[:, cols][mask[:, cols]]).all():
+            raise ModelError(f"mapping {mapping_name} produced non-finite predictions "
+                             f"(split {s}); check the scale of the source features")
+        rs, _, const_data = masked_pearson_details(P, Y[te_b], mask)
+        r[s, cols] = rs[cols]
+        undefined = np.isnan(rs[cols])
+        reason[s, cols[undefined & const_data[cols]]] = _CONST_DATA
+        reason[s, cols[undefined & ~const_data[cols]]] = _CONST_PRED
 
 
 def _shared_predictions(mapping, cache, rows: np.ndarray, Y: np.ndarray, valid: np.ndarray,

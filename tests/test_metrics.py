@@ -86,3 +86,28 @@ def test_spearman_brown_closed_form():
     np.testing.assert_allclose(spearman_brown(r)[:4], [0.0, 2 / 3, 1.6 / 1.8, -2.0])
     assert np.isnan(spearman_brown(r)[4])
     assert spearman_brown(0.5, factor=3) == pytest.approx(1.5 / 2.0)
+
+
+def test_masked_pearson_details_equals_pearson_on_each_columns_rows():
+    from mecbench.metrics import constant_columns, masked_pearson_details, pearson_columns
+
+    rng = np.random.default_rng(7)
+    a = rng.standard_normal((40, 6)) + 100.0
+    b = a * rng.uniform(-1, 1, 6) + rng.standard_normal((40, 6))
+    mask = rng.random((40, 6)) > 0.3
+    b[:, 2] = np.where(mask[:, 2], 5.0, 123.0)  # constant on its rows only
+    a[:, 3] = np.where(mask[:, 3], 1e9, -4.0)   # a constant prediction (large) on its rows
+    mask[:, 4] = False
+    mask[:3, 4] = True  # exactly MIN_BINS rows
+    mask[:, 5] = False
+    mask[:2, 5] = True  # too few rows
+    b[~mask] = np.nan
+    r, const_a, const_b = masked_pearson_details(a, b, mask)
+    for j in range(6):
+        rows = mask[:, j]
+        expect = pearson_columns(a[rows, j:j + 1], b[rows, j:j + 1])[0]
+        np.testing.assert_allclose(r[j], expect, rtol=1e-12, equal_nan=True)
+        if rows.sum() >= 2:
+            assert const_b[j] == constant_columns(b[rows, j:j + 1])[0]
+            assert const_a[j] == constant_columns(a[rows, j:j + 1])[0]
+    assert np.isnan(r[[2, 3, 5]]).all() and const_b[2] and const_a[3] and np.isfinite(r[4])
