@@ -119,17 +119,17 @@ def masked_pearson_details(a: np.ndarray, b: np.ndarray, mask: np.ndarray, *,
     az = np.where(mask, a, 0.0)
     bz = np.where(mask, b, 0.0)
     with np.errstate(invalid="ignore", divide="ignore"):
-        ma = az.sum(axis=0) / n
-        mb = bz.sum(axis=0) / n
-        ac = np.where(mask, a - ma, 0.0)
-        bc = np.where(mask, b - mb, 0.0)
-        an = np.sqrt(np.sum(ac * ac, axis=0))
-        bn = np.sqrt(np.sum(bc * bc, axis=0))
-        r = np.sum((ac / an) * (bc / bn), axis=0)
-    r = np.clip(r, -1.0, 1.0)
-    few = n < 2
-    const_a = few | _constant(ac, az, n_rows=n)
-    const_b = few | _constant(bc, bz, n_rows=n)
+        ac = az - az.sum(axis=0) / n
+        bc = bz - bz.sum(axis=0) / n
+        ac *= mask
+        bc *= mask
+        an = np.sqrt(np.einsum("ij,ij->j", ac, ac))
+        bn = np.sqrt(np.einsum("ij,ij->j", bc, bc))
+        r = np.einsum("ij,ij->j", ac, bc) / (an * bn)
+        r = np.clip(r, -1.0, 1.0)
+        # as _constant, from the spreads already at hand
+        const_a = (n < 2) | (an <= _CONST_RTOL * np.abs(az).max(axis=0) * np.sqrt(n))
+        const_b = (n < 2) | (bn <= _CONST_RTOL * np.abs(bz).max(axis=0) * np.sqrt(n))
     bad = (n < min_rows) | const_a | const_b | ~np.isfinite(r)
     r[bad] = np.nan
     return r, const_a, const_b

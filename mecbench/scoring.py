@@ -384,7 +384,7 @@ def _score_shared(shared, plans, Y, valid, r, reason, mapping_name: str) -> None
         P, te_b = shared[s]
         cols = np.concatenate(col_sets)
         mask = valid[te_b]
-        if not np.isfinite(P[:, cols][mask[:, cols]]).all():
+        if not np.isfinite(P).all() and not np.isfinite(P[:, cols][mask[:, cols]]).all():
             raise ModelError(f"mapping {mapping_name} produced non-finite predictions "
                              f"(split {s}); check the scale of the source features")
         rs, _, const_data = masked_pearson_details(P, Y[te_b], mask)

@@ -134,27 +134,31 @@ class Ridge(MappingBase):
         out = []
         for tr, te in splits:
             n = len(tr)
-            A = K[np.ix_(tr, tr)]
+            K_rows = K[tr]  # whole rows: much faster than a 2-D fancy gather
+            A = K_rows[:, tr]
             A.flat[:: n + 1] += alpha
             factor = sla.cho_factor(A, lower=True, overwrite_a=True, check_finite=False)
-            Yt = Y[tr]
-            U = sla.cho_solve(factor, Yt, check_finite=False)
-            ones = np.ones(n)
-            v_all = sla.cho_solve(factor, ones, check_finite=False)
-            V = np.broadcast_to(v_all[:, None], U.shape).copy()
-            for cols, D in missing_row_groups(valid[tr]):
-                E = np.zeros((n, D.size))
-                E[D, np.arange(D.size)] = 1.0
-                Q = sla.cho_solve(factor, E, check_finite=False)  # columns D of M
-                MDD = Q[D]
-                corr = sla.solve(MDD, np.column_stack([U[np.ix_(D, cols)], v_all[D]]),
-                                 assume_a="pos", check_finite=False)
-                U[:, cols] -= Q @ corr[:, :-1]
-                V[:, cols] = (v_all - Q @ corr[:, -1])[:, None]
+            U = sla.cho_solve(factor, Y[tr], check_finite=False)
+            v_all = sla.cho_solve(factor, np.ones(n), check_finite=False)
+            b = np.empty(U.shape[1])
+            complete = np.ones(U.shape[1], dtype=bool)
             with np.errstate(divide="ignore", invalid="ignore"):
-                b = U.sum(axis=0) / V.sum(axis=0)
-            U -= V * b
-            P = mm(K[np.ix_(te, tr)], U)
+                for cols, D in missing_row_groups(valid[tr]):
+                    complete[cols] = False
+                    E = np.zeros((n, D.size))
+                    E[D, np.arange(D.size)] = 1.0
+                    Q = sla.cho_solve(factor, E, check_finite=False)  # columns D of M
+                    corr = sla.solve(Q[D], np.column_stack([U[np.ix_(D, cols)], v_all[D]]),
+                                     assume_a="pos", check_finite=False)
+                    Ug = U[:, cols] - Q @ corr[:, :-1]
+                    v = v_all - Q @ corr[:, -1]
+                    b[cols] = Ug.sum(axis=0) / v.sum()
+                    U[:, cols] = Ug - np.outer(v, b[cols])
+                if complete.any():
+                    idx = np.flatnonzero(complete)
+                    b[idx] = U[:, idx].sum(axis=0) / v_all.sum()
+                    U[:, idx] -= np.outer(v_all, b[idx])
+            P = mm(K_rows[:, te].T, U)
             P += b
             out.append(P)
         return out
