@@ -18,7 +18,8 @@ JOBS=${JOBS:-1}
 LAYERS=${LAYERS:-all}
 MODELS=${MODELS:-$(mecbench models --json | python -c '
 import json, sys
-print(" ".join(r["name"] for r in json.load(sys.stdin) if not r["name"].endswith("/*")))')}
+print(" ".join(r["name"] for r in json.load(sys.stdin)["models"]
+               if not r["name"].endswith("/*")))')}
 BENCHMARKS=${BENCHMARKS:-$(mecbench benchmarks --json | python -c '
 import json, sys
 print(" ".join(r["name"] for r in json.load(sys.stdin)["benchmarks"]
