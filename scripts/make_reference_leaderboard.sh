@@ -8,7 +8,7 @@
 #   MODELS="a b"      models to score (default: every registered model except families)
 #   BENCHMARKS="x y"  benchmarks (default: every registered mec-sim.* benchmark)
 #   JOBS=N            work units run at once (default 1)
-#   LAYERS=all|NAME   layers (default all)
+#   LAYERS=all|NAME|default   layers (default all; "default": each model's default layer)
 # Models are the outer loop so that each model's rate maps are computed once and read from
 # the cache for the other benchmarks. A failing (model, benchmark) pair is logged and skipped;
 # the list of failures is printed at the end and the exit code is 1 if there was one.
@@ -28,7 +28,9 @@ failed=()
 for model in $MODELS; do
   for bench in $BENCHMARKS; do
     start=$(date +%s)
-    if mecbench -q score "$model" "$bench" --layer "$LAYERS" --save --leaderboard-dir "$OUT" \
+    layer_args=(--layer "$LAYERS")
+    [ "$LAYERS" = default ] && layer_args=()
+    if mecbench -q score "$model" "$bench" "${layer_args[@]}" --save --leaderboard-dir "$OUT" \
          --jobs "$JOBS"; then
       echo "== $model on $bench: $(( $(date +%s) - start )) s"
     else
