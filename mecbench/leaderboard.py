@@ -33,7 +33,8 @@ Entry schema (``schema`` = 1)
 ``ceiled``             float or null: the summary ceiled score (see :mod:`mecbench.score`)
 ``ci``                 [lo, hi]: 95 % bootstrap CI of ``ceiled`` (cells resampled)
 ``raw_ci``             [lo, hi]: 95 % bootstrap CI of ``raw``
-``n_cells``            int: cells with a finite score (the ones summarised)
+``n_cells``            int: cells in the ``ceiled`` summary (finite score, ceiling above the
+                       threshold); without a ceiling, cells with a finite raw score
 ``n_cells_total``      int: all cells of the benchmark
 ``ceiling_method``     str: ``holdout``, ``pairwise`` or ``split-half``
 ``mapping``            str: mapping name and parameters
