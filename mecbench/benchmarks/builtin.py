@@ -12,7 +12,7 @@ mapping part                        mapping (:func:`mecbench.mapping.get_mapping
 ``enet``                            ``enet`` with per-cell (alpha, l1_ratio) from its CV over
                                     the reference's short grids on the training bins of each
                                     split (:mod:`mecbench.benchmarks.enet_cv`); slow: about
-                                    50 CPU-minutes per layer of 256 units on mec-sim
+                                    1-1.5 CPU-hours per layer of 256 units on mec-sim
 ``one-to-one``                      ``one-to-one``: best-correlated model unit per cell
 ==================================  =========================================================
 
