@@ -333,8 +333,7 @@ def predictivity_details(
     if shared is not None:
         _score_shared(shared, plans, Y, valid, r, reason, type(mapping).__name__)
         fitted = sum(bool(good) for _, good, _, _ in plans)
-        plans = []
-    for cols, good, cv_splits, tests in plans:
+    for cols, good, cv_splits, tests in plans if shared is None else []:
         if not good:
             continue
         v = valid[:, cols[0]]
