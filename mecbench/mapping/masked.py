@@ -6,6 +6,11 @@ one-to-one), every target ``j`` trains on ``train ∩ valid_j``. Instead of one 
 mask group, :func:`cross_predict_masked` lets such a mapping do the work shared by all targets
 once per split (on every training row) and correct each group for its few missing rows with a
 low-rank downdate — exact, not an approximation.
+
+Defining ``_cross_predict_masked`` declares that a mapping fits every target independently of
+the others in *all* its settings (the method may still return None to decline): the scoring
+path then puts the cells of every animal into one pass, which would be wrong for a joint fit
+such as PLS.
 """
 
 from __future__ import annotations
