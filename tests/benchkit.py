@@ -104,3 +104,27 @@ def load_plugin(directory: Path) -> Path:
     path = write_plugin(directory)
     load_plugin_file(path)
     return path
+
+
+def sklearn_enet_cv_errors(X, Y, alphas, l1_ratios, *, seed: int, tol: float,
+                           max_iter: int) -> np.ndarray:
+    """Independent reference for :func:`mecbench.mapping.elastic_net_cv`: summed squared
+    validation errors (n_l1_ratios, n_alphas, n_targets) of scikit-learn's ``ElasticNet`` over
+    the same 2 folds (rows permuted with ``default_rng(seed)``)."""
+    import warnings
+
+    import sklearn.linear_model as lm
+
+    n, t = Y.shape
+    folds = np.array_split(np.random.default_rng(seed).permutation(n), 2)
+    err = np.zeros((len(l1_ratios), len(alphas), t))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for val in folds:
+            fit = np.setdiff1d(np.arange(n), val)
+            for i, l1 in enumerate(l1_ratios):
+                for k, a in enumerate(alphas):
+                    m = lm.ElasticNet(alpha=a, l1_ratio=l1, tol=tol, max_iter=max_iter)
+                    pred = m.fit(X[fit], Y[fit]).predict(X[val])
+                    err[i, k] += ((Y[val] - pred) ** 2).sum(axis=0)
+    return err
