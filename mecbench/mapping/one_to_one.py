@@ -74,7 +74,7 @@ class OneToOne(MappingBase):
         if X.shape[1] != self.n_features_in_:
             raise DataError(f"X has {X.shape[1]} features but the mapping was fitted with "
                             f"{self.n_features_in_}")
-        P = _take(X, None, self._best, self._mean)
+        P = _take(X, self._best, self._mean)
         return P[:, 0] if self._y_1d else P
 
     def _cross_predict(self, cache: FeatureCache, Y: np.ndarray, splits):
@@ -84,7 +84,7 @@ class OneToOne(MappingBase):
             Xz, xconst = cache.memo(d.key("zscore", tr),
                                     lambda tr=tr: _zscore_columns(cache.X[tr]))
             best = best_sources(Xz, xconst, Y[tr])
-            out.append(_take(cache.X, te, best, Y[tr].mean(axis=0)))
+            out.append(_take_rows(cache, te, best, Y[tr].mean(axis=0)))
         return out
 
 
@@ -159,20 +159,19 @@ def _inv_sd(Xt: np.ndarray, missing: np.ndarray | None, sxx: np.ndarray, sx: np.
 
 def _take_rows(cache: FeatureCache, rows: np.ndarray, best: np.ndarray,
                mean: np.ndarray) -> np.ndarray:
-    """:func:`_take` through a cached transposed copy of the features: gathering whole
-    feature rows of ``Xᵀ`` is far cheaper than a scattered column gather from ``X``."""
+    """Columns ``best`` of the cached features at ``rows`` (-1 columns get ``mean``), through
+    a cached transposed copy: gathering whole feature rows of ``Xᵀ`` is far cheaper than a
+    scattered column gather from ``X``."""
     XT = cache.memo(("one-to-one", "XT"), lambda: np.ascontiguousarray(cache.X.T))
-    P = XT[np.maximum(best, 0)][:, rows].T
-    none = best < 0
-    if none.any():
-        P[:, none] = mean[none]
-    return P
+    return _fill_unmatched(XT[np.maximum(best, 0)][:, rows].T, best, mean)
 
 
-def _take(X: np.ndarray, rows, best: np.ndarray, mean: np.ndarray) -> np.ndarray:
-    """Columns ``best`` of ``X`` (rows ``rows``, all if None); -1 columns get ``mean``."""
-    cols = np.maximum(best, 0)
-    P = X[:, cols] if rows is None else X[np.ix_(rows, cols)]
+def _take(X: np.ndarray, best: np.ndarray, mean: np.ndarray) -> np.ndarray:
+    """Columns ``best`` of ``X``; -1 columns get ``mean``."""
+    return _fill_unmatched(X[:, np.maximum(best, 0)], best, mean)
+
+
+def _fill_unmatched(P: np.ndarray, best: np.ndarray, mean: np.ndarray) -> np.ndarray:
     none = best < 0
     if none.any():
         P[:, none] = mean[none]
