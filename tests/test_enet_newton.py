@@ -139,3 +139,32 @@ def test_elastic_net_cv_ill_conditioned_matches_sklearn_grid():
     best = np.argmin(err.reshape(-1, t), axis=0)
     np.testing.assert_array_equal(got["alpha"], np.asarray(alphas)[best % len(alphas)])
     np.testing.assert_array_equal(got["l1_ratio"], np.asarray(l1s)[best // len(alphas)])
+
+
+def _certified_gap(Xc, yc, w, lam1):
+    """Lasso duality gap from a dual point built here: the residual scaled into the dual ball."""
+    n = len(yc)
+    r = yc - Xc @ w
+    primal = r @ r / (2 * n) + lam1 * np.abs(w).sum()
+    theta = r / n
+    theta *= min(1.0, lam1 / np.abs(Xc.T @ theta).max())
+    dual = theta @ yc - n / 2 * theta @ theta
+    return primal - dual
+
+
+@pytest.mark.parametrize("max_iter", [60, 5000])
+def test_tiny_penalty_lasso_on_interpolating_features_is_certified(max_iter):
+    # the mec-sim regime where ADMM stalls: more features than rows, features that interpolate
+    # the rows, a lasso with a tiny penalty (the CV grid's smallest alphas). With max_iter below
+    # the point where Newton would be considered, only the last-resort Newton pass can finish.
+    X, Y = _ill_conditioned(30, 60, 4, seed=7, decay=4.0)
+    Xc, Yc, prob = _problem(X, Y)
+    n = len(X)
+    assert np.linalg.matrix_rank(Xc) == n - 1  # centred: interpolates every centred target
+    amax = np.abs(Xc.T @ Yc).max(0) / n
+    lam1 = amax * np.array([1e-9, 1e-7, 1e-6, 1e-5])
+    W, gap = E.enet_solve(prob, lam1, np.zeros(4), tol=1e-4, max_iter=max_iter)
+    thresh = 1e-4 * np.sum(Yc**2, 0) / n
+    assert np.all(gap <= thresh)
+    for j in range(4):
+        assert _certified_gap(Xc, Yc[:, j], W[:, j], lam1[j]) <= thresh[j] * (1 + 1e-9)

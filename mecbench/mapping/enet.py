@@ -39,10 +39,11 @@ REFERENCE_ALPHAS_SHORT = tuple(float(a) for a in np.geomspace(1e-9, 1e9, 9))
 REFERENCE_L1_RATIOS_SHORT = (1e-16,) + tuple(float(r) for r in np.linspace(0.01, 1.0, 9))
 
 _CHECK_EVERY = 10
-#: Unfinished targets get the Newton (SSNAL) refinement after max(_NEWTON_AT, ADMM iterations
-#: costing _NEWTON_WORK × one dense solve of the Newton system); later attempts after
-#: _NEWTON_AGAIN times as many iterations.
-_NEWTON_AT = 40
+#: Unfinished targets are considered for the Newton (SSNAL) refinement after max(_NEWTON_AT,
+#: ADMM iterations costing _NEWTON_WORK × one dense solve of the Newton system) and go to it
+#: when ADMM is too slow for them (:func:`_newton_worthy`); a target's next attempt comes after
+#: _NEWTON_AGAIN times as many iterations (at the latest halfway to max_iter).
+_NEWTON_AT = 80
 _NEWTON_WORK = 1.0
 _NEWTON_AGAIN = 10
 
@@ -94,8 +95,10 @@ class _Problem:
         """``XᵀX`` (unscaled): the primal Gram, or computed once from ``X`` when features
         outnumber samples but are few enough (``p <= 4096``); None beyond that."""
         if self.G is None and self._gram is None and self.p <= _GRAM_MAX_P:
-            C = mm(self.Xf.T, self.Xf)
-            self._gram = 0.5 * (C + C.T)
+            # a general product on a copy: with few rows numpy's symmetric rank-k update
+            # (chosen when both operands are one buffer) was 2-3x slower here; the batched
+            # solves that use this matrix do not need it bitwise symmetric
+            self._gram = mm(self.Xf.T, np.array(self.Xf, order="C"))
         return self.G if self.G is not None else self._gram
 
     def gram_block(self, S: list[np.ndarray], m: int) -> np.ndarray:
@@ -149,8 +152,10 @@ def enet_solve(prob: _Problem, lam1: np.ndarray, lam2: np.ndarray, *, tol: float
     Woodbury identity when features outnumber samples), so an iteration costs four matrix
     products shared by all targets. ``ρ`` is adapted per target by residual balancing. Every
     few iterations unfinished targets are polished (exact solve on a stable support) and
-    checked against the duality gap; finished targets leave the batch. Targets ADMM has not
-    finished after about the work of a Newton run are refined by :func:`_ssnal`.
+    checked against the duality gap; finished targets leave the batch. Targets whose gap ADMM
+    closes too slowly are refined by :func:`_ssnal` when that is cheaper than more ADMM
+    (:func:`_newton_worthy`), and targets still unfinished at ``max_iter`` get a last Newton
+    attempt.
 
     ``W0`` (p, t), optional, is a warm start (e.g. the solutions for a neighbouring penalty):
     ADMM starts at it with the dual variable its optimality conditions imply, and targets for
@@ -192,11 +197,14 @@ def enet_solve(prob: _Problem, lam1: np.ndarray, lam2: np.ndarray, *, tol: float
         XZ = mm(prob.Xf, Z)
         XU = mm(prob.Xf, U)
     last = None
+    # per column, gaps at two earlier checks and their iterations: the rate estimate uses the
+    # trailing half of a column's history (ADMM slows down, so early progress over-promises)
+    g_ref = it_ref = g_mid = it_mid = None
     it = 0
-    # Newton refinement once ADMM has had about as much work as a Newton run costs
+    # Newton considered once ADMM has had about as much work as one Newton system costs
     m_ = min(prob.n, p)
     admm_cost = 4.0 * prob.n * p if kernel else 2.0 * p * p
-    next_newton = max(_NEWTON_AT, _NEWTON_WORK * m_**3 / admm_cost)
+    newton_at = np.full(act.size, max(_NEWTON_AT, _NEWTON_WORK * m_**3 / admm_cost))
     while act.size and it < max_iter:
         l1a, l2a = lam1[act], lam2[act]
         lam = l2a + rho
@@ -254,9 +262,14 @@ def enet_solve(prob: _Problem, lam1: np.ndarray, lam2: np.ndarray, *, tol: float
                 if kernel:
                     XZ[:, better] = mm(prob.Xf, Wp[:, better])
         last = support
-        if it >= next_newton and prob.gram is not None:
-            next_newton = it * _NEWTON_AGAIN
-            sel = np.flatnonzero(g > thresh[act])
+        slow = None
+        due = it >= newton_at
+        if due.any() and g_ref is not None:
+            slow = _newton_worthy(prob, g, g_ref, it - it_ref, thresh[act], it, max_iter,
+                                  support.sum(axis=0), due)
+        if slow is not None and slow.any():
+            newton_at[slow] = min(it * _NEWTON_AGAIN, (it + max_iter) // 2)
+            sel = np.flatnonzero(slow)
             if sel.size:
                 Wn, gn = _ssnal(prob, Z[:, sel], l1a[sel], l2a[sel], act[sel], thresh[act[sel]])
                 win = gn < g[sel]
@@ -268,20 +281,78 @@ def enet_solve(prob: _Problem, lam1: np.ndarray, lam2: np.ndarray, *, tol: float
                     # scaled ADMM dual consistent with the new point: rho·u = Xᵀr/n - lam2·z
                     XtRn = prob.XtR(Wn, act[sel])
                     U[:, sel] = (XtRn - l2a[sel] * Wn) / rho[sel]
+                    g_ref[sel], it_ref[sel], g_mid[sel], it_mid[sel] = g[sel], it, g[sel], it
                     if kernel:
                         XZ[:, sel] = mm(prob.Xf, Wn)
                         XU[:, sel] = mm(prob.Xf, U[:, sel])
         W[:, act] = Z
         gaps[act] = g
         keep = g > thresh[act]
+        if g_ref is None:
+            g_ref, it_ref = g.copy(), np.full(g.size, it)
+            g_mid, it_mid = g.copy(), it_ref.copy()
+        else:
+            shift = it >= 2 * it_mid
+            g_ref, it_ref = np.where(shift, g_mid, g_ref), np.where(shift, it_mid, it_ref)
+            g_mid, it_mid = np.where(shift, g, g_mid), np.where(shift, it, it_mid)
         if not keep.all():
             act, Z, U, rho, last = act[keep], Z[:, keep], U[:, keep], rho[keep], last[:, keep]
+            g_ref, it_ref, newton_at = g_ref[keep], it_ref[keep], newton_at[keep]
+            g_mid, it_mid = g_mid[keep], it_mid[keep]
             if kernel:
                 Xc_, XZ, XU = Xc_[:, keep], XZ[:, keep], XU[:, keep]
         if kernel and act.size:  # re-synchronise the tracked products (rounding drift)
             XU = mm(prob.Xf, U)
+    if act.size and prob.gram is not None:
+        # ADMM reached max_iter (its rate estimates were too hopeful): a last Newton attempt
+        Wn, gn = _ssnal(prob, W[:, act], lam1[act], lam2[act], act, thresh[act])
+        better = gn < gaps[act]
+        W[:, act[better]] = Wn[:, better]
+        gaps[act[better]] = gn[better]
     return W, gaps
 
+
+def _newton_worthy(prob: _Problem, g: np.ndarray, g_ref: np.ndarray | None, span,
+                   thresh: np.ndarray, it: int, max_iter: int, nnz: np.ndarray,
+                   due: np.ndarray) -> np.ndarray:
+    """Unfinished columns among ``due`` to hand to the Newton refinement now (boolean mask).
+
+    A column is *slow* when its duality gap, shrinking at its average rate over the last
+    ``span`` iterations (from ``g_ref``; ADMM gaps are not monotone, so one interval says
+    little), would need more than ``_NEWTON_SLOW × it`` further ADMM iterations to reach
+    ``thresh``. Slow columns go to Newton if ADMM would reach ``max_iter`` first, or if
+    finishing them by ADMM would cost more multiply-adds than Newton: forming the p × p Gram
+    matrix when it does not exist yet, plus about ``_NEWTON_STEPS`` Newton systems per column,
+    each sized by the column's current support ``nnz`` (see :func:`_newton_direction`). On
+    wide, well-conditioned problems a few stragglers then finish by ADMM instead of paying for
+    the Gram matrix; a lasso with a tiny penalty on features that interpolate the training bins
+    (the gap stalls) goes to Newton at once.
+    """
+    left = due & (g > thresh)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rate = np.log(np.minimum(g / g_ref, 1.0)) / np.maximum(span, 1)  # per iteration, <= 0
+        needed = np.where(rate < 0, np.log(thresh / g) / rate, np.inf)
+    slow = left & (needed > _NEWTON_SLOW * it)
+    if not slow.any():
+        return slow
+    n, p = prob.n, prob.p
+    if prob.G is None and prob._gram is None and p > _GRAM_MAX_P:
+        return np.zeros_like(slow)  # no Gram matrix beyond _GRAM_MAX_P: ADMM alone
+    if np.any(needed[slow] > max_iter - it):
+        return slow  # ADMM would stop at max_iter first
+    admm = 4.0 * n * p * float(np.sum(needed[slow]))
+    gram = 0.0 if prob.G is not None or prob._gram is not None else float(p) * p * n
+    k = nnz[slow].astype(float)
+    system = np.where(k <= n, k * k * (k / 3.0 + 1.0), n * n * (np.minimum(k, p - k) + n / 3.0))
+    newton = gram + _NEWTON_STEPS * float(np.sum(system + 4.0 * n * p))
+    return slow if admm > newton else np.zeros_like(slow)
+
+
+#: An unfinished column is slow when ADMM would need more than this many times the
+#: iterations it has already run (see :func:`_newton_worthy`) ...
+_NEWTON_SLOW = 2.0
+#: ... and a Newton refinement is costed at this many Newton systems per column.
+_NEWTON_STEPS = 20.0
 
 #: ADMM over-relaxation parameter (Boyd et al. 2011, §3.4.3: 1.5-1.8 usually speeds it up).
 _RELAX = 1.6
@@ -395,7 +466,7 @@ _SOLVE_BATCH = 64
 #: Tuned on mec-sim rate-map problems; the result is certified by the duality gap either way.
 _SIGMA0 = 1e5
 _SIGMA_UP = 5.0
-_SIGMA_MAX = 3e6
+_SIGMA_MAX = 1e10
 _INNER_TOL = 0.05
 
 
