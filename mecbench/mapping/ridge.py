@@ -256,7 +256,10 @@ class RidgeCV(MappingBase):
             alpha_t = _select_alpha(d, tr, Yc, alphas, cv, self.alpha_per_target)
             if d.kernel(len(tr)):
                 s, V = d.keig(tr)
-                P = mm(d.kefV(tr, te), eig_coef(s, V.T @ Yc, alpha_t, const0=True))
+                # dual coefficients first: (Kef V) C costs ne·n² more than Kef (V C) when
+                # targets are fewer than test rows
+                A = mm(V, eig_coef(s, V.T @ Yc, alpha_t, const0=True))
+                P = mm(d.kef(tr, te), A)
             else:
                 Xf = d.pstats(tr)[0]
                 s, W, _, _ = d.peig(tr)
@@ -290,13 +293,13 @@ def _loo_errors(d: Design, fit, Yc, alphas) -> np.ndarray:
     if d.kernel(n):
         s, V = d.keig(fit)
         VtY = V.T @ Yc
-        V2 = V * V
-        for k, a in enumerate(alphas):
-            w = 1.0 / (s + a)
-            w[0] = 0.0  # unpenalised intercept
-            diag = V2 @ w
-            C = V @ (w[:, None] * VtY)
-            err[k] = np.mean((C / diag[:, None]) ** 2, axis=0)
+        w = 1.0 / (s[None, :] + alphas[:, None])  # (n_alphas, n)
+        w[:, 0] = 0.0  # unpenalised intercept
+        diag = (V * V) @ w.T  # (n, n_alphas): diagonal of the hat-complement per alpha
+        # LOO residuals for every alpha in one product: V diag(w_k) Vᵀ y
+        C = mm(V, (w[:, :, None] * VtY[None]).transpose(1, 0, 2).reshape(n, -1))
+        C = C.reshape(n, alphas.size, -1) / diag[:, :, None]
+        err[:] = np.mean(C * C, axis=0)
     else:
         s, _, keep, U = d.peig(fit)
         sk = s[keep]
