@@ -118,9 +118,12 @@ class Design:
             return 0.5 * (C + C.T)
         return self.cache.memo(self.key("pcov", fit), compute)
 
-    def xe(self, fit, evl):
-        """Eval rows centred on the fit-row mean."""
-        return self.cache.X0[evl] - self.pstats(fit)[1]
+    def xe_dot(self, fit, evl, M):
+        """``(X0[evl] - mu) @ M``, eval rows centred on the fit-row mean ``mu``, computed as
+        ``X0[evl] @ M - mu @ M`` so that no centred copy of the eval rows is made."""
+        P = mm(self.cache.X0[evl], M)
+        P -= self.pstats(fit)[1] @ M
+        return P
 
     def peig(self, fit):
         """``(s, W, keep, U)``: ``C = W diag(s) Wᵀ`` and left singular vectors

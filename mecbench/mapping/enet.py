@@ -684,9 +684,8 @@ class ElasticNet(MappingBase):
             ym = Ytr.mean(axis=0)
             prob = _design_problem(d, tr, Ytr - ym)
             W, _ = enet_solve(prob, lam1, lam2, **opts)
-            # X0[te] W - mu W: no centred copy of the test features
-            P = mm(d.cache.X0[te], W)
-            P += ym - d.pstats(tr)[1] @ W
+            P = d.xe_dot(tr, te, W)
+            P += ym
             out.append(P)
         return out
 

@@ -206,7 +206,7 @@ class PLS(MappingBase):
                 P = mm(d.kef(tr, te), D)
             else:
                 Xf = d.pstats(tr)[0]
-                P = d.xe(tr, te) @ pls_primal(d.pcov(tr), Xf.T @ Yc, k)[0]
+                P = d.xe_dot(tr, te, pls_primal(d.pcov(tr), Xf.T @ Yc, k)[0])
             P += ym
             out.append(P)
         return out

@@ -101,7 +101,7 @@ class Ridge(MappingBase):
                 else:
                     s, W, _, _ = d.peig(tr)
                     B = W @ eig_coef(s, W.T @ R, alpha_t)
-                P = d.xe(tr, te) @ B
+                P = d.xe_dot(tr, te, B)
             P += ym
             out.append(P)
         return out
@@ -263,7 +263,7 @@ class RidgeCV(MappingBase):
             else:
                 Xf = d.pstats(tr)[0]
                 s, W, _, _ = d.peig(tr)
-                P = (d.xe(tr, te) @ W) @ eig_coef(s, W.T @ (Xf.T @ Yc), alpha_t)
+                P = d.xe_dot(tr, te, W) @ eig_coef(s, W.T @ (Xf.T @ Yc), alpha_t)
             P += ym
             out.append(P)
         return out
@@ -329,7 +329,7 @@ def _fold_errors(d: Design, fit, val, alphas):
         else:
             Xf = d.pstats(fit)[0]
             s, W, _, _ = d.peig(fit)
-            KvV = d.xe(fit, val) @ W
+            KvV = d.xe_dot(fit, val, W)
             VtY = W.T @ (Xf.T @ Yfc)
         for k, a in enumerate(alphas):
             P = KvV @ eig_coef(s, VtY, np.full(Yf.shape[1], a), const0=kernel)
