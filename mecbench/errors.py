@@ -16,6 +16,7 @@ __all__ = [
     "ConfigError",
     "ModelError",
     "UnknownIdentifierError",
+    "ConvergenceWarning",
     "closest_names",
 ]
 
@@ -34,6 +35,11 @@ class ConfigError(MecbenchError, ValueError):
 
 class ModelError(MecbenchError, ValueError):
     """A model or response provider misbehaved (wrong shape, missing layer, bad checkpoint)."""
+
+
+class ConvergenceWarning(UserWarning):
+    """An iterative solver stopped at its iteration limit before its tolerance was met (the
+    result is returned, as scikit-learn does; the message says how far from converged)."""
 
 
 def closest_names(name: str, known: Iterable[str], n: int = 3) -> list[str]:

@@ -16,9 +16,11 @@ Fenchel duality gap is below ``tol · ||y - ȳ||² / n``.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
-from mecbench.errors import ConfigError
+from mecbench.errors import ConfigError, ConvergenceWarning
 
 from ._linalg import mm, single_thread
 from ._validation import check_fraction, check_nonneg, check_positive_int, per_target
@@ -39,6 +41,14 @@ REFERENCE_ALPHAS_SHORT = tuple(float(a) for a in np.geomspace(1e-9, 1e9, 9))
 REFERENCE_L1_RATIOS_SHORT = (1e-16,) + tuple(float(r) for r in np.linspace(0.01, 1.0, 9))
 
 _CHECK_EVERY = 10
+_GAP_EVERY = 20
+#: In kernel form the two p × n products of an ADMM iteration run in float32 (twice as fast)
+#: while every unfinished target's duality gap is above _LOWP_GAP · ||y - ȳ||² / n; below it
+#: (reachable only with tol < _LOWP_GAP) they switch to float64 for good. The errors of the
+#: float32 products (~1e-7 relative) perturb the ADMM steps far below the gaps they are used
+#: at; duality gaps, polishing and the Newton refinement are always computed in float64, so
+#: the stopping rule certifies the result either way.
+_LOWP_GAP = 1e-6
 #: Unfinished targets are considered for the Newton (SSNAL) refinement after max(_NEWTON_AT,
 #: ADMM iterations costing _NEWTON_WORK × one dense solve of the Newton system) and go to it
 #: when ADMM is too slow for them (:func:`_newton_worthy`); a target's next attempt comes after
@@ -65,12 +75,16 @@ class _Problem:
         self.kernel_eig = kernel_eig
         self.L = float(eig[0].max(initial=0.0)) / self.n  # Lipschitz constant of the loss
         self._gram = None
+        self._x32 = None
 
-    def XtR(self, W: np.ndarray, cols=slice(None)) -> np.ndarray:
-        """``Xᵀ(y - X w) / n`` for the given target columns."""
+    def XtR(self, W: np.ndarray, cols=slice(None), XW: np.ndarray | None = None
+            ) -> np.ndarray:
+        """``Xᵀ(y - X w) / n`` for the given target columns (``XW``: ``X w`` if known)."""
         if self.G is not None:
             return self.c[:, cols] - mm(self.G, W) / self.n
-        return mm(self.Xf.T, self.Yc[:, cols] - mm(self.Xf, W)) / self.n
+        if XW is None:
+            XW = mm(self.Xf, W)
+        return mm(self.Xf.T, self.Yc[:, cols] - XW) / self.n
 
     def solve_full(self, B: np.ndarray, lam2: np.ndarray) -> np.ndarray:
         """``(XᵀX/n + lam2 I)⁻¹ B`` column by column through the cached eigen-decomposition."""
@@ -81,6 +95,13 @@ class _Problem:
         XB = mm(self.Xf, B)
         Z = V @ ((V.T @ XB) / (s[:, None] + self.n * lam2[None, :]))
         return (B - mm(self.Xf.T, Z)) / lam2[None, :]
+
+    @property
+    def X32(self) -> np.ndarray:
+        """``Xf`` in float32 (made once), for the low-precision ADMM products."""
+        if self._x32 is None:
+            self._x32 = self.Xf.astype(np.float32)
+        return self._x32
 
     @property
     def kernel_matrix(self) -> np.ndarray:
@@ -115,14 +136,17 @@ class _Problem:
         return out
 
 
-def _gap(prob: _Problem, W, XtR, lam1, lam2, cols) -> np.ndarray:
+def _gap(prob: _Problem, W, XtR, lam1, lam2, cols, XW: np.ndarray | None = None
+         ) -> np.ndarray:
     """Fenchel duality gap per target, from the residual dual point ``θ = (y - Xw) / n`` and its
-    rescaling into the lasso dual ball (the better bound of the two)."""
+    rescaling into the lasso dual ball (the better bound of the two). ``XW``: ``X w`` if known."""
     n = prob.n
     y2 = np.sum(prob.Yc[:, cols] ** 2, axis=0)
     wc = n * np.sum(W * prob.c[:, cols], axis=0)  # wᵀXᵀy
     if prob.G is None:
-        R2 = np.sum((prob.Yc[:, cols] - mm(prob.Xf, W)) ** 2, axis=0)
+        if XW is None:
+            XW = mm(prob.Xf, W)
+        R2 = np.sum((prob.Yc[:, cols] - XW) ** 2, axis=0)
     else:
         R2 = np.maximum(y2 - 2 * wc + np.sum(W * (prob.G @ W), axis=0), 0.0)
     Rty = y2 - wc
@@ -149,8 +173,9 @@ def enet_solve(prob: _Problem, lam1: np.ndarray, lam2: np.ndarray, *, tol: float
     ADMM (Boyd et al. 2011, §6.4) splitting the smooth part from the l1 term: the w-update
     ``(XᵀX/n + (lam2 + ρ) I) w = Xᵀy/n + ρ (z - u)`` is solved exactly for every target and
     every ``ρ`` through the one cached eigen-decomposition of the split (kernel form with the
-    Woodbury identity when features outnumber samples), so an iteration costs four matrix
-    products shared by all targets. ``ρ`` is adapted per target by residual balancing. Every
+    Woodbury identity when features outnumber samples), so an iteration costs two p × n matrix
+    products shared by all targets (kernel form; in float32 while the gaps are large, see
+    ``_LOWP_GAP``). ``ρ`` is adapted per target by residual balancing. Every
     few iterations unfinished targets are polished (exact solve on a stable support) and
     checked against the duality gap; finished targets leave the batch. Targets whose gap ADMM
     closes too slowly are refined by :func:`_ssnal` when that is cheaper than more ADMM
@@ -177,25 +202,32 @@ def enet_solve(prob: _Problem, lam1: np.ndarray, lam2: np.ndarray, *, tol: float
     # of the loss (tuned on rate-map problems; residual balancing adapts it afterwards)
     rho = np.maximum(0.3 * np.sqrt(prob.L * (lam1[act] + lam2[act])),
                      1e-6 * max(prob.L, 1e-300))
+    # ADMM state: Z, the sparse iterate, and H = Ŵ + U, the point Z is the soft-threshold of
+    # (Ŵ the relaxed w-update, U the scaled dual, so U = H - Z is never stored). With (Z, H)
+    # an iteration is one fused update of H, six passes over the p × t arrays instead of 17
+    # with (W, Z, U): on wide layers those passes cost as much as the matrix products.
     Z = np.zeros((p, act.size))
-    U = np.zeros((p, act.size))
+    H = np.zeros((p, act.size))
     if W0 is not None:
         Z = np.array(W0[:, act], dtype=np.float64)
         XtR0 = prob.XtR(Z, act)
         g0 = _gap(prob, Z, XtR0, lam1[act], lam2[act], act)
         W[:, act] = Z
         gaps[act] = g0
-        keep = g0 > thresh[act]
+        keep = ~(g0 <= thresh[act])
         act, Z, XtR0, rho = act[keep], Z[:, keep], XtR0[:, keep], rho[keep]
         if act.size == 0:
             return W, gaps
-        U = (XtR0 - lam2[act] * Z) / rho  # scaled dual consistent with Z: rho·u ∈ ∂(l1 term)
+        # scaled dual consistent with Z: rho·u ∈ ∂(l1 term) at Z
+        H = Z + (XtR0 - lam2[act] * Z) / rho
+    C = prob.c[:, act]
     kernel = prob.kernel_eig and prob.K is not None
-    if kernel:  # X z, X u and X c tracked in sample space: one p×n product per iteration
+    if kernel:  # X c, X z and X h tracked in sample space: one p×n product besides Xᵀ(·)
         s_, V = prob.eig
-        Xc_ = mm(prob.Xf, prob.c[:, act])
+        XC = mm(prob.Xf, C)
+        Yn = prob.Yc[:, act] / prob.n  # c = Xᵀ Yn
         XZ = mm(prob.Xf, Z)
-        XU = mm(prob.Xf, U)
+        XH = mm(prob.Xf, H)
     last = None
     # per column, gaps at two earlier checks and their iterations: the rate estimate uses the
     # trailing half of a column's history (ADMM slows down, so early progress over-promises)
@@ -205,61 +237,98 @@ def enet_solve(prob: _Problem, lam1: np.ndarray, lam2: np.ndarray, *, tol: float
     m_ = min(prob.n, p)
     admm_cost = 4.0 * prob.n * p if kernel else 2.0 * p * p
     newton_at = np.full(act.size, max(_NEWTON_AT, _NEWTON_WORK * m_**3 / admm_cost))
+    T = np.empty_like(Z)
+    lowp = kernel and _lowp_safe(prob)
     while act.size and it < max_iter:
         l1a, l2a = lam1[act], lam2[act]
         lam = l2a + rho
-        B = Z - U
-        B *= rho
-        B += prob.c[:, act]
+        r = rho / lam
+        balance = (it + 1) % _CHECK_EVERY == 0
+        if balance:
+            Z_old, U_old = Z.copy(), H - Z
+        # w-update w = (XᵀX/n + lam I)⁻¹ B with B = c + rho (Z - U) = c + rho (2Z - H), then
+        # H ← Ŵ + U = H + a (w - Z) (a = _RELAX), expanded so that B and w are never formed.
+        # Kernel form (Woodbury): w = (B - XᵀQ) / lam with Q = (XXᵀ + n lam I)⁻¹ X B, so
+        # X w = n Q and, with c = Xᵀ Yn,
+        # H ← (1 - a r) H + a (2r - 1) Z + Xᵀ[(Yn - Q) a / lam]   (r = rho / lam)
         if kernel:
-            XB = Xc_ + rho * (XZ - XU)
+            XB = XC + rho * (2 * XZ - XH)
             Q = V @ ((V.T @ XB) / (s_[:, None] + prob.n * lam[None, :]))
-            Wk = B
-            Wk -= mm(prob.Xf.T, Q)
-            Wk /= lam
-            XW = (XB - prob.K @ Q) / lam
+            M = Yn - Q
+            M *= _RELAX / lam
+            H *= 1 - _RELAX * r
+            if lowp:
+                with np.errstate(over="ignore", invalid="ignore"):  # see the gap check
+                    H += mm(prob.X32.T, M.astype(np.float32))
+            else:
+                H += mm(prob.Xf.T, M)
+            np.multiply(Z, _RELAX * (2 * r - 1), out=T)
+            H += T
+            Q *= prob.n
+            Q -= XZ
+            Q *= _RELAX
+            XH += Q
         else:
-            Wk = prob.solve_full(B, lam)
-        # over-relaxation: Wk <- a Wk + (1 - a) Z
-        Wk *= _RELAX
-        Wk += (1 - _RELAX) * Z
-        Zo = Z
-        Z = Wk + U
+            np.multiply(Z, 2.0, out=T)
+            T -= H
+            T *= rho
+            T += C
+            Wk = prob.solve_full(T, lam)
+            Wk -= Z
+            Wk *= _RELAX
+            H += Wk
         thr = l1a / rho
-        mag = np.abs(Z)
-        mag -= thr
-        np.maximum(mag, 0.0, out=mag)
-        np.copysign(mag, Z, out=Z)
-        U += Wk
-        U -= Z
+        np.clip(H, -thr, thr, out=Z)  # soft threshold: Z = H - clip(H, -thr, thr)
+        np.subtract(H, Z, out=Z)
         if kernel:
-            XW = _RELAX * XW + (1 - _RELAX) * XZ
-            XZ = mm(prob.Xf, Z)
-            XU += XW - XZ
+            if lowp:
+                with np.errstate(over="ignore", invalid="ignore"):
+                    XZ = mm(prob.X32, Z.astype(np.float32)).astype(np.float64)
+            else:
+                XZ = mm(prob.Xf, Z)
         it += 1
-        if it % _CHECK_EVERY == 0:  # residual balancing
-            rp = np.linalg.norm(Wk - Z, axis=0)
-            rd = rho * np.linalg.norm(Z - Zo, axis=0)
-            up = rp > 10 * rd
-            down = rd > 10 * rp
-            factor = np.where(up, 2.0, np.where(down, 0.5, 1.0))
-            rho = rho * factor
-            U = U / factor
-            if kernel:
-                XU = XU / factor
-        if it % (2 * _CHECK_EVERY) and it < max_iter:
+        if balance:  # residual balancing (Boyd et al. 2011, §3.4.1)
+            rp = np.linalg.norm((H - Z) - U_old, axis=0)  # = ||Ŵ - Z||
+            rd = rho * np.linalg.norm(Z - Z_old, axis=0)
+            factor = np.where(rp > 10 * rd, 2.0, np.where(rd > 10 * rp, 0.5, 1.0))
+            if np.any(factor != 1.0):
+                rho = rho * factor
+                H -= Z  # U ← U / factor
+                H /= factor
+                H += Z
+                if kernel:
+                    XH = XZ + (XH - XZ) / factor
+            del Z_old, U_old
+        if it % _GAP_EVERY and it < max_iter:
             continue
-        XtR = prob.XtR(Z, act)
-        g = _gap(prob, Z, XtR, l1a, l2a, act)
+        if kernel and lowp:  # the gap is computed in float64; X z is refreshed with it
+            with np.errstate(over="ignore", invalid="ignore"):
+                XZ = mm(prob.Xf, Z)
+        XZ_now = XZ if kernel else None
+        XtR = prob.XtR(Z, act, XZ_now)
+        g = _gap(prob, Z, XtR, l1a, l2a, act, XZ_now)
+        if lowp and not np.all(np.isfinite(g)):
+            # float32 overflow (extreme feature or target scales): restart those targets
+            # from zero in float64
+            bad = ~np.isfinite(g)
+            Z[:, bad] = 0.0
+            H[:, bad] = 0.0
+            XZ[:, bad] = 0.0
+            g[bad] = np.inf
+            lowp = False
+        if lowp and np.any(g <= _LOWP_GAP * scale[act]):
+            lowp = False
         support = Z != 0
         if last is not None:
             stable = np.all(support == last, axis=0) & (g > thresh[act])
             Wp, gp = _polish(prob, Z, support, stable, l1a, l2a, act)
             better = gp < g
             if better.any():
+                # a polished point replaces Z; the dual U = H - Z is kept
+                H[:, better] += Wp[:, better] - Z[:, better]
                 Z[:, better] = Wp[:, better]
                 g[better] = gp[better]
-                if kernel:
+                if kernel:  # (X h is re-synchronised below)
                     XZ[:, better] = mm(prob.Xf, Wp[:, better])
         last = support
         slow = None
@@ -280,14 +349,13 @@ def enet_solve(prob: _Problem, lam1: np.ndarray, lam2: np.ndarray, *, tol: float
                     last[:, sel] = Wn != 0
                     # scaled ADMM dual consistent with the new point: rho·u = Xᵀr/n - lam2·z
                     XtRn = prob.XtR(Wn, act[sel])
-                    U[:, sel] = (XtRn - l2a[sel] * Wn) / rho[sel]
+                    H[:, sel] = Wn + (XtRn - l2a[sel] * Wn) / rho[sel]
                     g_ref[sel], it_ref[sel], g_mid[sel], it_mid[sel] = g[sel], it, g[sel], it
                     if kernel:
                         XZ[:, sel] = mm(prob.Xf, Wn)
-                        XU[:, sel] = mm(prob.Xf, U[:, sel])
         W[:, act] = Z
         gaps[act] = g
-        keep = g > thresh[act]
+        keep = ~(g <= thresh[act])  # a NaN gap is not a finished target
         if g_ref is None:
             g_ref, it_ref = g.copy(), np.full(g.size, it)
             g_mid, it_mid = g.copy(), it_ref.copy()
@@ -296,13 +364,14 @@ def enet_solve(prob: _Problem, lam1: np.ndarray, lam2: np.ndarray, *, tol: float
             g_ref, it_ref = np.where(shift, g_mid, g_ref), np.where(shift, it_mid, it_ref)
             g_mid, it_mid = np.where(shift, g, g_mid), np.where(shift, it, it_mid)
         if not keep.all():
-            act, Z, U, rho, last = act[keep], Z[:, keep], U[:, keep], rho[keep], last[:, keep]
+            act, Z, H, rho, last = act[keep], Z[:, keep], H[:, keep], rho[keep], last[:, keep]
             g_ref, it_ref, newton_at = g_ref[keep], it_ref[keep], newton_at[keep]
             g_mid, it_mid = g_mid[keep], it_mid[keep]
+            C, T = C[:, keep], np.empty_like(Z)
             if kernel:
-                Xc_, XZ, XU = Xc_[:, keep], XZ[:, keep], XU[:, keep]
-        if kernel and act.size:  # re-synchronise the tracked products (rounding drift)
-            XU = mm(prob.Xf, U)
+                XC, XZ, Yn = XC[:, keep], XZ[:, keep], Yn[:, keep]
+        if kernel and act.size:  # re-synchronise the tracked product (rounding drift)
+            XH = mm(prob.Xf, H)
     if act.size and prob.gram is not None:
         # ADMM reached max_iter (its rate estimates were too hopeful): a last Newton attempt
         Wn, gn = _ssnal(prob, W[:, act], lam1[act], lam2[act], act, thresh[act])
@@ -310,6 +379,17 @@ def enet_solve(prob: _Problem, lam1: np.ndarray, lam2: np.ndarray, *, tol: float
         W[:, act[better]] = Wn[:, better]
         gaps[act[better]] = gn[better]
     return W, gaps
+
+
+def _lowp_safe(prob: _Problem) -> bool:
+    """Whether the float32 ADMM products are safe for this problem: features and targets of
+    moderate magnitude (far from float32's overflow and underflow; see _LOWP_GAP)."""
+    if not _LOWP_GAP < np.inf:
+        return False
+    lo, hi = 1e-12, 1e12
+    xmax = float(np.max(np.abs(prob.Xf), initial=0.0))
+    ymax = float(np.max(np.abs(prob.Yc), initial=0.0))
+    return lo < xmax < hi and lo < ymax < hi
 
 
 def _newton_worthy(prob: _Problem, g: np.ndarray, g_ref: np.ndarray | None, span,
@@ -667,6 +747,7 @@ class ElasticNet(MappingBase):
         with single_thread():
             prob = _make_problem(Xc, Y - ym)
             W, gaps = enet_solve(prob, lam1, lam2, **opts)
+        _warn_unconverged(gaps, prob.Yc, **opts)
         coef = np.ascontiguousarray(W.T)
         self._set_linear(coef, ym - coef @ xm, p, was_1d)
         self.dual_gap_ = gaps
@@ -683,11 +764,27 @@ class ElasticNet(MappingBase):
             Ytr = Y[tr]
             ym = Ytr.mean(axis=0)
             prob = _design_problem(d, tr, Ytr - ym)
-            W, _ = enet_solve(prob, lam1, lam2, **opts)
+            W, gaps = enet_solve(prob, lam1, lam2, **opts)
+            _warn_unconverged(gaps, prob.Yc, **opts)
             P = d.xe_dot(tr, te, W)
             P += ym
             out.append(P)
         return out
+
+
+def _warn_unconverged(gaps: np.ndarray, Yc: np.ndarray, *, tol: float, max_iter: int) -> None:
+    """Warn (:class:`~mecbench.errors.ConvergenceWarning`) about targets whose duality gap is
+    above ``tol · ||y - ȳ||² / n`` after ``max_iter`` iterations."""
+    scale = np.maximum(np.sum(Yc**2, axis=0) / Yc.shape[0], np.finfo(float).tiny)
+    rel = gaps / scale
+    bad = ~(rel <= tol)
+    if bad.any():
+        warnings.warn(
+            f"elastic net: {int(bad.sum())} of {rel.size} targets did not reach the tolerance "
+            f"(relative duality gap <= {tol:g}) in max_iter={max_iter} iterations; largest "
+            f"relative gap {np.nanmax(np.where(bad, rel, np.nan)):.3g}. Their coefficients are "
+            "returned as they are: increase max_iter or tol.",
+            ConvergenceWarning, stacklevel=3)
 
 
 class Lasso(ElasticNet):
