@@ -90,6 +90,26 @@ class Design:
             return Kef
         return self.cache.memo(self.key("kef", fit, evl), compute)
 
+    def kef_dot(self, fit, evl, A):
+        """``kef(fit, evl) @ A`` without forming the centred cross kernel.
+
+        With ``Kc = K - m 1ᵀ - 1 rᵀ + t 11ᵀ`` (``m`` the eval rows' means over the fit
+        columns, ``r``/``t`` the fit-kernel centring statistics),
+        ``Kc A = K A - m (1ᵀA) - 1 (rᵀA) + t 1 (1ᵀA)``; ``m`` comes out of the same product
+        as an extra column of ones / n_fit. No centred eval × fit block is formed.
+        """
+        _, row, tot = self.kff(fit)
+        n = len(fit)
+        Ae = np.empty((n, A.shape[1] + 1))
+        Ae[:, :-1] = A
+        Ae[:, -1] = 1.0 / n
+        P = mm(self.cache.gram[np.ix_(evl, fit)], Ae)
+        s1 = A.sum(axis=0)
+        out = P[:, :-1]
+        out -= P[:, -1:] * s1[None, :]
+        out -= (row @ A - tot * s1)[None, :]
+        return out
+
     def keig(self, fit):
         """``(s, V)``: eigen-decomposition of the centred train kernel, constant direction at
         index 0 (see :func:`shifted_eigh`)."""

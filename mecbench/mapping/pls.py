@@ -16,7 +16,7 @@ import scipy.linalg as sla
 
 from mecbench.errors import ConfigError
 
-from ._linalg import mm, single_thread
+from ._linalg import single_thread
 from ._validation import check_positive_int
 from .base import Design, MappingBase, fit_design
 from .cache import FeatureCache
@@ -203,7 +203,7 @@ class PLS(MappingBase):
             Yc = _zero_constant_targets(Ytr - ym)
             if d.kernel(len(tr)):
                 D, _ = pls_kernel(d.kff(tr)[0], Yc, k)
-                P = mm(d.kef(tr, te), D)
+                P = d.kef_dot(tr, te, D)
             else:
                 Xf = d.pstats(tr)[0]
                 P = d.xe_dot(tr, te, pls_primal(d.pcov(tr), Xf.T @ Yc, k)[0])

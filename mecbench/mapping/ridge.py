@@ -91,7 +91,7 @@ class Ridge(MappingBase):
                 else:
                     s, V = d.keig(tr)
                     A = V @ eig_coef(s, V.T @ Yc, alpha_t, const0=True)
-                P = mm(d.kef(tr, te), A)
+                P = d.kef_dot(tr, te, A)
             else:
                 Xf = d.pstats(tr)[0]
                 R = Xf.T @ Yc
@@ -259,7 +259,7 @@ class RidgeCV(MappingBase):
                 # dual coefficients first: (Kef V) C costs ne·n² more than Kef (V C) when
                 # targets are fewer than test rows
                 A = mm(V, eig_coef(s, V.T @ Yc, alpha_t, const0=True))
-                P = mm(d.kef(tr, te), A)
+                P = d.kef_dot(tr, te, A)
             else:
                 Xf = d.pstats(tr)[0]
                 s, W, _, _ = d.peig(tr)
@@ -293,13 +293,16 @@ def _loo_errors(d: Design, fit, Yc, alphas) -> np.ndarray:
     if d.kernel(n):
         s, V = d.keig(fit)
         VtY = V.T @ Yc
-        w = 1.0 / (s[None, :] + alphas[:, None])  # (n_alphas, n)
-        w[:, 0] = 0.0  # unpenalised intercept
-        diag = (V * V) @ w.T  # (n, n_alphas): diagonal of the hat-complement per alpha
-        # LOO residuals for every alpha in one product: V diag(w_k) Vᵀ y
-        C = mm(V, (w[:, :, None] * VtY[None]).transpose(1, 0, 2).reshape(n, -1))
-        C = C.reshape(n, alphas.size, -1) / diag[:, :, None]
-        err[:] = np.mean(C * C, axis=0)
+        w = 1.0 / (s[:, None] + alphas[None, :])  # (n, n_alphas)
+        w[0] = 0.0  # unpenalised intercept
+        diag = (V * V) @ w  # (n, n_alphas): diagonal of the hat-complement per alpha
+        # LOO residuals for every alpha in one product: V diag(w_k) Vᵀ y, the right-hand
+        # sides laid out (eigen-direction, alpha, target) so that no transposed copy is made
+        C = mm(V, (w[:, :, None] * VtY[:, None, :]).reshape(n, -1))
+        C = C.reshape(n, alphas.size, -1)
+        C /= diag[:, :, None]
+        C *= C
+        err[:] = np.mean(C, axis=0)
     else:
         s, _, keep, U = d.peig(fit)
         sk = s[keep]
