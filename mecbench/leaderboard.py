@@ -524,20 +524,9 @@ def write_board_score(path: str | os.PathLike, score) -> Path:
 def load_board_score(path: str | os.PathLike) -> Any:
     """Read a board score file (or a full Score file) as an :class:`xarray.Dataset` with
     string coordinates and a boolean ``ceiling_ok``."""
-    import xarray as xr
+    from mecbench.score import read_score_dataset
 
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: no such score file")
-    try:
-        ds = xr.load_dataset(path, engine="netcdf4")
-    except Exception as err:  # netCDF4/HDF5 raise many unrelated types on bad files
-        raise DataError(f"{path}: not a readable netCDF4 file ({type(err).__name__})") from None
-    for name in list(ds.coords):
-        if ds[name].dtype.kind in "OSU" and name != "split":
-            ds.coords[name] = ds[name].astype(str)
-    if "ceiling_ok" in ds:
-        ds["ceiling_ok"] = ds["ceiling_ok"].astype(bool)
+    ds = read_score_dataset(path)
     if "raw" not in ds or "neuroid_id" not in ds.coords:
         raise DataError(f"{path}: not a mecbench score file (no per-cell 'raw' scores)")
     return ds

@@ -203,22 +203,32 @@ class Score:
     def load(cls, path: str | os.PathLike) -> Score:
         """Read a file written by :meth:`save`."""
         path = Path(path)
-        if not path.is_file():
-            raise DataError(f"{path}: no such file")
-        try:
-            ds = xr.load_dataset(path, engine="netcdf4")
-        except Exception as err:  # netCDF4/HDF5 raise many unrelated types on bad files
-            raise DataError(f"{path}: not a readable netCDF4 file ({type(err).__name__})") \
-                from None
-        if "ceiling_ok" in ds:
-            ds["ceiling_ok"] = ds["ceiling_ok"].astype(bool)
-        for coord in ("neuroid_id", "animal", "undefined_reason"):
-            if coord in ds.coords:
-                ds.coords[coord] = ds[coord].astype(str)
+        ds = read_score_dataset(path)
         try:
             return cls(ds)
         except DataError as err:
             raise DataError(f"{path}: {err}") from None
+
+
+def read_score_dataset(path: str | os.PathLike) -> xr.Dataset:
+    """Read a per-cell score file (:meth:`Score.save` or a board score file) as a Dataset.
+
+    String coordinates (except ``split``) come back as ``str`` and ``ceiling_ok`` as bool,
+    whatever netCDF stored; a missing or unreadable file raises :class:`DataError`.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: no such file")
+    try:
+        ds = xr.load_dataset(path, engine="netcdf4")
+    except Exception as err:  # netCDF4/HDF5 raise many unrelated types on bad files
+        raise DataError(f"{path}: not a readable netCDF4 file ({type(err).__name__})") from None
+    for name in list(ds.coords):
+        if ds[name].dtype.kind in "OSU" and name != "split":
+            ds.coords[name] = ds[name].astype(str)
+    if "ceiling_ok" in ds:
+        ds["ceiling_ok"] = ds["ceiling_ok"].astype(bool)
+    return ds
 
 
 def _ceiling_values(ceiling, r: xr.DataArray) -> tuple[np.ndarray, str | None]:

@@ -188,7 +188,7 @@ def test_board_score_file_keeps_per_cell_values_exactly(tmp_path):
     assert "r" not in back and "true_spacing" not in back.coords and "n_train" not in back.coords
     assert float(back["raw_median"]) == float(score["raw_median"])
     assert back.attrs["model"] == "m"
-    with pytest.raises(DataError, match="no such score file"):
+    with pytest.raises(DataError, match="no such file"):
         lb.load_board_score(tmp_path / "missing.nc")
     (tmp_path / "bad.nc").write_bytes(b"junk")
     with pytest.raises(DataError, match="not a readable"):
