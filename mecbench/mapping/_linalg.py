@@ -25,27 +25,44 @@ def _controller():
     return ThreadpoolController()
 
 
-def single_thread():
-    """Context manager limiting BLAS/LAPACK to one thread (no-op if threadpoolctl fails)."""
-    try:
-        return _controller().limit(limits=1, user_api="blas")
-    except Exception:  # pragma: no cover - threadpoolctl unavailable or broken
-        return contextlib.nullcontext()
+#: BLAS thread counts in effect when each open :func:`single_thread` context was entered
+#: (outermost first); :func:`multi_thread` restores the outermost one, so that nesting our
+#: own contexts does not lose the caller's count.
+_OUTER_THREADS: list[int | None] = []
 
 
-@functools.lru_cache(maxsize=1)
-def _default_threads() -> int | None:
+def _blas_threads() -> int | None:
     try:
         counts = [m["num_threads"] for m in _controller().info() if m["user_api"] == "blas"]
         return max(counts) if counts else None
-    except Exception:  # pragma: no cover
+    except Exception:  # pragma: no cover - threadpoolctl unavailable or broken
         return None
 
 
+@contextlib.contextmanager
+def single_thread():
+    """Context manager limiting BLAS/LAPACK to one thread (no-op if threadpoolctl fails).
+
+    The thread count in effect on entry is remembered for :func:`multi_thread`.
+    """
+    _OUTER_THREADS.append(_blas_threads())
+    try:
+        try:
+            limit = _controller().limit(limits=1, user_api="blas")
+        except Exception:  # pragma: no cover - threadpoolctl unavailable or broken
+            limit = contextlib.nullcontext()
+        with limit:
+            yield
+    finally:
+        _OUTER_THREADS.pop()
+
+
 def multi_thread():
-    """Context manager restoring BLAS's own thread count (e.g. inside :func:`single_thread`)."""
-    n = _default_threads()
-    if n is None:
+    """Context manager giving BLAS back the thread count it had when the outermost open
+    :func:`single_thread` was entered (a no-op outside one, and when that count was 1, e.g.
+    inside a work unit limited to one thread for bit-identical results)."""
+    n = _OUTER_THREADS[0] if _OUTER_THREADS else None
+    if n is None or n <= 1:
         return contextlib.nullcontext()
     try:
         return _controller().limit(limits=n, user_api="blas")
