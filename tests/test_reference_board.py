@@ -21,10 +21,9 @@ MODELS = [name for name in registry.names("model") if not name.endswith("/*")]
 pytestmark = pytest.mark.skipif(SHIPPED is None, reason="no shipped leaderboard directory")
 
 
-#: Boards known not to cover every built-in model yet (README, "Findings and limitations"):
-#: ``mec-sim.enet`` tunes every cell's elastic net in every split, 15-30 CPU-minutes per model
-#: layer. Strict: the test fails once the board is complete, so this list cannot go stale.
-INCOMPLETE = {"mec-sim.enet"}
+#: Boards known not to cover every built-in model yet (strict: the test fails once such a
+#: board is complete, so this list cannot go stale). Every mec-sim board is complete.
+INCOMPLETE: set[str] = set()
 
 
 @pytest.mark.parametrize("benchmark", [
