@@ -79,19 +79,9 @@ class Design:
             return 0.5 * (Kff + Kff.T), row, tot
         return self.cache.memo(self.key("kff", fit), compute)
 
-    def kef(self, fit, evl):
-        """Cross kernel of eval rows against fit rows, centred on the fit-row mean."""
-        def compute():
-            _, row, tot = self.kff(fit)
-            Kef = self.cache.gram[np.ix_(evl, fit)]  # no BLAS
-            Kef -= Kef.mean(axis=1)[:, None]
-            Kef -= row[None, :]
-            Kef += tot
-            return Kef
-        return self.cache.memo(self.key("kef", fit, evl), compute)
-
     def kef_dot(self, fit, evl, A):
-        """``kef(fit, evl) @ A`` without forming the centred cross kernel.
+        """``Kc @ A``, ``Kc`` the cross kernel of eval rows against fit rows centred on the
+        fit-row mean, without forming ``Kc``.
 
         With ``Kc = K - m 1ᵀ - 1 rᵀ + t 11ᵀ`` (``m`` the eval rows' means over the fit
         columns, ``r``/``t`` the fit-kernel centring statistics),
@@ -118,7 +108,7 @@ class Design:
     def kefV(self, fit, evl):
         """Eval cross kernel projected on the train-kernel eigenvectors."""
         return self.cache.memo(self.key("kefV", fit, evl),
-                               lambda: mm(self.kef(fit, evl), self.keig(fit)[1]))
+                               lambda: self.kef_dot(fit, evl, self.keig(fit)[1]))
 
     # -- covariance (p x p) form ---------------------------------------------------------
     def pstats(self, fit):

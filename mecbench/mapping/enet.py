@@ -190,10 +190,11 @@ def enet_solve(prob: _Problem, lam1: np.ndarray, lam2: np.ndarray, *, tol: float
     p, t = prob.p, prob.Yc.shape[1]
     W = np.zeros((p, t))
     gaps = np.full(t, np.inf)
-    scale = np.sum(prob.Yc**2, axis=0) / prob.n
-    thresh = tol * np.maximum(scale, np.finfo(float).tiny)
-    # exact zero solutions: max |xⱼᵀy| / n <= lam1
-    zero = (np.max(np.abs(prob.c), axis=0, initial=0.0) <= lam1) | (scale == 0)
+    scale = _gap_scale(prob.Yc)
+    thresh = tol * scale
+    # exact zero solutions: max |xⱼᵀy| / n <= lam1, or a constant target
+    zero = ((np.max(np.abs(prob.c), axis=0, initial=0.0) <= lam1)
+            | (scale <= np.finfo(float).tiny))
     gaps[zero] = 0.0
     act = np.flatnonzero(~zero)
     if act.size == 0:
@@ -379,6 +380,12 @@ def enet_solve(prob: _Problem, lam1: np.ndarray, lam2: np.ndarray, *, tol: float
         W[:, act[better]] = Wn[:, better]
         gaps[act[better]] = gn[better]
     return W, gaps
+
+
+def _gap_scale(Yc: np.ndarray) -> np.ndarray:
+    """Per target ``||y - ȳ||² / n`` (floored at the smallest float): the stopping rule is
+    ``gap <= tol · _gap_scale``, scikit-learn's."""
+    return np.maximum(np.sum(Yc**2, axis=0) / Yc.shape[0], np.finfo(float).tiny)
 
 
 def _lowp_safe(prob: _Problem) -> bool:
@@ -775,8 +782,7 @@ class ElasticNet(MappingBase):
 def _warn_unconverged(gaps: np.ndarray, Yc: np.ndarray, *, tol: float, max_iter: int) -> None:
     """Warn (:class:`~mecbench.errors.ConvergenceWarning`) about targets whose duality gap is
     above ``tol · ||y - ȳ||² / n`` after ``max_iter`` iterations."""
-    scale = np.maximum(np.sum(Yc**2, axis=0) / Yc.shape[0], np.finfo(float).tiny)
-    rel = gaps / scale
+    rel = gaps / _gap_scale(Yc)
     bad = ~(rel <= tol)
     if bad.any():
         warnings.warn(
