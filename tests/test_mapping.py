@@ -218,6 +218,22 @@ def test_enet_matches_sklearn(data, seed):
     _close(ours, _sk_enet(X, Y2, alpha, l1), 1e-3)
 
 
+@pytest.mark.parametrize("seed,alpha", [(14, 0.03), (124, 0.03), (272, 0.03), (356, 0.3),
+                                        (396, 0.3)])
+def test_lasso_with_support_wider_than_rank_matches_sklearn(seed, alpha):
+    # a handful of rows, many features: the support can outgrow the rank of its columns, and
+    # the exact "polish" solve on it must not be accepted unless the optimality conditions on
+    # the support hold too (these seeds failed when only the zero coefficients were checked)
+    rng = np.random.default_rng(seed)
+    n, p = int(rng.integers(5, 9)), int(rng.integers(10, 25))
+    X = rng.normal(size=(n, p)) @ rng.normal(size=(p, p)) / np.sqrt(p) + rng.normal(size=p)
+    y = X @ rng.normal(size=p) + rng.normal(size=n) + 3.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = lm.Lasso(alpha=alpha, tol=1e-13, max_iter=10**6).fit(X, y).predict(X)
+    _close(Lasso(alpha=alpha).fit(X, y).predict(X), ref, 1e-3)
+
+
 def test_lasso_matches_sklearn_wide_and_tall():
     rng = np.random.default_rng(5)
     for n, p in [(30, 80), (60, 10)]:

@@ -484,9 +484,13 @@ def _polish(prob, Wa, support, stable, lam1, lam2, cols):
         sub = Wp[:, tried]
         XtR = prob.XtR(sub, cols[tried])
         gp[tried] = _gap(prob, sub, XtR, lam1[tried], lam2[tried], cols[tried])
-        # KKT: on the zero coefficients |xⱼᵀr/n| <= lam1 (on the support it holds by
-        # construction); then the polished point is optimal up to rounding.
-        viol = np.where(sub == 0, np.abs(XtR) - lam1[tried], -np.inf)
+        # KKT: on the zero coefficients |xⱼᵀr/n| <= lam1, on the support
+        # xⱼᵀr/n - lam2 wⱼ = lam1 sign(wⱼ) — checked, not assumed: with a support wider than
+        # the rank of its columns the batched solve returns a point that does not satisfy it.
+        # Both hold: the polished point is optimal up to rounding.
+        l1t, l2t = lam1[tried], lam2[tried]
+        viol = np.where(sub == 0, np.abs(XtR) - l1t,
+                        np.abs(XtR - l2t * sub - l1t * np.sign(sub)))
         slack = 1e-9 * (lam1[tried] + np.max(np.abs(prob.c[:, cols[tried]]), axis=0))
         kkt = np.max(viol, axis=0, initial=-np.inf) <= slack
         gp[tried[kkt]] = 0.0
