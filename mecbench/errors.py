@@ -54,7 +54,8 @@ def closest_names(name: str, known: Iterable[str], n: int = 3) -> list[str]:
 class UnknownIdentifierError(MecbenchError, KeyError):
     """An identifier (model, benchmark, map type, layer, ...) is not known.
 
-    The message lists the closest known names.
+    The message names the closest known identifiers and lists the valid ones (the first 20
+    when there are more).
 
     Parameters
     ----------
@@ -77,10 +78,11 @@ class UnknownIdentifierError(MecbenchError, KeyError):
         msg = f"unknown {self.kind} {self.name!r}"
         if self.suggestions:
             msg += "; did you mean " + ", ".join(repr(s) for s in self.suggestions) + "?"
-        elif self.known:
+        if self.known:
             shown = ", ".join(self.known[:20])
-            more = " ..." if len(self.known) > 20 else ""
-            msg += f"; valid choices: {shown}{more}"
+            more = f" ... ({len(self.known)} in all)" if len(self.known) > 20 else ""
+            msg += f" (valid choices: {shown}{more})" if self.suggestions else \
+                f"; valid choices: {shown}{more}"
         return msg
 
     def __str__(self) -> str:  # KeyError would otherwise quote the message

@@ -119,11 +119,22 @@ class Trajectory:
         )
 
 
+def _usable_device(device: str | torch.device) -> torch.device:
+    """``device`` as a ``torch.device``; a clear error when it is malformed or absent."""
+    try:
+        device = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ConfigError(f"device {device!r} is not a torch device (use cpu or cuda)") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("device 'cuda': CUDA is not available on this machine")
+    return device
+
+
 def make_generator(seed: int, device: str | torch.device = "cpu") -> torch.Generator:
     """A ``torch.Generator`` on ``device`` seeded with ``seed`` (never the global RNG)."""
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ConfigError(f"seed must be a non-negative integer, got {seed!r}")
-    gen = torch.Generator(device=torch.device(device))
+    gen = torch.Generator(device=_usable_device(device))
     gen.manual_seed(int(seed))
     return gen
 
@@ -203,7 +214,7 @@ def random_walk(
     dt = _check_positive("dt", dt)
     if not dtype.is_floating_point:
         raise ConfigError(f"dtype must be a floating-point torch dtype, got {dtype}")
-    device = torch.device(device)
+    device = _usable_device(device)
     if generator is None:
         gen = make_generator(seed, device)
     elif not isinstance(generator, torch.Generator):

@@ -203,3 +203,61 @@ def test_measure_checkpoint_agrees_with_analysis(tmp_path):
     text = readme_text(tmp_path / "m", out)
     assert "mecbench train" not in text  # no command was recorded for a library call
     assert "| g |" in text and "steps: 3" in text
+
+
+def test_batches_do_not_depend_on_the_device(monkeypatch):
+    """A --device cuda run trains on the CPU run's batches: they are drawn on the CPU and moved.
+
+    Without a GPU, ``Tensor.to`` is replaced by a recorder, so the test checks what is drawn
+    and where it is sent."""
+    config = PathIntegratorConfig(arch="rnn", **TINY)
+    on_cpu = task_for(config, "cpu").batch(batch_seed(3, 0))
+    sent_to = []
+
+    def fake_to(self, device, *args, **kwargs):
+        sent_to.append(torch.device(device).type)
+        return self
+
+    monkeypatch.setattr(torch.Tensor, "to", fake_to)
+    task = task_for(config, "cpu")
+    task.device = torch.device("cuda")
+    moved = task.batch(batch_seed(3, 0))
+    monkeypatch.undo()
+    assert sent_to and set(sent_to) == {"cuda"}
+    assert moved.keys() == on_cpu.keys()
+    assert all(torch.equal(moved[k], on_cpu[k]) for k in on_cpu)
+
+
+def test_random_walk_on_missing_cuda_is_a_config_error(monkeypatch):
+    from mecbench.trajectories import random_walk
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ConfigError, match="CUDA is not available"):
+        random_walk(2, 3, arena_width=1.0, seed=0, device="cuda")
+    with pytest.raises(ConfigError, match="not a torch device"):
+        random_walk(2, 3, arena_width=1.0, seed=0, device="gpu0")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_training_matches_cpu(tmp_path):
+    config = PathIntegratorConfig(arch="rnn", **TINY)
+    cpu = train(config, tmp_path / "cpu", 3, progress=False, device="cpu").model
+    gpu = train(config, tmp_path / "gpu", 3, progress=False, device="cuda").model.cpu()
+    for (name, a), b in zip(cpu.state_dict().items(), gpu.state_dict().values()):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5, msg=name)
+
+
+def test_progress_bar_shows_loss_and_decoding_error(tmp_path, monkeypatch):
+    import io
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    err = Terminal()
+    monkeypatch.setattr("sys.stderr", err)
+    train(PathIntegratorConfig(arch="rnn", **TINY), tmp_path / "bar", 4, log_every=2,
+          progress=True)
+    text = err.getvalue()
+    assert "train rnn" in text and "4/4" in text
+    assert "loss=" in text and "err=" in text and "cm" in text

@@ -91,7 +91,10 @@ class PathIntegratorConfig(_ConfigMixin):
 
     Defaults follow REFERENCE §2 (Sorscher et al. 2023 with the CPU-sized "smallest published
     configuration that reaches grid-like units": 256 units, 10-step sequences, batch 64,
-    Adam 1e-3, identity-initialised recurrence).
+    Adam 1e-3, identity-initialised recurrence). One deliberate departure: ``n_place`` is
+    256, not the papers' Np = 512, to match the 256 recurrent units of that CPU-sized
+    configuration (REFERENCE §2 times Ng 256/Np 256 at 0.15 s a step on two cores); pass
+    ``n_place=512`` for the papers' readout.
 
     Parameters
     ----------

@@ -55,11 +55,17 @@ class PathIntegrationTask:
         from mecbench.trajectories import random_walk
 
         c = self.config
+        # Drawn on the CPU and then moved, as the SSL batches and the network provider do: a
+        # CUDA generator's stream differs from the CPU one, so drawing on the device would train
+        # a --device cuda run (or a run resumed on another device) on different data.
         traj = random_walk(c.batch_size, c.seq_len, arena_width=c.arena_width,
-                           arena_height=c.arena_height, dt=c.dt, seed=seed, device=self.device,
+                           arena_height=c.arena_height, dt=c.dt, seed=seed, device="cpu",
                            periodic=c.periodic)
-        return {"start": traj.start, "velocities": traj.velocities,
-                "positions": traj.positions[:, 1:]}
+        batch = {"start": traj.start, "velocities": traj.velocities,
+                 "positions": traj.positions[:, 1:]}
+        if self.device.type != "cpu":
+            batch = {k: v.to(self.device) for k, v in batch.items()}
+        return batch
 
     def losses(self, model: nn.Module, batch: dict[str, Tensor]) -> dict[str, Tensor]:
         return model.loss_terms(batch["start"], batch["velocities"], batch["positions"])

@@ -6,9 +6,9 @@ velocities) is driven along Nayebi et al. (2021)'s protocol: 100 batches x 200 t
 per batch (``RateMapAccumulator``, one ``index_add_``); the baseline is
 ``scipy.stats.binned_statistic_2d(..., "mean")`` called once per unit over all positions.
 
-The scipy loop is timed on a subset of units (their activity over all 400 000 positions is kept
-while mecbench runs) and extrapolated linearly to all units; the maps of that subset are
-compared with mecbench's (max |Δ|).
+By default scipy bins every unit (their float32 activity over all positions is kept while
+mecbench runs: 4096 x 400 000 x 4 bytes = 6.6 GB) and all maps are compared with mecbench's
+(max |Δ|). ``--scipy-units K`` times K evenly spaced units instead and extrapolates linearly.
 
 Run:  python tests/perf/bench_ratemaps.py [--quick] [--device cuda] [--threads N]
 """
@@ -58,13 +58,13 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--scipy-units", type=int, default=None,
-                        help="units timed with scipy (default 32; quick: 8)")
+                        help="units binned with scipy (default: all)")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     n_units, n_batches = (256, 10) if args.quick else (4096, 100)
     batch_size, n_steps = 200, 20
-    n_scipy = args.scipy_units or (8 if args.quick else 32)
+    n_scipy = min(args.scipy_units or n_units, n_units)
     device = torch.device(args.device)
     arena = Arena(2.2, 2.2, 0.05)
     module = RandomReLULayer(n_units).to(device)
@@ -79,7 +79,9 @@ def main() -> None:
     gen = make_generator(0)
     acc = RateMapAccumulator(arena, n_units, device=device)
     t_traj = t_fwd = t_bin = 0.0
-    kept_pos, kept_act = [], []
+    kept_pos = []
+    per_batch = batch_size * n_steps
+    kept_act = np.empty((n_scipy, n_batches * per_batch), dtype=np.float32)  # unit-major
     with torch.no_grad():
         for _ in range(n_batches):
             t0 = time.perf_counter()
@@ -94,7 +96,9 @@ def main() -> None:
             t3 = time.perf_counter()
             t_traj, t_fwd, t_bin = t_traj + t1 - t0, t_fwd + t2 - t1, t_bin + t3 - t2
             kept_pos.append(tr.positions[:, 1:].reshape(-1, 2).double().cpu().numpy())
-            kept_act.append(act[..., subset].reshape(-1, n_scipy).double().cpu().numpy())
+            b = len(kept_pos) - 1
+            kept_act[:, b * per_batch:(b + 1) * per_batch] = \
+                act[..., subset].reshape(-1, n_scipy).cpu().numpy().T
     t0 = time.perf_counter()
     ours = acc.rate_maps("error")
     t_bin += time.perf_counter() - t0
@@ -110,14 +114,15 @@ def main() -> None:
 
     # --- scipy, one unit at a time --------------------------------------------------------
     pos = np.concatenate(kept_pos)
-    act = np.concatenate(kept_act)
+    act = kept_act
     ex, ey = arena_edges(arena)
     # float32 positions on a wall can round to just outside the float64 edge, where scipy
     # would drop them; they lie on the wall by construction
     pos = np.column_stack([np.clip(pos[:, 0], ex[0], ex[-1]), np.clip(pos[:, 1], ey[0], ey[-1])])
     t0 = time.perf_counter()
-    ref = np.stack([binned_statistic_2d(pos[:, 0], pos[:, 1], act[:, j], "mean",
-                                        bins=[ex, ey]).statistic for j in range(n_scipy)], -1)
+    ref = np.stack([binned_statistic_2d(pos[:, 0], pos[:, 1], act[j].astype(np.float64),
+                                        "mean", bins=[ex, ey]).statistic
+                    for j in range(n_scipy)], -1)
     t_scipy_subset = time.perf_counter() - t0
     t_scipy = t_scipy_subset / n_scipy * n_units
     max_diff = float(np.abs(ref - ours[..., subset]).max())
@@ -129,8 +134,9 @@ def main() -> None:
         ("binning, all units (mecbench)", t_bin),
         ("NetworkProvider.rate_maps end to end", t_provider),
         (f"scipy binned_statistic_2d, {n_scipy} units (measured)", t_scipy_subset),
+    ] + ([] if n_scipy == n_units else [
         (f"scipy binned_statistic_2d, {n_units} units (extrapolated)", t_scipy),
-    ]
+    ])
     print()
     print(f"{'stage':<58} {'seconds':>9}")
     for name, sec in rows:
