@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import datetime as _dt
 import pickle
+import re
 import shutil
 
+import h5py
 import numpy as np
+import pynwb
 import pytest
 import scipy.io as sio
 
+from mecbench.analysis import grid_scores
 from mecbench.binning import bin_session
 from mecbench.errors import ConfigError, DataError
 from mecbench.loaders import (
@@ -159,7 +163,6 @@ def test_mixed_layouts_and_animals(tmp_path):
 def test_mat_v73_hdf5(tmp_path):
     """MATLAB -v7.3 files are HDF5 with a 512-byte text header; MATLAB stores arrays
     column-major (a column vector is a (1, n) dataset)."""
-    h5py = pytest.importorskip("h5py")
     rng = np.random.default_rng(5)
     t, x, y, spikes, names = _write_layout_a(tmp_path / "v5", rng, n_cells=1)
     out = tmp_path / "v73"
@@ -237,13 +240,10 @@ def test_real_head_direction_follows_running_direction(real_mec_dir):
 
 
 def test_real_grid_cells_score_above_threshold(real_mec_dir):
-    analysis = pytest.importorskip("mecbench.analysis")
-    if not hasattr(analysis, "grid_scores"):
-        pytest.skip("mecbench.analysis.grid_scores is not available")
     nd = load_recordings(real_mec_dir, arena=1.0)
     rate = nd.rate("1x1m")
     scores = dict(zip(rate["neuroid_id"].values.tolist(),
-                      np.asarray(analysis.grid_scores(rate)).tolist(), strict=True))
+                      np.asarray(grid_scores(rate)).tolist(), strict=True))
     # chosen by eye from the rate maps: hexagonal multi-field maps, and one single-field cell
     grid_like = ["10073/17010302/t2c3", "10073/17010302/t3c1", "10073/17010302/t3c3",
                  "11207/21060503/t8c1", "11343/08120502/t8c2"]
@@ -322,12 +322,104 @@ def test_bad_mat_files(tmp_path):
         load_recordings(tmp_path / "nothing.mat")
 
 
+def _rewrite_without(path, *drop, **replace):
+    """Rewrite a .mat file without the variables ``drop`` (and with ``replace`` swapped in)."""
+    data = {k: v for k, v in sio.loadmat(path).items() if not k.startswith("__")}
+    for name in drop:
+        del data[name]
+    data.update(replace)
+    sio.savemat(path, data)
+    return sorted(data)
+
+
+@pytest.mark.parametrize(("drop", "named"), [(("t",), "'t'"), (("x1",), "'x1'"),
+                                             (("y1",), "'y1'"), (("x1", "y1"), "'x1', 'y1'")])
+def test_self_contained_file_without_positions_names_them(tmp_path, drop, named):
+    rng = np.random.default_rng(14)
+    _write_layout_b(tmp_path, rng, cell="t1c1")
+    path = tmp_path / "11207-21060503_t1c1.mat"
+    has = _rewrite_without(path, *drop)
+    with pytest.raises(DataError) as err:
+        load_recordings(tmp_path, arena=1.0)
+    msg = str(err.value)
+    assert msg.startswith(f"{path}: self-contained cell file lacks variable"), msg
+    assert f"variable{'s' if len(drop) > 1 else ''} {named} (has: {', '.join(has)})" in msg
+    assert "no position file" not in msg
+
+
+def test_self_contained_file_without_spike_times_is_not_dropped(tmp_path):
+    rng = np.random.default_rng(15)
+    _write_layout_b(tmp_path, rng, cell="t1c1")
+    _write_layout_b(tmp_path, rng, cell="t2c1")
+    assert [r.cell_ids for r in read_moser(tmp_path)] == [["t1c1"], ["t2c1"]]
+    path = tmp_path / "11207-21060503_t2c1.mat"
+    _rewrite_without(path, "ts")
+    # alone, and beside a complete cell of the same session (which used to hide it)
+    for where in (path, tmp_path):
+        with pytest.raises(DataError, match=re.escape(f"{path}: self-contained cell file lacks "
+                                                      "variable 'ts' (has: extra_variable, t,")):
+            load_recordings(where, arena=1.0)
+    # a layout-A session beside it does not hide it either
+    _write_layout_a(tmp_path / "a", rng, n_cells=1)
+    with pytest.raises(DataError, match=r"_t2c1\.mat: self-contained .* lacks variable 'ts'"):
+        read_moser(tmp_path)
+
+
+def test_layout_a_cell_file_with_extra_and_empty_led2_variables_still_pairs(tmp_path):
+    """Empty second-LED placeholders (as in layout-A position files) and unknown variables do
+    not make a cell file self-contained; a non-empty LED-2 coordinate does."""
+    rng = np.random.default_rng(18)
+    t, x, y, spikes, _ = _write_layout_a(tmp_path, rng, n_cells=1)
+    cell = tmp_path / "10073-17010302_T1C1.mat"
+    _rewrite_without(cell, posx2=np.zeros((0, 0)), posy2=np.zeros((0, 0)),
+                     waveform=np.ones((4, 3)))
+    recs = read_moser(tmp_path)
+    assert recs[0].cell_ids == ["t1c1"]
+    np.testing.assert_array_equal(recs[0].spike_times[0], spikes[0])
+    _rewrite_without(cell, "posy2", posx2=x[:, None])
+    with pytest.raises(DataError, match=re.escape(
+            f"{cell}: self-contained cell file lacks variables 't', 'x1', 'y1' "
+            "(has: cellTS, posx2, waveform)")):
+        read_moser(tmp_path)
+
+
+@pytest.mark.parametrize(("drop", "replace", "message"), [
+    ("y2", {}, "field 'x2' has 6000 samples but 'y2' is missing"),
+    ("x2", {}, "field 'y2' has 6000 samples but 'x2' is missing"),
+    (None, {"x2": np.zeros((0, 0))}, "field 'y2' has 6000 samples but 'x2' is empty"),
+])
+def test_second_led_with_one_coordinate_is_an_error(tmp_path, drop, replace, message):
+    rng = np.random.default_rng(16)
+    _write_layout_b(tmp_path, rng)
+    path = tmp_path / "11207-21060503_t8c1.mat"
+    _rewrite_without(path, *([drop] if drop else []), **replace)
+    with pytest.raises(DataError, match=re.escape(f"{path}: second LED: {message}")):
+        load_recordings(path, arena=1.0)
+
+
+def test_layout_a_second_led_with_one_coordinate_is_an_error(tmp_path):
+    rng = np.random.default_rng(17)
+    _, x, _, _, _ = _write_layout_a(tmp_path, rng, n_cells=1)
+    pos = tmp_path / "10073-17010302_POS.mat"
+    _rewrite_without(pos, "posx2", posx2=x[:, None] + 3)
+    with pytest.raises(DataError, match=re.escape(
+            f"{pos}: second LED: field 'posx2' has 6000 samples but 'posy2' is empty")):
+        load_recordings(tmp_path, arena=1.0)
+    _rewrite_without(pos, "posy2")
+    with pytest.raises(DataError, match=re.escape("'posx2' has 6000 samples but 'posy2' is "
+                                                  "missing")):
+        load_recordings(tmp_path, arena=1.0)
+    # both coordinates of LED 2 load (and change the maps: the position is the LEDs' mean)
+    _rewrite_without(pos, posy2=sio.loadmat(pos)["posy"] + 3)
+    recs = read_moser(tmp_path)
+    np.testing.assert_allclose(recs[0].x2, (x + 3) / 100)
+
+
 # ----------------------------------------------------------------------------------------------
 # NWB
 # ----------------------------------------------------------------------------------------------
 def _write_nwb(path, t, xy_cm, spikes, *, xy2_cm=None, units=True, unit="meters",
                conversion=0.01, subject="10073", session="17010302"):
-    pynwb = pytest.importorskip("pynwb")
     from pynwb.behavior import Position, SpatialSeries
     from pynwb.file import Subject
 

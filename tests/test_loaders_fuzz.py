@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import io
+import itertools
 import os
 import tempfile
 from pathlib import Path
@@ -18,7 +19,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from mecbench.errors import DataError
-from mecbench.loaders import load_recordings
+from mecbench.loaders import load_recordings, read_moser
 from mecbench.neural_data import NeuralData
 from mecbench.ratemaps import make_rate_maps
 
@@ -110,6 +111,48 @@ def test_wrong_variables_and_shapes(tmp_path_factory, fields):
     except Exception:  # noqa: BLE001 - scipy cannot write some generated arrays; nothing to test
         return
     _load_must_be_clean(path, arena=1.0)
+
+
+_LAYOUT_B = ("t", "x1", "y1", "x2", "y2", "ts")
+_DROPS = [d for k in range(1, len(_LAYOUT_B) + 1) for d in itertools.combinations(_LAYOUT_B, k)]
+
+
+@pytest.mark.parametrize("drop", _DROPS, ids=["-".join(d) for d in _DROPS])
+def test_every_incomplete_self_contained_file(tmp_path, drop):
+    """Every subset of a two-LED self-contained file's variables: it loads when complete
+    (the second LED may go as a pair), else the error names the file and what is missing."""
+    full = {k: v for k, v in sio.loadmat(io.BytesIO(VALID_MAT[1])).items()
+            if not k.startswith("__")}
+    kept = {k: v for k, v in full.items() if k not in drop}
+    path = tmp_path / "11-22_t1c1.mat"
+    sio.savemat(path, kept)
+    lacking = [k for k in ("t", "x1", "y1") if k not in kept]
+    led2 = [k for k in ("x2", "y2") if k in kept]
+    if "ts" in kept and not lacking and len(led2) != 1:
+        recs = read_moser(path)
+        assert recs[0].cell_ids == ["t1c1"] and (recs[0].x2 is None) == (not led2)
+        return
+    with pytest.raises(DataError) as err:
+        read_moser(path)
+    msg = str(err.value)
+    assert str(path) in msg, msg
+    if "ts" in kept and lacking and (len(lacking) < 3 or led2):
+        listed = ", ".join(repr(k) for k in lacking)
+        assert f"self-contained cell file lacks variable{'s' * (len(lacking) > 1)} {listed} " \
+               f"(has: {', '.join(sorted(kept))})" in msg, msg
+    elif "ts" in kept and lacking:
+        assert "no position file" in msg, msg  # only 'ts': a layout-A cell file on its own
+    elif "ts" in kept:
+        other = ({"x2", "y2"} - set(led2)).pop()
+        assert f"second LED: field {led2[0]!r} has 1500 samples but {other!r} is missing" \
+            in msg, msg
+    elif not lacking:
+        assert "self-contained cell file lacks variable 'ts'" in msg, msg
+    elif len(lacking) < 3:
+        missing = [{"t": "post/t", "x1": "posx/x1", "y1": "posy/y1"}[k] for k in lacking]
+        assert f"position variables incomplete: missing {', '.join(missing)}" in msg, msg
+    else:
+        assert "no Moser-lab variables" in msg, msg
 
 
 @FUZZ

@@ -24,7 +24,10 @@ from sklearn.metrics import roc_auc_score
 
 from mecbench import registry
 from mecbench.analysis import assign_modules, grid_properties, head_direction_mvl
+from mecbench.ceiling import interanimal_consistency, split_half_reliability
 from mecbench.errors import ConfigError
+from mecbench.mapping import get_mapping
+from mecbench.splits import SplitScheme
 
 TINY = dict(n_animals=1, n_cells=8, arenas=(1.0,), durations=(60.0,))
 GRIDLIKE = ("grid", "conjunctive")
@@ -111,14 +114,14 @@ def test_split_half_reliability_bands(reduced):
     ct = reduced.rate("2.2x2.2m")["cell_type"].values.astype(str)
     spatial = np.isin(ct, ("grid", "conjunctive", "border", "spatial"))
     assert np.isfinite(sb[spatial]).all()
-    # documented bands (README): spatially tuned cells are reliable, HD and speed cells are not
+    # documented bands (datasets/mec_sim/README.md): spatially tuned cells are reliable, HD
+    # and speed cells are not
     for t, lo, hi in (("grid", 0.6, 1.0), ("spatial", 0.6, 1.0), ("border", 0.5, 1.0),
                       ("conjunctive", 0.3, 1.0), ("head_direction", -0.3, 0.4),
                       ("speed", -0.3, 0.4)):
         med = np.nanmedian(sb[ct == t])
         assert lo <= med <= hi, (t, med)
-    ceiling = pytest.importorskip("mecbench.ceiling")
-    theirs = ceiling.split_half_reliability(reduced.halves("2.2x2.2m")).values
+    theirs = split_half_reliability(reduced.halves("2.2x2.2m")).values
     np.testing.assert_allclose(theirs, sb, atol=1e-9)
 
 
@@ -265,14 +268,9 @@ def test_default_build_and_documented_bands():
         assert 0.7 <= np.nanmedian(sb) <= 0.97, (key, np.nanmedian(sb))
         coverage = np.isfinite(ds["rate"].values[..., 0]).mean()
         assert coverage > (0.95 if key == "1x1m" else 0.85)
-    ceiling = pytest.importorskip("mecbench.ceiling")
-    mapping = pytest.importorskip("mecbench.mapping")
-    from mecbench.splits import SplitScheme
-
     for key, lo, hi in (("1x1m", 0.8, 0.97), ("2.2x2.2m", 0.55, 0.85)):
-        c = ceiling.interanimal_consistency(data.rate(key), mapping.get_mapping("ridge",
-                                                                                alpha=1.0),
-                                            SplitScheme.random(0.2, 3, seed=0))
+        c = interanimal_consistency(data.rate(key), get_mapping("ridge", alpha=1.0),
+                                    SplitScheme.random(0.2, 3, seed=0))
         per_cell = np.nanmean(c.values, axis=1)
         assert np.isfinite(per_cell).all()
         assert lo <= np.median(per_cell) <= hi, (key, np.median(per_cell))

@@ -4,7 +4,8 @@ Every cell's rate at time ``t`` is
 
 ``rate = G(t) · (b + a · S(position) · H(head direction)) · V(speed)``
 
-- ``S`` spatial factor (1 for non-spatial cells), evaluated on a 1 cm lattice and looked up;
+- ``S`` spatial factor (1 for non-spatial cells), evaluated on a 2 cm lattice (``_RESOLUTION``
+  in ``__init__.py``) and looked up at the nearest lattice point;
 - ``H(φ) = exp(κ (cos(φ − μ) − 1))`` von Mises head-direction tuning (1 for non-HD cells);
 - ``V(v) = max(0, 1 + β (v − v_ref) / v_ref)`` linear speed modulation;
 - ``G(t) = exp(σ_g z(t) − σ_g²/2)`` a slow multiplicative gain, ``z`` a unit OU process with time

@@ -1,14 +1,16 @@
 """Dataset plugin ``sargolini2006``: the open-field MEC recordings of Sargolini et al. 2006.
 
-The data are not shipped: point ``data_dir`` (or the ``MECBENCH_DATA`` environment variable) at
-a local copy of either public release —
+The data are not shipped: point ``data_dir`` (or the ``MECBENCH_DATA`` environment variable, or
+the command line's global ``mecbench --data-dir DIR``, which sets it for one command) at a local
+copy of either public release —
 
 - the Kavli Institute grid-cell data page release (Moser-lab ``.mat`` files, both layouts), or
 - DANDI 000582 (NWB: ``Units.spike_times`` plus a ``Position`` ``SpatialSeries`` per LED).
 
-``MECBENCH_DATA`` may name the release folder itself or a folder that holds it under
-``sargolini2006/``. The recordings are binned with :func:`mecbench.loaders.load_recordings` on the
-1 m × 1 m box of the experiment (README.md in this folder lists the parameters).
+``MECBENCH_DATA`` (and ``--data-dir``) may name the release folder itself or a folder that
+holds it under ``sargolini2006/``. The recordings are binned with
+:func:`mecbench.loaders.load_recordings` on the 1 m × 1 m box of the experiment (README.md in
+this folder lists the parameters).
 """
 
 from __future__ import annotations
@@ -54,8 +56,9 @@ def resolve_data_dir(data_dir: str | os.PathLike | None = None) -> Path:
         env = os.environ.get("MECBENCH_DATA")
         if not env:
             raise ConfigError(
-                "sargolini2006: no data directory; pass data_dir=... or set MECBENCH_DATA to a "
-                "local copy of the Kavli grid-cell data release or of DANDI 000582"
+                "sargolini2006: no data directory; point data_dir=..., MECBENCH_DATA or the "
+                "command line's `mecbench --data-dir DIR` at a local copy of the Kavli grid-cell "
+                "data release or of DANDI 000582"
             )
         root = Path(env).expanduser()
         if (root / "sargolini2006").is_dir():

@@ -5,7 +5,12 @@ Two layouts exist, told apart by the variables inside each file, never by its na
 - **Layout A** — one position file per session (``posx``, ``posy``, ``post`` and, with two
   LEDs, non-empty ``posx2``/``posy2``) plus one spike file per cell (``cellTS``).
 - **Layout B** — one self-contained file per cell: ``x1``, ``y1``, ``x2``, ``y2``, ``t``
-  (positions of both LEDs and their times) and ``ts`` (spike times).
+  (positions of both LEDs and their times) and ``ts`` (spike times). A file with spike times and
+  only some of ``t``/``x1``/``y1``, or with them but without ``ts``, is an error naming what it
+  lacks.
+
+In both layouts the second LED is optional, but one of its coordinates without the other is an
+error (it is never dropped silently).
 
 Variable names are matched case-insensitively, with a few aliases (``pos_x``, ``spike_times``).
 Arrays may be row or column vectors. Positions are in cm (converted to m, see
@@ -44,6 +49,8 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "y2": ("posy2", "y2", "pos_y2"),
     "spikes": ("cellts", "ts", "spike_times", "spiketimes"),
 }
+# the variable names of a layout-B (self-contained) file, per role
+_SELF_CONTAINED = {"t": "t", "x": "x1", "y": "y1", "x2": "x2", "y2": "y2", "spikes": "ts"}
 _UNITS = {"cm": 0.01, "m": 1.0, "mm": 0.001}
 
 
@@ -93,14 +100,25 @@ def _field(data: dict, role: str) -> str | None:
     return None
 
 
+def _has(data: dict, limit: int = 10) -> str:
+    """The variable names of a file, for error messages: ``"t, ts, x1, …"``."""
+    names = sorted(data)
+    return ", ".join(names[:limit]) + (", …" if len(names) > limit else "")
+
+
 def classify_mat(path: str | os.PathLike, data: dict) -> tuple[str, dict]:
     """Kind of a Moser-lab file from its variables: ``"position"``, ``"cell"`` or
     ``"self-contained"``, and the variable name of each role.
 
+    A file with spike times and any position variable (``t``, ``x1``, ``y1``, or a non-empty
+    ``x2``/``y2``: empty second-LED placeholders are common in layout A) is a self-contained
+    (layout B) file: a layout-A cell file holds spike times only.
+
     Raises
     ------
     DataError
-        Naming the file and the missing variables when it is neither.
+        Naming the file and the missing variables when it is neither, or when it holds spike
+        times with only some of the positions (``t``, ``x1``, ``y1``).
     """
     fields = {role: _field(data, role) for role in ALIASES}
     has_pos = all(fields[r] for r in ("t", "x", "y"))
@@ -110,6 +128,15 @@ def classify_mat(path: str | os.PathLike, data: dict) -> tuple[str, dict]:
     if has_pos:
         return "position", fields
     if has_spikes:
+        if any(fields[r] for r in ("t", "x", "y")) or any(
+                fields[r] and np.size(data[fields[r]]) for r in ("x2", "y2")):
+            lacking = [_SELF_CONTAINED[r] for r in ("t", "x", "y") if not fields[r]]
+            plural = "s" if len(lacking) > 1 else ""
+            raise DataError(
+                f"{path}: self-contained cell file lacks variable{plural} "
+                f"{', '.join(repr(n) for n in lacking)} (has: {_has(data)}); a file with spike "
+                "times and positions needs t, x1 and y1 (a layout-A cell file holds only cellTS)"
+            )
         return "cell", fields
     partial = [fields[r] for r in ("t", "x", "y") if fields[r]]
     missing = [ALIASES[r][0] + "/" + ALIASES[r][1] for r in ("t", "x", "y") if not fields[r]]
@@ -171,7 +198,17 @@ def _positions(f: MoserFile, scale: float) -> dict:
             )
         out[role] = arr * scale
     if (out["x2"] is None) != (out["y2"] is None):
-        out["x2"] = out["y2"] = None
+        have, lack = ("x2", "y2") if out["x2"] is not None else ("y2", "x2")
+        name = f.fields[have]
+        if f.fields[lack] is None:
+            other = ALIASES[lack][ALIASES[have].index(name.lower())]
+            problem = "is missing"
+        else:
+            other, problem = f.fields[lack], "is empty"
+        raise DataError(
+            f"{f.path}: second LED: field {name!r} has {out[have].size} samples but "
+            f"{other!r} {problem}; give both coordinates of LED 2 or neither"
+        )
     if not np.isfinite(t).all():
         raise DataError(f"{f.path}: time field {f.fields['t']!r} contains NaN or inf")
     if t.size < 2 or (np.diff(t) <= 0).any():
@@ -233,7 +270,9 @@ def read_moser(
     ------
     DataError
         Unreadable or truncated files, unknown variables, mismatched lengths, all-NaN
-        positions, a cell without its session's position file — naming the file and field.
+        positions, a cell without its session's position file, a self-contained file lacking
+        ``t``, ``x1``, ``y1`` or ``ts``, one coordinate of LED 2 without the other — naming the
+        file and field.
     """
     scale = _scale(position_unit)
     files = find_mat_files(paths)
@@ -289,10 +328,23 @@ def read_moser(
                 animal=key[0], session=key[1], source=str(members[0].path),
                 cell_sources=[f"{f.path} field {f.fields['spikes']!r}" for f in members],
             ))
+    unused = [p for key, group in sorted(positions.items()) if key not in cells for p in group]
+    for p in unused:
+        if _looks_self_contained(p):
+            raise DataError(
+                f"{p.path}: self-contained cell file lacks variable 'ts' (has: {_has(p.data)}); "
+                f"no cell file of rat {p.rat} session {p.session} uses its positions either"
+            )
     if not recordings:
-        lone = [str(p.path) for group in positions.values() for p in group]
+        lone = [str(p.path) for p in unused]
         raise DataError(f"position files without any cell file: {lone[:5]}")
     return recordings
+
+
+def _looks_self_contained(f: MoserFile) -> bool:
+    """A position-only file whose variables carry the layout-B names (``t``, ``x1``...)."""
+    names = set(_SELF_CONTAINED.values())
+    return any(f.fields[r].lower() in names for r in ("t", "x", "y"))
 
 
 def _same_positions(a: dict, b: dict) -> bool:
