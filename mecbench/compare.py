@@ -3,7 +3,7 @@
 Two models scored on the same benchmark predict the same recorded cells, so their scores are
 paired by cell. For every pair of models (A, B), on the cells where both scores are finite:
 
-- ``delta``: the median over cells of ``score_A − score_B``;
+- ``delta``: the median over cells of ``score_A − score_B`` (``mean_delta``: their mean);
 - ``ci``: a seeded percentile-bootstrap 95 % CI of that median (cells resampled with
   replacement, ``n_boot`` resamples);
 - ``p``: the two-sided Wilcoxon signed-rank test of the differences
@@ -43,11 +43,19 @@ class PairComparison:
     p_holm: float
     significant: bool
     verdict: str
+    mean_delta: float = float("nan")
+
+    @property
+    def a_better(self) -> bool:
+        """``a`` is significantly better than ``b`` (the verdict's direction: the sign of the
+        median difference, or of the mean where the median is exactly 0)."""
+        direction = self.delta if self.delta != 0 else self.mean_delta
+        return bool(self.significant and direction > 0)
 
     def to_dict(self) -> dict:
         """JSON-ready dict (NaN becomes None)."""
         d = asdict(self)
-        for key in ("delta", "statistic", "p", "p_holm"):
+        for key in ("delta", "statistic", "p", "p_holm", "mean_delta"):
             d[key] = _num(d[key])
         d["ci"] = [_num(v) for v in self.ci]
         return d
@@ -179,5 +187,5 @@ def compare_cells(
     for (a, b, n, delta, ci, stat, p, mean), ph in zip(raw, p_holm, strict=True):
         sig = bool(ph < alpha)
         verdict = format_verdict(a, b, n, delta, ci, float(ph), sig, direction=mean)
-        out.append(PairComparison(a, b, n, delta, ci, stat, p, float(ph), sig, verdict))
+        out.append(PairComparison(a, b, n, delta, ci, stat, p, float(ph), sig, verdict, mean))
     return out

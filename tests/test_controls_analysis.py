@@ -174,6 +174,47 @@ def test_matched_comparison_uses_compare_cells(result):
                         n_boot=200)[0]
     assert c["delta"] == pytest.approx(ref.delta)
     assert c["p"] == pytest.approx(ref.p)
+    # and against each seed's control on its own: "better" needs the seed mean and every seed
+    assert [r["seed"] for r in c["per_seed"]] == [0, 1]
+    for row, point in zip(c["per_seed"], sorted(matched, key=lambda p: p.seed), strict=True):
+        one = compare_cells({"m": (result.cell_ids, model.cells),
+                             "c": (result.cell_ids, point.cells)}, n_boot=200)[0]
+        assert row["control"] == point.name and row["delta"] == pytest.approx(one.delta)
+        assert row["p_holm"] >= one.p - 1e-15          # Holm-corrected with the others
+    assert c["better"] == bool(c["significant"] and c["delta"] > 0
+                               and all(r["better"] for r in c["per_seed"]))
+
+
+def test_untrained_family_sweep(bench):
+    """Untrained networks as a control family: one network per (D, seed), built with D hidden
+    units, scored through the benchmark like any model."""
+    from mecbench import registry as reg
+
+    res = run_controls(bench, families=["untrained-rnn-relu"], dims=[4, 8], seeds=1,
+                       cache=Cache(enabled=False), n_boot=100)
+    points = {p.name: p for p in res.points}
+    assert set(points) == {"control/untrained-rnn-relu-d4-s0", "control/untrained-rnn-relu-d8-s0"}
+    factory, args = reg.get_factory("model", "untrained/rnn-relu")
+    net = factory(*args, n_units=8, seed=0)
+    direct = bench(net, cache=Cache(enabled=False))
+    point = points["control/untrained-rnn-relu-d8-s0"]
+    assert np.array_equal(direct["raw"].values, point.cells, equal_nan=True)
+    maps = net.rate_maps(LARGE, net.default_layer)
+    assert maps.sizes["neuroid"] == 8
+    assert point.ed == pytest.approx(participation_ratio(maps), rel=1e-9)
+
+
+def test_unknown_untrained_architecture_fails_before_scoring(bench, monkeypatch):
+    from mecbench.controls import runner
+
+    def no_scoring(*args, **kwargs):
+        raise AssertionError("scored before the families were validated")
+
+    monkeypatch.setattr(runner.Runner, "score", no_scoring)
+    with pytest.raises(UnknownIdentifierError, match="untrained architecture 'foo'") as info:
+        run_controls(bench, families=["fourier", "untrained-foo"], dims=[4], seeds=1,
+                     cache=Cache(enabled=False))
+    assert "rnn-relu" in str(info.value)
 
 
 # bad input -----------------------------------------------------------------------------------
@@ -261,6 +302,25 @@ def test_cli_json_plot_save_and_report(data_file, tmp_path, capsys):
     html = build_report(doc["benchmark"], directories=[board])
     assert 'id="controls"' in html and "data:image/png;base64" in html
     assert "dimension-matched" in html
+
+
+def test_cli_text_output_with_a_model(data_file, capsys):
+    code = main(["controls", str(data_file), "--models", "control/grid-d12-s0", "--dims",
+                 "3,10,30", "--seeds", "2", "--families", "fourier", "grid", "--splits",
+                 "random:train_frac=0.3,n_splits=2,seed=0", "--no-cache"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "OLS: score ~ log(ED) + grid_fraction" in out
+    assert "grid-like structure predicts the score beyond effective dimensionality:" in out
+    assert "control/grid-d12-s0: dimension-matched controls" in out
+    header = next(line for line in out.splitlines() if line.startswith("control "))
+    assert "Δ median [95% CI]" in header and "p_holm" in header
+    rows = [line.split() for line in out.splitlines()]
+    assert any(r[:1] == ["shuffle"] for r in rows) and any(r[:1] == ["fourier"] for r in rows)
+    verdict = [line for line in out.splitlines() if line.startswith("control/grid-d12-s0 (ED")]
+    assert len(verdict) == 1
+    assert ("beats dimension-matched random bases" in verdict[0]
+            or "does NOT beat" in verdict[0] or "cannot be compared" in verdict[0])
 
 
 def test_cli_text_output(data_file, capsys):

@@ -8,10 +8,20 @@ Two simulated worlds, each with 2 animals × 30 cells in a 1 m box (5 cm bins):
 
 In both, the "model" is an idealised grid population with the world-(a) module geometry but
 other phases (``control/grid-d64-s0-o7.5``), scored with the benchmark's own path (ridge,
-random splits, holdout ceiling), placed on the curves of the random bases (Fourier, bumps,
-ReLU) and of the grid family. The analysis must find that the grid model beats random bases of
-matched effective dimensionality with p < 0.01 in (a) and not in (b), and that the OLS grid
-coefficient is significantly positive in (a) and not in (b).
+random splits, holdout ceiling), placed on the curves of the random bases (Fourier features,
+Gaussian bumps of width 6 cm, ReLU ramps) and of the grid family. Bumps are 6 cm wide here
+(not the default 12 cm) so that two random families reach the model's effective
+dimensionality in a 1 m box (12 cm bumps saturate at ED ≈ 12, ReLU ramps at ≈ 2.5; those are
+reported out of range, never silently matched).
+
+The analysis must find that the grid model beats random bases of matched effective
+dimensionality with p < 0.01 in (a) (against the seed mean and every seed of both matched
+families) and not in (b), and that the OLS grid coefficient is significantly positive in (a)
+and not in (b). In (b) the coefficient is in fact significantly *negative* (two-sided p ~ 1e-5):
+a grid population spans a few spatial frequencies, so it predicts random-feature cells worse
+than its dimensionality suggests. The hypothesis the OLS tests is directional ("grid-like
+structure adds predictivity beyond dimensionality"), so "not significant" means the one-sided
+test of a positive coefficient, and the command says in words that grid-like bases did worse.
 """
 
 from __future__ import annotations
@@ -30,7 +40,7 @@ from mecbench.splits import SplitScheme
 
 ARENA = Arena(1.0, 1.0, 0.05)
 MODEL = "control/grid-d64-s0-o7.5"
-FAMILIES = ["fourier", "bumps", "relu", "grid-o7.5"]
+FAMILIES = ["fourier", "bumps-w0.06", "relu", "grid-o7.5"]
 
 
 def world(kind: str, *, n_animals: int = 2, n_cells: int = 30, noise: float = 0.3,
@@ -82,11 +92,15 @@ def _random_comparisons(result):
 
 def test_grid_world_grid_model_beats_matched_random_bases(grid_world):
     verdict, matched = _random_comparisons(grid_world)
-    assert matched, "no random basis reached the grid model's effective dimensionality"
+    assert {c["family"] for c in matched} == {"fourier", "bumps-w0.06"}
     for c in matched:
-        # ED matched to within 25 % and the grid model better on the paired per-cell test
+        # ED matched to within 25 % and the grid model better on the paired per-cell test,
+        # against the seed mean and against each seed's control
         assert abs(np.log(c["ed"] / verdict.ed)) < np.log(1.25)
         assert c["delta"] > 0 and c["p_holm"] < 0.01, c
+        assert len(c["per_seed"]) == 2
+        assert all(r["delta"] > 0 and r["p_holm"] < 0.01 for r in c["per_seed"]), c
+        assert c["better"]
     assert verdict.beats_random_bases is True
     assert "beats dimension-matched random bases" in verdict.verdict
     assert verdict.control_delta > 0
@@ -94,9 +108,12 @@ def test_grid_world_grid_model_beats_matched_random_bases(grid_world):
 
 def test_grid_world_ols_grid_coefficient_is_significant(grid_world):
     ols = grid_world.ols
-    # the documented decision rule: one-sided test of a positive grid coefficient
+    # significant in either reading: two-sided p < 0.01, and the one-sided decision rule
     assert ols.table["grid_fraction"]["coef"] > 0
-    assert ols.grid_effect and ols.grid_p_one_sided < 0.05
+    assert ols.table["grid_fraction"]["p"] < 0.01
+    assert ols.grid_effect and ols.grid_p_one_sided < 0.01
+    assert ols.grid_sentence().startswith(
+        "grid-like structure predicts the score beyond effective dimensionality: yes")
 
 
 def test_random_world_grid_model_does_not_beat_random_bases(random_world):
@@ -109,22 +126,29 @@ def test_random_world_grid_model_does_not_beat_random_bases(random_world):
 
 def test_random_world_ols_grid_coefficient_is_not_significant(random_world):
     ols = random_world.ols
-    # grid-like structure adds nothing beyond dimensionality here (its coefficient is, if
-    # anything, negative: grid bases predict random features worse than their ED suggests)
+    # grid-like structure adds nothing beyond dimensionality here; it costs: the coefficient
+    # is negative, and the command says so rather than "not significant"
     assert not ols.grid_effect
     assert ols.grid_p_one_sided >= 0.05
-    assert ols.table["grid_fraction"]["coef"] <= 0
+    assert ols.table["grid_fraction"]["coef"] < 0
+    sentence = ols.grid_sentence()
+    assert ": no" in sentence
+    if ols.table["grid_fraction"]["p"] < ols.alpha:
+        assert "significantly WORSE" in sentence
 
 
 def test_both_worlds_measure_what_they_should(grid_world, random_world):
     for result in (grid_world, random_world):
         curves = result.curves()
-        # grid controls are grid-like, random bases are not
+        # grid controls are grid-like, random bases are not (a few single 6 cm bumps pass
+        # the lenient 0.3 threshold: a single field's autocorrelogram can score above it, a
+        # known weakness of the grid score, which the grid family's 1.0 dwarfs)
         assert all(r["grid_fraction_mean"] == 1.0 for r in curves["grid-o7.5"])
-        for fam in ("fourier", "bumps", "relu"):
-            assert all(r["grid_fraction_mean"] < 0.1 for r in curves[fam])
+        for fam in ("fourier", "relu"):
+            assert all(r["grid_fraction_mean"] < 0.05 for r in curves[fam])
+        assert all(r["grid_fraction_mean"] < 0.2 for r in curves["bumps-w0.06"])
         # ED grows with D (nested draws) and is at most D
-        for fam in ("fourier", "bumps", "grid-o7.5"):
+        for fam in ("fourier", "bumps-w0.06", "grid-o7.5"):
             eds = [r["ed_mean"] for r in curves[fam]]
             assert np.all(np.diff(eds) > 0)
             assert all(r["ed_mean"] <= r["dim"] + 1e-9 for r in curves[fam])

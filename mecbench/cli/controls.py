@@ -27,8 +27,11 @@ dimensionality (ED) and fraction of grid-like units, fits ``score ~ log(ED) + gr
                  "control_family", "control_score", "control_delta",
                  "comparisons": [{"family", "random_basis", "in_range", "dim", "ed",
                                   "ed_range", "grid_fraction", "control_score",
-                                  "control_score_sd", "controls", "n_cells", "delta", "ci",
-                                  "p", "p_holm", "significant", "better", "verdict"
+                                  "control_score_sd", "controls", "n_cells", "delta",
+                                  "mean_delta", "ci",
+                                  "p", "p_holm", "significant", "better",
+                                  "per_seed": [{"seed", "control", "delta", "p_holm",
+                                                "better"}], "verdict"
                                   | "reason" (out of range)}]}],
      "notes": [], "seconds": 123.4,
      "saved": {"results": path, "plot": path, "entries": [ids]} (with --save), "plot": path}
@@ -166,13 +169,7 @@ def format_text(doc: dict) -> str:
         o = doc["ols"]
         fit = OlsFit(o["table"], o["n"], o["r2"], o["grid_p_one_sided"], o["grid_effect"],
                      o["alpha"], o["note"] or "")
-        lines += ["", _nan_table(fit)]
-        g = o["grid_p_one_sided"]
-        lines.append(
-            "grid-like structure predicts the score beyond effective dimensionality: "
-            + ("yes" if o["grid_effect"] else "no")
-            + (f" (one-sided p = {g:.2g} for a positive grid coefficient)"
-               if g is not None else ""))
+        lines += ["", _nan_table(fit), _nan_fit(fit).grid_sentence()]
     for m in doc["models"]:
         lines += ["", f"{m['model']}: dimension-matched controls"]
         rows = []
@@ -182,8 +179,7 @@ def format_text(doc: dict) -> str:
                 continue
             rows.append([c["family"], str(c["dim"]), _f(c["ed"], 1), _f(c["control_score"]),
                          f"{_f(c['delta'])} {opt.fmt_ci(c['ci'])}", _p(c["p_holm"]),
-                         "model better" if c["better"] else
-                         ("control better" if c["significant"] else "no difference")])
+                         _result(c)])
         lines.append(opt.table(rows, ["control", "D", "ED", "score", "Δ median [95% CI]",
                                       "p_holm", "result"]))
         lines.append(m["verdict"])
@@ -197,14 +193,32 @@ def format_text(doc: dict) -> str:
     return "\n".join(lines)
 
 
-def _nan_table(fit) -> str:
+def _result(c: dict) -> str:
+    """The result column of a dimension-matched comparison."""
+    if c["better"]:
+        return "model better (every seed)"
+    direction = c["delta"] if c["delta"] else c.get("mean_delta")
+    if c["significant"] and (direction or 0) > 0:
+        losing = [str(r["seed"]) for r in c.get("per_seed", []) if not r["better"]]
+        return f"model better on the seed mean, not for seed {', '.join(losing)}"
+    return "control better" if c["significant"] else "no difference"
+
+
+def _nan_fit(fit):
+    """``fit`` with the JSON nulls of its table back as NaN (in place)."""
     import math
 
     for row in fit.table.values():
         for k, v in row.items():
             if v is None:
                 row[k] = math.nan
-    return fit.format()
+    if fit.grid_p_one_sided is None:
+        fit.grid_p_one_sided = math.nan
+    return fit
+
+
+def _nan_table(fit) -> str:
+    return _nan_fit(fit).format()
 
 
 def _p(p) -> str:

@@ -5,11 +5,14 @@ For every model and control family: the dimension whose seed-mean ED matches the
 if it was not swept; the nearest swept D for untrained networks; the model's own units for its
 shuffle), then the paired per-cell test of ``mecbench compare``
 (:func:`mecbench.compare.compare_cells`) between the model and the seed-mean per-cell scores of
-that control, Holm-corrected across the model's families. The model **beats dimension-matched
-random bases** when it is significantly better (``p_holm < alpha`` and a positive median
-difference) than every random-basis family (``fourier``, ``bumps``, ``relu``) whose ED range
-reaches the model's ED; families that cannot reach it are reported and left out; with none in
-range the verdict is undetermined (``beats_random_bases`` null).
+that control, and between the model and each seed's control on its own (the seed-mean alone
+would make the p-value conditional on the few bases drawn: a model must beat every draw),
+all Holm-corrected together across the model's families and seeds. A model is **better** than a
+family when it is significantly better (``p_holm < alpha``, positive median difference) than
+the seed-mean control and than every seed's control. It **beats dimension-matched random
+bases** when it is better than every random-basis family (``fourier``, ``bumps``, ``relu``)
+whose ED range reaches the model's ED; families that cannot reach it are reported and left
+out; with none in range the verdict is undetermined (``beats_random_bases`` null).
 """
 
 from __future__ import annotations
@@ -93,16 +96,30 @@ def match_model(run: Runner, label: str, layer: str, provider, points: list[Poin
     comparisons: list[dict] = []
     if candidates:
         series = {label: (run.cell_ids, model.cells)}
-        names = []
+        names, seed_names = [], []
         for fam, matched, info in candidates:
             name = f"{fam}@D={info['dim']}"
             names.append(name)
             with np.errstate(invalid="ignore"):
                 series[name] = (run.cell_ids,
                                 np.nanmean(np.stack([p.cells for p in matched]), axis=0))
-        results = compare_cells(series, pairs=[(label, n) for n in names], alpha=alpha,
-                                n_boot=n_boot, seed=0)
-        for (_fam, matched, info), res in zip(candidates, results, strict=True):
+            per_seed = [f"{name}/seed{p.seed}" for p in matched] if len(matched) > 1 else []
+            for key, p in zip(per_seed, matched if per_seed else [], strict=True):
+                series[key] = (run.cell_ids, p.cells)
+            seed_names.append(per_seed)
+        pairs = [(label, n) for n in names] + \
+            [(label, n) for per_seed in seed_names for n in per_seed]
+        # one Holm correction over the seed-mean and every per-seed comparison
+        everything = compare_cells(series, pairs=pairs, alpha=alpha, n_boot=n_boot, seed=0)
+        results = everything[:len(names)]
+        by_seed = iter(everything[len(names):])
+        for (_fam, matched, info), res, per_seed in zip(candidates, results, seed_names,
+                                                       strict=True):
+            seeds_res = [next(by_seed) for _ in per_seed]
+            seed_rows = [{"seed": p.seed, "control": p.name, "delta": r.delta,
+                          "p_holm": r.p_holm, "better": r.a_better}
+                         for p, r in zip(matched if per_seed else [], seeds_res,
+                                         strict=True)]
             comparisons.append({
                 **info,
                 "ed": float(np.nanmean([p.ed for p in matched])),
@@ -110,9 +127,12 @@ def match_model(run: Runner, label: str, layer: str, provider, points: list[Poin
                 "control_score": float(np.nanmean([p.score for p in matched])),
                 "control_score_sd": nan_sd(np.array([p.score for p in matched])),
                 "controls": [p.name for p in matched],
-                "n_cells": res.n_cells, "delta": res.delta, "ci": list(res.ci),
+                "n_cells": res.n_cells, "delta": res.delta, "mean_delta": res.mean_delta,
+                "ci": list(res.ci),
                 "p": res.p, "p_holm": res.p_holm, "significant": res.significant,
-                "better": bool(res.significant and res.delta > 0),
+                # better than the seed-mean control and than the control of every seed
+                "better": bool(res.a_better and all(r["better"] for r in seed_rows)),
+                "per_seed": seed_rows,
                 "verdict": res.verdict,
             })
     comparisons += out_of_range

@@ -89,7 +89,8 @@ def figure_controls(doc: dict):
         title += f"\nOLS (HC3): log ED {t['log_ed']['coef']:+.3f} (p={_p(t['log_ed']['p'])})"
         coef = t["grid_fraction"]["coef"]
         if coef is not None and np.isfinite(coef):
-            title += f", grid fraction {coef:+.3f} (p={_p(t['grid_fraction']['p'])})"
+            title += (f", grid fraction {coef:+.3f} (two-sided p={_p(t['grid_fraction']['p'])}"
+                      f"; grid adds: {'yes' if ols.get('grid_effect') else 'no'})")
     ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8, loc="upper left")

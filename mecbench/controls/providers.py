@@ -201,17 +201,36 @@ class ShuffleControl:
         return out
 
 
-def untrained_control(spec: ControlSpec) -> Any:
-    """An ``untrained/<ARCH>`` network with D hidden units and the control's seed."""
+def untrained_factory(arch: str) -> tuple[Any, tuple]:
+    """The factory of ``untrained/<arch>`` and its arguments.
+
+    Raises
+    ------
+    UnknownIdentifierError
+        When no such untrained architecture is registered (listing those that are).
+    """
     from mecbench import registry
 
-    name = f"untrained/{spec.base}"
+    known = [n[len("untrained/"):] for n in registry.names("model")
+             if n.startswith("untrained/") and n != "untrained/*"]
     try:
-        factory, args = registry.get_factory("model", name)
+        factory = registry.get_factory("model", f"untrained/{arch}")
     except UnknownIdentifierError as err:
-        known = [n[len("untrained/"):] for n in registry.names("model")
-                 if n.startswith("untrained/") and n != "untrained/*"]
-        raise UnknownIdentifierError("untrained architecture", spec.base, known) from err
+        raise UnknownIdentifierError("untrained architecture", arch, known) from err
+    if arch not in known:
+        # the "untrained/*" pattern accepts any name and fails only when the network is built;
+        # check the listed architectures now so a typo fails before a long sweep
+        try:
+            factory[0](*factory[1], n_units=1, seed=0)
+        except UnknownIdentifierError as err:
+            raise UnknownIdentifierError("untrained architecture", arch, known) from err
+    return factory
+
+
+def untrained_control(spec: ControlSpec) -> Any:
+    """An ``untrained/<ARCH>`` network with D hidden units and the control's seed."""
+    name = f"untrained/{spec.base}"
+    factory, args = untrained_factory(spec.base)
     try:
         provider = factory(*args, n_units=spec.dim, seed=spec.seed)
     except TypeError as err:

@@ -3,16 +3,21 @@ and the matching of a model's effective dimensionality on a control family's cur
 
 OLS
 ---
-Over every scored representation (controls at every dimension and seed, shuffled maps, models),
+Over every scored representation (controls at every dimension and seed, and models; spatially
+shuffled maps are left out, see :mod:`mecbench.controls.sweep`),
 ``score = b0 + b1 · log(ED) + b2 · grid_fraction + ε`` is fitted by ordinary least squares
 (:class:`statsmodels.regression.linear_model.OLS`) with heteroskedasticity-robust HC3 standard
 errors (MacKinnon & White 1985; normal reference distribution, as statsmodels does for robust
 covariances). ``b2`` answers "does grid-like structure predict the score beyond effective
-dimensionality?". That claim is directional, so the verdict uses the one-sided p-value for
-``b2 > 0`` (``p/2`` when ``b2 > 0``, ``1 − p/2`` otherwise); the table shows the two-sided
-values. A negative, significant ``b2`` (grid-like bases predict *worse* than their
-dimensionality would suggest) is reported as such. Points of one family at nested dimensions
-are not independent draws, so the p-values are descriptive of the sweep rather than exact.
+dimensionality?". The claim under test (a model's grid-like units *explain* its predictivity)
+is directional, so the verdict ``grid_effect`` uses the one-sided p-value for ``b2 > 0``
+(``p/2`` when ``b2 > 0``, ``1 − p/2`` otherwise); the table shows the two-sided values. A
+negative ``b2`` with two-sided ``p < alpha`` is the opposite finding (grid-like bases predict
+*worse* than their dimensionality suggests, as they do when the recordings are random
+features: a grid population spans a few spatial frequencies only) and
+:meth:`OlsFit.grid_sentence` states it in those words rather than as "not significant".
+Points of one family at nested dimensions are not independent draws, so the p-values are
+descriptive of the sweep rather than exact.
 
 Matching
 --------
@@ -70,6 +75,22 @@ class OlsFit:
                 "n": self.n, "r2": self.r2, "table": self.table,
                 "grid_p_one_sided": self.grid_p_one_sided, "grid_effect": self.grid_effect,
                 "alpha": self.alpha, "note": self.note}
+
+    def grid_sentence(self) -> str:
+        """The finding about the grid coefficient in one sentence (both directions)."""
+        row = self.table["grid_fraction"]
+        if not np.isfinite(row["coef"]):
+            return "grid-like structure: not estimable (" + (self.note or "no variation") + ")"
+        est = f"b = {row['coef']:+.3f} [{row['ci_low']:+.3f}, {row['ci_high']:+.3f}]"
+        if self.grid_effect:
+            return (f"grid-like structure predicts the score beyond effective dimensionality: "
+                    f"yes ({est}, one-sided p = {_fmt_p(self.grid_p_one_sided)})")
+        if row["coef"] < 0 and row["p"] < self.alpha:
+            return (f"grid-like structure predicts the score beyond effective dimensionality: "
+                    f"no; grid-like bases score significantly WORSE than their dimensionality "
+                    f"suggests ({est}, two-sided p = {_fmt_p(row['p'])})")
+        return (f"grid-like structure predicts the score beyond effective dimensionality: "
+                f"no detectable effect ({est}, two-sided p = {_fmt_p(row['p'])})")
 
     def format(self) -> str:
         """The coefficient table as text."""

@@ -53,6 +53,7 @@ from mecbench.controls.providers import (
     PositionControl,
     ShuffleControl,
     untrained_control,
+    untrained_factory,
 )
 from mecbench.controls.results import ControlsResult, ModelVerdict, Point
 from mecbench.controls.runner import FixedMapsProvider, Runner, SweepCache, load_model
@@ -97,7 +98,10 @@ def parse_family(text: str) -> ControlSpec:
     if family == "shuffle":
         raise ConfigError("'shuffle' controls are built from the models given with --models; "
                           "do not list it among the families")
-    return parse_control_name(f"{text}-d1-s0")
+    spec = parse_control_name(f"{text}-d1-s0")
+    if spec.family == "untrained":
+        untrained_factory(spec.base)  # an unknown architecture fails now, not mid-sweep
+    return spec
 
 
 def family_label(spec: ControlSpec) -> str:
