@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from mecbench.analysis import border_scores, grid_properties
+from mecbench.loaders import load_recordings
 
 CLEAR_GRID = ["10073/17010302/t1c1", "10073/17010302/t2c1", "10073/17010302/t2c3",
               "10073/17010302/t3c1", "10073/17010302/t3c3", "11207/21060503/t8c1",
@@ -29,8 +30,7 @@ REAL_MEC = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "rea
 def real_rates():
     if not REAL_MEC.is_dir():
         pytest.skip("../shared/data/real-mec is not available")
-    loaders = pytest.importorskip("mecbench.loaders")
-    data = loaders.load_recordings(REAL_MEC, arena=1.0)
+    data = load_recordings(REAL_MEC, arena=1.0)
     return data.rate(data.arena_names[0])
 
 

@@ -97,16 +97,41 @@ def test_ideal_hexagonal_grid_scores_above_one(n, spacing, orientation):
 
 
 def test_shuffled_grid_scores_low():
-    rng = np.random.default_rng(2)
+    """An ideal grid scores > 1; its bin-shuffled (spatially white) versions score low.
+
+    What holds, measured on 10 000 shuffles per map size (rngs seeded 10000-10004, 2000 each):
+
+    - mean (DeepMind) form, 44×44 bins: 1 of 10 000 shuffles reaches 0.3 (max 0.384), so all
+      of 100 shuffles are below 0.3 with probability 0.99 (its annuli scale with the map,
+      0.2n-1.0n bins). On 20×20 bins 3.8 % reach 0.3 (max 0.67): there only the rate is
+      bounded.
+    - min–max (Sargolini) form: about 1 % of shuffles reach 0.3 at every size tried (1.1 % on
+      20×20 and 1.0 % on 44×44 of 10 000, max 0.61 and 0.58; 0.85 % on 60×60 of 2000),
+      because its narrowest annuli are fixed in bins (``min_outer`` = 8) and do not grow with
+      the map. "All of 100 shuffles < 0.3" holds with probability ~0.37 only, on any of these
+      sizes; seeds 0-99 below give 2 of 100 at or above 0.3 on 44×44 (max 0.40). The test
+      bounds the rate instead: at most 4 of 100 (probability 0.5 % of more at a true rate of
+      1.1 %, scipy.stats.binom), and every shuffle stays far below the unshuffled > 1.
+    """
+    seeds = range(100)
     for n, sp in ((44, 0.5), (20, 0.4)):
         m = hex_map(n, sp)
-        shuffled = np.stack([rng.permutation(m.ravel()).reshape(m.shape) for _ in range(100)], -1)
+        whole = grid_analysis(m, bin_size=BIN, peaks=False)
+        assert whole["grid_score_sargolini"] > 1.0 and whole["grid_score_deepmind"] > 0.8
+        shuffled = np.stack([np.random.default_rng(seed).permutation(m.ravel()).reshape(m.shape)
+                             for seed in seeds], -1)
         res = grid_analysis(shuffled, bin_size=BIN, peaks=False)
-        for form in ("sargolini", "deepmind"):
-            s = res[f"grid_score_{form}"]
-            assert np.isfinite(s).all()
-            assert np.percentile(s, 95) < 0.3, form
+        minmax, mean = res["grid_score_sargolini"], res["grid_score_deepmind"]
+        for form, s in (("sargolini", minmax), ("deepmind", mean)):
+            assert np.isfinite(s).all(), form
             assert np.median(s) < 0.15, form
+            assert np.all(s < 1.0), form
+        assert np.sum(minmax >= 0.3) <= 4, np.sort(minmax)[-5:]
+        if n == 44:
+            assert np.all(mean < 0.3), np.sort(mean)[-5:]
+        else:
+            # a true rate of 3.8 % gives more than 10 of 100 with probability ~0.15 %
+            assert np.sum(mean >= 0.3) <= 10, np.sort(mean)[-11:]
 
 
 def test_square_lattice_low_60_high_90():
