@@ -28,6 +28,19 @@ def _isolated_cache(tmp_path_factory):
         os.environ["MECBENCH_CACHE_DIR"] = old
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _isolated_board(tmp_path_factory):
+    """Commands that write a leaderboard or an analysis by default write into the test
+    session's own directory, never the user's board. Tests that need one set their own."""
+    old = os.environ.get("MECBENCH_LEADERBOARD_DIR")
+    os.environ["MECBENCH_LEADERBOARD_DIR"] = str(tmp_path_factory.mktemp("board"))
+    yield
+    if old is None:
+        os.environ.pop("MECBENCH_LEADERBOARD_DIR", None)
+    else:
+        os.environ["MECBENCH_LEADERBOARD_DIR"] = old
+
+
 @pytest.fixture
 def real_mec_dir() -> Path:
     """The real Sargolini 2006 recordings in ../shared; skips when absent."""

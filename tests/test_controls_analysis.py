@@ -302,6 +302,39 @@ def test_cli_json_plot_save_and_report(data_file, tmp_path, capsys):
     html = build_report(doc["benchmark"], directories=[board])
     assert 'id="controls"' in html and "data:image/png;base64" in html
     assert "dimension-matched" in html
+    # and its leaderboard table carries the entry's matched control and margin
+    table = html[html.index('id="leaderboard"'):]
+    table = table[:table.index("</table>")]
+    assert "matched control" in table and "Δ vs control" in table
+    assert model["control_family"] is not None      # fourier reaches the model's ED here
+    assert model["control_family"] in table
+    assert f"{entry['control_delta']:+.3f}" in table
+
+
+def test_cli_saves_analysis_and_plot_for_the_report_by_default(data_file, tmp_path, capsys):
+    board = tmp_path / "board"
+    argv = ["controls", str(data_file), "--dims", "4,8", "--seeds", "1", "--families",
+            "fourier", "--no-cache", "--leaderboard-dir", str(board)]
+    assert main(argv) == 0
+    first = capsys.readouterr().out
+    (analysis,) = board.glob("controls/*.json")
+    plot = analysis.with_suffix(".png")
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert f"saved for the report: {analysis}" in first
+    assert not list(board.glob("*.jsonl"))                 # no leaderboard entry without --save
+    before = analysis.read_bytes()
+    # a second run keeps the first analysis under a dated name, plot included
+    assert main(argv[:3] + ["4,16"] + argv[4:]) == 0
+    second = capsys.readouterr().out
+    kept = sorted(p for p in board.glob("controls/*.json") if p != analysis)
+    assert len(kept) == 1 and kept[0].read_bytes() == before
+    assert kept[0].with_suffix(".png").is_file()
+    assert f"the previous analysis is kept as {kept[0]}" in second
+    assert json.loads(analysis.read_text())["dims"] == [4, 16]
+    # --no-report writes nothing
+    other = tmp_path / "other"
+    assert main(argv[:-1] + [str(other), "--no-report"]) == 0
+    assert not other.exists()
 
 
 def test_cli_text_output_with_a_model(data_file, capsys):

@@ -243,7 +243,8 @@ def test_cuda_training_matches_cpu(tmp_path):
     config = PathIntegratorConfig(arch="rnn", **TINY)
     cpu = train(config, tmp_path / "cpu", 3, progress=False, device="cpu").model
     gpu = train(config, tmp_path / "gpu", 3, progress=False, device="cuda").model.cpu()
-    for (name, a), b in zip(cpu.state_dict().items(), gpu.state_dict().values()):
+    for (name, a), b in zip(cpu.state_dict().items(), gpu.state_dict().values(),
+                            strict=True):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5, msg=name)
 
 

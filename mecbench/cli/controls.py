@@ -34,7 +34,8 @@ dimensionality (ED) and fraction of grid-like units, fits ``score ~ log(ED) + gr
                                                 "better"}], "verdict"
                                   | "reason" (out of range)}]}],
      "notes": [], "seconds": 123.4,
-     "saved": {"results": path, "plot": path, "entries": [ids]} (with --save), "plot": path}
+     "saved": {"results": path, "plot": path, "previous": path|null, "entries": [ids]}
+              (absent with --no-report; entries only with --save), "plot": path (--plot)}
 """
 
 from __future__ import annotations
@@ -80,11 +81,14 @@ def register(subparsers) -> None:
     parser.add_argument("--grid-units", type=int, default=512, metavar="N",
                         help="grid scores from at most N units per representation (default 512)")
     parser.add_argument("--plot", default=None, metavar="FILE.png",
-                        help="save the plot of score vs effective dimensionality")
+                        help="also write the plot of score vs effective dimensionality here")
     parser.add_argument("--save", action="store_true",
-                        help="save the analysis (JSON + PNG) next to the leaderboard, where "
-                             "`mecbench report` shows it, and append the models' entries with "
-                             "their dimension-matched control score")
+                        help="also append the models' leaderboard entries with their "
+                             "dimension-matched control score")
+    parser.add_argument("--no-report", action="store_true",
+                        help="do not write the analysis and its plot next to the leaderboard "
+                             "(by default they are, where `mecbench report` shows them; a "
+                             "previous analysis of the benchmark is kept under a dated name)")
     opt.add_board_option(parser)
     opt.add_cache_option(parser)
     opt.add_json_option(parser)
@@ -125,11 +129,19 @@ def _run(args) -> int:
         from mecbench.controls.plot import save_plot
 
         doc["plot"] = str(save_plot(doc, args.plot))
+    if args.save and args.no_report:
+        from mecbench.errors import ConfigError
+
+        raise ConfigError("--save writes the analysis for the report: drop --no-report")
+    if not args.no_report:
+        from mecbench.controls.board import save_analysis
+
+        doc["saved"] = {**save_analysis(doc, args.leaderboard_dir), "entries": []}
     if args.save:
         from mecbench.controls.board import save_controls
 
         doc["saved"] = save_controls(result, doc, args.leaderboard_dir,
-                                     command=opt.command_line())
+                                     command=opt.command_line(), analysis=doc["saved"])
     if args.json:
         opt.print_json(doc)
         return 0
@@ -188,7 +200,12 @@ def format_text(doc: dict) -> str:
     if doc.get("plot"):
         lines.append(f"plot: {doc['plot']}")
     if doc.get("saved"):
-        lines.append(f"saved: {doc['saved']['results']}")
+        saved = doc["saved"]
+        lines.append(f"saved for the report: {saved['results']} and {saved['plot']}")
+        if saved.get("previous"):
+            lines.append(f"the previous analysis is kept as {saved['previous']}")
+        if saved.get("entries"):
+            lines.append(f"leaderboard entries: {', '.join(saved['entries'])}")
     lines.append(f"time: {doc['seconds']:.1f} s")
     return "\n".join(lines)
 

@@ -1,17 +1,22 @@
 """Saving a controls analysis next to a leaderboard.
 
-``mecbench controls BENCHMARK --save`` writes, in the leaderboard directory (``--leaderboard-dir``,
+``mecbench controls BENCHMARK`` writes, in the leaderboard directory (``--leaderboard-dir``,
 ``$MECBENCH_LEADERBOARD_DIR`` or the user's board):
 
 - ``controls/<benchmark>.json``: the analysis document (``--json`` output), read by the HTML
   report's "controls" section;
-- ``controls/<benchmark>.png``: the plot of score vs effective dimensionality;
-- one leaderboard entry per model (its per-cell score file as ``mecbench score --save`` writes
-  it) carrying three optional fields: ``control_family`` (the dimension-matched random basis
-  with the highest score, e.g. ``"fourier-d37"``), ``control_score`` (that control's headline
-  score, mean over seeds; the same kind of number as the entry's ``ceiled``, or ``raw`` without
-  a ceiling) and ``control_delta`` (the entry's score minus ``control_score``). They are null
-  when no random basis reaches the model's effective dimensionality.
+- ``controls/<benchmark>.png``: the plot of score vs effective dimensionality.
+
+A previous analysis of the same benchmark is not lost: it is renamed to
+``controls/<benchmark>.<its modification time>.json`` (and ``.png``) first.
+
+With ``--save`` it also appends one leaderboard entry per model (its per-cell score file as
+``mecbench score --save`` writes it) carrying three optional fields: ``control_family`` (the
+dimension-matched random basis with the highest score, e.g. ``"fourier-d37"``),
+``control_score`` (that control's headline score, mean over seeds; the same kind of number as
+the entry's ``ceiled``, or ``raw`` without a ceiling) and ``control_delta`` (the entry's score
+minus ``control_score``). They are null when no random basis reaches the model's effective
+dimensionality.
 """
 
 from __future__ import annotations
@@ -23,8 +28,8 @@ from typing import Any
 
 from mecbench.errors import DataError
 
-__all__ = ["CONTROL_FIELDS", "controls_path", "load_controls", "save_controls",
-           "control_fields"]
+__all__ = ["CONTROL_FIELDS", "controls_path", "load_controls", "save_analysis",
+           "save_controls", "control_fields"]
 
 #: Optional leaderboard fields written by ``mecbench controls --save``.
 CONTROL_FIELDS = ("control_family", "control_score", "control_delta")
@@ -67,11 +72,32 @@ def control_fields(verdict: Any) -> dict:
             "control_delta": clean_float(verdict.control_delta)}
 
 
-def save_controls(result: Any, doc: dict, directory: str | os.PathLike | None, *,
-                  command: str) -> dict:
-    """Write the analysis, its plot and the models' entries (see the module docstring).
+def _keep_previous(path: Path, plot: Path) -> str | None:
+    """Rename an existing analysis (and its plot) to a name stamped with its modification
+    time; returns the new name of the analysis, or None when there was none."""
+    import time
 
-    Returns ``{"results": path, "plot": path, "entries": [entry ids]}``.
+    if not path.is_file():
+        return None
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.localtime(path.stat().st_mtime))
+    k = 0
+    while True:
+        suffix = f".{stamp}" + (f"-{k}" if k else "")
+        old = path.with_name(f"{path.stem}{suffix}.json")
+        old_plot = plot.with_name(f"{plot.stem}{suffix}.png")
+        if not old.exists() and not old_plot.exists():
+            break
+        k += 1
+    path.rename(old)
+    if plot.is_file():
+        plot.rename(old_plot)
+    return str(old)
+
+
+def save_analysis(doc: dict, directory: str | os.PathLike | None) -> dict:
+    """Write the analysis document and its plot for the report (see the module docstring).
+
+    Returns ``{"results": path, "plot": path, "previous": path or None}``.
     """
     from mecbench import leaderboard as lb
     from mecbench.cli._options import _clean
@@ -79,10 +105,28 @@ def save_controls(result: Any, doc: dict, directory: str | os.PathLike | None, *
     from mecbench.neural_data import atomic_write
 
     directory = lb.write_dir(directory)
-    path = controls_path(directory, result.benchmark)
-    text = json.dumps(_clean(doc), indent=1, allow_nan=False)
+    path = controls_path(directory, doc["benchmark"])
+    plot_path = controls_path(directory, doc["benchmark"], ".png")
+    text = json.dumps(_clean(doc), indent=1, allow_nan=False)  # fails before anything moves
+    path.parent.mkdir(parents=True, exist_ok=True)
+    previous = _keep_previous(path, plot_path)
     atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
-    plot = save_plot(doc, controls_path(directory, result.benchmark, ".png"))
+    plot = save_plot(doc, plot_path)
+    return {"results": str(path), "plot": str(plot), "previous": previous}
+
+
+def save_controls(result: Any, doc: dict, directory: str | os.PathLike | None, *,
+                  command: str, analysis: dict | None = None) -> dict:
+    """Write the analysis, its plot (unless ``analysis``, what :func:`save_analysis` returned,
+    says they are written) and the models' entries (see the module docstring).
+
+    Returns ``{"results": path, "plot": path, "previous": path or None,
+    "entries": [entry ids]}``.
+    """
+    from mecbench import leaderboard as lb
+
+    out = dict(analysis) if analysis is not None else save_analysis(doc, directory)
+    directory = lb.write_dir(directory)
     ids = []
     for verdict in result.models:
         score = result.scores[verdict.model]
@@ -94,4 +138,4 @@ def save_controls(result: Any, doc: dict, directory: str | os.PathLike | None, *
         entry["score_file"] = score_path.relative_to(directory).as_posix()
         lb.append_entry(directory, entry)
         ids.append(entry["id"])
-    return {"results": str(path), "plot": str(plot), "entries": ids}
+    return {**out, "entries": ids}

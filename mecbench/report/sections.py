@@ -49,15 +49,30 @@ def leaderboard_table(ctx: ReportContext) -> Section:
     if not rows:
         return Section("leaderboard", "Leaderboard",
                        f"<p>No entry on the leaderboard of {esc(ctx.benchmark_id)}.</p>")
-    table = html_table(["#", "model", "layer", "ceiled", "95% CI", "raw", "ceiling", "cells",
-                        "ceiling method", "date", "id"], rows, table_id="leaderboard",
-                       numeric=(0, 3, 5, 6, 7))
+    headers = ["#", "model", "layer", "ceiled", "95% CI", "raw", "ceiling", "cells",
+               "ceiling method", "date", "id"]
+    numeric = (0, 3, 5, 6, 7)
+    # entries saved by `mecbench controls --save` carry their dimension-matched control
+    with_control = any(e.get("control_family") for e in ctx.entries)
+    if with_control:
+        for row, e in zip(rows, ctx.entries, strict=True):
+            row[4:4] = [e.get("control_family") or "–", _fmt(e.get("control_score")),
+                        "–" if e.get("control_delta") is None
+                        else f"{float(e['control_delta']):+.3f}"]
+        headers[4:4] = ["matched control", "control score", "Δ vs control"]
+        numeric = (0, 3, 5, 6, 8, 9, 10)
+    table = html_table(headers, rows, table_id="leaderboard", numeric=numeric)
     first = ctx.entries[0]
     text = (f"<p>Mapping <code>{esc(first['mapping'])}</code>, splits "
             f"<code>{esc(first['splits'])}</code>. <em>raw</em>: median over cells of the "
             "per-cell Pearson r on held-out bins (mean over splits); <em>ceiling</em>: median "
             "per-cell ceiling; <em>ceiled</em>: median over cells of raw / ceiling (cells "
-            "with a low ceiling excluded), with its 95 % bootstrap CI.</p>")
+            "with a low ceiling excluded), with its 95 % bootstrap CI."
+            + (" <em>matched control</em>: the random basis of the model's effective "
+               "dimensionality that scores best (<code>mecbench controls --save</code>), "
+               "its score (same kind as the leaderboard's) and the model's margin over it; "
+               "a model whose margin is near 0 scores what its dimensionality "
+               "buys." if with_control else "") + "</p>")
     return Section("leaderboard", "Leaderboard", text + table)
 
 
