@@ -233,7 +233,7 @@ def test_same_command_twice_jobs_and_dask_give_identical_numbers(env, capsys, tm
     base = [*score_args(env), "--layer", "all", "--json", "--no-cache"]
     outs = [json.loads(run(env, capsys, *base)[1]) for _ in range(2)]
     outs.append(json.loads(run(env, capsys, *base, "--jobs", "2")[1]))
-    distributed = pytest.importorskip("distributed")
+    import distributed  # in the test extra: missing is a failure, not a skip
     with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
                                   protocol="tcp", host="127.0.0.1",
                                   dashboard_address=None) as cluster:

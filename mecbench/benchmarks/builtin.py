@@ -64,7 +64,7 @@ DATASETS: dict[str, tuple[str, dict, str]] = {
     "mec-sim": ("mec-sim", {"seed": 0},
                 "simulated MEC, 6 animals, 1 m and 2.2 m arenas"),
     "sargolini2006": ("sargolini2006", {},
-                      "Sargolini et al. 2006 recordings (needs MECBENCH_DATA)"),
+                      "Sargolini et al. 2006 recordings (needs --data-dir or MECBENCH_DATA)"),
 }
 
 #: Current version of each built-in benchmark.
@@ -135,7 +135,7 @@ def _describe(identifier: str) -> str:
     split_text = {"": "random splits (20 % train, x10)",
                   "blocked": "blocked splits (20 cm blocks, 20 % train, x10)",
                   "leftright": "left/right halves"}[splits]
-    needs = " (needs MECBENCH_DATA)" if dataset == "sargolini2006" else ""
+    needs = " (needs --data-dir or MECBENCH_DATA)" if dataset == "sargolini2006" else ""
     slow = " (slow: per-cell CV in every split)" if mapping == "enet" else ""
     return f"{dataset}{needs}: {MAPPINGS[mapping].text}{slow}, {split_text}, holdout ceiling"
 
