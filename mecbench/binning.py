@@ -728,8 +728,9 @@ def bin_session(
             arrays.rate_halves, dims=("half", *DIMS), coords=rate_da.coords,
             name="rate_halves", attrs=dict(rate_da.attrs),
         )
+    # shallow: the new array shares the (immutable) coordinates instead of deep-copying them
     occ_da = rate_da.copy(
-        data=np.repeat(arrays.occupancy[:, :, None], n_cells, axis=2)
+        deep=False, data=np.repeat(arrays.occupancy[:, :, None], n_cells, axis=2)
     ).rename("occupancy")
     return BinnedSession(rate_da, halves_da, occ_da, arrays.head_direction, arrays.speed,
                          arrays.info)

@@ -235,7 +235,8 @@ def validate_rate_maps(
             + (f" (missing {sorted(missing)})" if missing else "")
             + (f" (unexpected {sorted(extra)})" if extra else "")
         )
-    da = da.transpose(*DIMS)
+    if da.dims != DIMS:
+        da = da.transpose(*DIMS)
     for attr in ("arena_width", "arena_height", "bin_size"):
         if attr not in da.attrs:
             raise DataError(f"{name} lacks the attribute {attr!r} (metres)")
@@ -248,15 +249,17 @@ def validate_rate_maps(
             f"{name} has a {da.sizes['x']}x{da.sizes['y']} grid but its arena "
             f"{width}x{height} m with {bin_size} m bins needs {nx}x{ny}"
         )
+    # coordinates read as Variables: indexing the DataArray would build a new one per access
+    variables = da.coords.variables
     for axis, extent in (("x", width), ("y", height)):
-        if axis in da.coords:
+        if axis in variables:
             expected = -extent / 2 + bin_size * (np.arange(da.sizes[axis]) + 0.5)
-            if not np.allclose(da[axis].values, expected, atol=1e-6 * bin_size + 1e-9):
+            if not np.allclose(variables[axis].values, expected, atol=1e-6 * bin_size + 1e-9):
                 raise DataError(f"{name}: coordinate {axis!r} is not the bin centres of the arena")
     for coord in ("neuroid_id", "animal"):
-        if coord not in da.coords:
+        if coord not in variables:
             raise DataError(f"{name} lacks the neuroid coordinate {coord!r}")
-    ids = np.asarray(da["neuroid_id"].values).astype(str)
+    ids = np.asarray(variables["neuroid_id"].values).astype(str)
     uniq, counts = np.unique(ids, return_counts=True)
     if (counts > 1).any():
         dup = uniq[counts > 1][:5].tolist()
