@@ -74,7 +74,7 @@ def match_model(run: Runner, label: str, layer: str, provider, points: list[Poin
             if not in_range:
                 out_of_range.append({**info, "in_range": False, "dim": None,
                                      "reason": f"the family's ED reaches only "
-                                               f"{max(eds):.3g} < model ED {model.ed:.3g}"})
+                                               f"{_two(max(eds), model.ed)}"})
                 continue
             matched = _matched_position(run, template, fam, dim, seeds, points)
         else:
@@ -163,6 +163,15 @@ def match_model(run: Runner, label: str, layer: str, provider, points: list[Poin
         control_score=None if best is None else best["control_score"],
         control_delta=None if best is None else model.score - best["control_score"],
     )
+
+
+def _two(family_max: float, model_ed: float) -> str:
+    """``"a < model ED b"`` with enough digits that a and b print differently."""
+    for digits in (3, 4, 6, 9):
+        a, b = f"{family_max:.{digits}g}", f"{model_ed:.{digits}g}"
+        if a != b:
+            break
+    return f"{a} < model ED {b}"
 
 
 def _fmt_p(p: float) -> str:
