@@ -9,6 +9,10 @@
 #   BENCHMARKS="x y"  benchmarks (default: every registered mec-sim.* benchmark)
 #   JOBS=N            work units run at once (default 1)
 #   LAYERS=all|NAME|default   layers (default all; "default": each model's default layer)
+#   CONTROLS=0|1      finally run `mecbench controls mec-sim.ridge --save` on the models
+#                     (default 1 when mec-sim.ridge is among the benchmarks): their entries
+#                     then carry the dimension-matched control score, and the analysis and its
+#                     plot land in OUT/controls/ for the report
 # Models are the outer loop so that each model's rate maps are computed once and read from
 # the cache for the other benchmarks. A failing (model, benchmark) pair is logged and skipped;
 # the list of failures is printed at the end and the exit code is 1 if there was one.
@@ -39,6 +43,17 @@ for model in $MODELS; do
     fi
   done
 done
+if [ "${CONTROLS:-1}" = 1 ] && [[ " $BENCHMARKS " == *" mec-sim.ridge "* ]]; then
+  start=$(date +%s)
+  # shellcheck disable=SC2086
+  if mecbench -q controls mec-sim.ridge --models $MODELS --save --leaderboard-dir "$OUT" \
+       --jobs "$JOBS" > /dev/null; then
+    echo "== controls on mec-sim.ridge: $(( $(date +%s) - start )) s"
+  else
+    echo "!! controls on mec-sim.ridge FAILED" >&2
+    failed+=("controls:mec-sim.ridge")
+  fi
+fi
 if [ ${#failed[@]} -gt 0 ]; then
   echo "failed: ${failed[*]}" >&2
   exit 1

@@ -181,7 +181,7 @@ def test_matched_comparison_uses_compare_cells(result):
                              "c": (result.cell_ids, point.cells)}, n_boot=200)[0]
         assert row["control"] == point.name and row["delta"] == pytest.approx(one.delta)
         assert row["p_holm"] >= one.p - 1e-15          # Holm-corrected with the others
-    assert c["better"] == bool(c["significant"] and c["delta"] > 0
+    assert c["better"] == bool(c["significant"] and c["delta"] > 0 and c["ci"][0] > 0
                                and all(r["better"] for r in c["per_seed"]))
 
 

@@ -217,7 +217,9 @@ def _result(c: dict) -> str:
     direction = c["delta"] if c["delta"] else c.get("mean_delta")
     if c["significant"] and (direction or 0) > 0:
         losing = [str(r["seed"]) for r in c.get("per_seed", []) if not r["better"]]
-        return f"model better on the seed mean, not for seed {', '.join(losing)}"
+        if losing:
+            return f"model better on the seed mean, not for seed {', '.join(losing)}"
+        return "not clearly better: the CI of the median difference includes 0"
     return "control better" if c["significant"] else "no difference"
 
 

@@ -8,11 +8,12 @@ shuffle), then the paired per-cell test of ``mecbench compare``
 that control, and between the model and each seed's control on its own (the seed-mean alone
 would make the p-value conditional on the few bases drawn: a model must beat every draw),
 all Holm-corrected together across the model's families and seeds. A model is **better** than a
-family when it is significantly better (``p_holm < alpha``, positive median difference) than
-the seed-mean control and than every seed's control. It **beats dimension-matched random
-bases** when it is better than every random-basis family (``fourier``, ``bumps``, ``relu``)
-whose ED range reaches the model's ED; families that cannot reach it are reported and left
-out; with none in range the verdict is undetermined (``beats_random_bases`` null).
+family when it is significantly better (``p_holm < alpha``, and the bootstrap 95 % CI of the
+median difference above 0) than the seed-mean control and than every seed's control. It
+**beats dimension-matched random bases** when it is better than every random-basis family
+(``fourier``, ``bumps``, ``relu``) whose ED range reaches the model's ED; families that cannot
+reach it are reported and left out; with none in range the verdict is undetermined
+(``beats_random_bases`` null).
 """
 
 from __future__ import annotations
@@ -117,7 +118,7 @@ def match_model(run: Runner, label: str, layer: str, provider, points: list[Poin
                                                        strict=True):
             seeds_res = [next(by_seed) for _ in per_seed]
             seed_rows = [{"seed": p.seed, "control": p.name, "delta": r.delta,
-                          "p_holm": r.p_holm, "better": r.a_better}
+                          "p_holm": r.p_holm, "better": _clearly_better(r)}
                          for p, r in zip(matched if per_seed else [], seeds_res,
                                          strict=True)]
             comparisons.append({
@@ -131,7 +132,7 @@ def match_model(run: Runner, label: str, layer: str, provider, points: list[Poin
                 "ci": list(res.ci),
                 "p": res.p, "p_holm": res.p_holm, "significant": res.significant,
                 # better than the seed-mean control and than the control of every seed
-                "better": bool(res.a_better and all(r["better"] for r in seed_rows)),
+                "better": bool(_clearly_better(res) and all(r["better"] for r in seed_rows)),
                 "per_seed": seed_rows,
                 "verdict": res.verdict,
             })
@@ -163,6 +164,12 @@ def match_model(run: Runner, label: str, layer: str, provider, points: list[Poin
         control_score=None if best is None else best["control_score"],
         control_delta=None if best is None else model.score - best["control_score"],
     )
+
+
+def _clearly_better(res) -> bool:
+    """Significantly better (Wilcoxon, Holm) *and* the bootstrap CI of the median difference
+    above 0: the signed-rank test can reject with a median difference whose CI straddles 0."""
+    return bool(res.a_better and res.ci[0] > 0)
 
 
 def _two(family_max: float, model_ed: float) -> str:
