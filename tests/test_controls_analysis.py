@@ -391,3 +391,34 @@ def test_cli_model_without_maps_in_arena(data_file, capsys):
         registry._RUNTIME["model"].pop("test-one-arena-model", None)
     err = capsys.readouterr().err
     assert code == 2 and "has no rate maps for arena 1x1m" in err
+
+
+def test_concurrent_saves_keep_both_analyses_whole(tmp_path):
+    """Two runs saving the same benchmark's analysis at once: one ends current, the other is
+    kept under a dated name, each with its own plot (the lock serialises rename + write)."""
+    import threading
+
+    from mecbench.controls.board import save_analysis
+
+    base = {"schema": 1, "command": "controls", "benchmark": "toy.ridge", "points": [],
+            "curves": {}, "models": [], "ols": None, "score": "raw", "analysis_arena": "1x1m"}
+    docs = [{**base, "seconds": float(k)} for k in range(2)]
+    errors = []
+
+    def run(doc):
+        try:
+            save_analysis(doc, tmp_path)
+        except Exception as err:  # pragma: no cover - reported below
+            errors.append(err)
+
+    threads = [threading.Thread(target=run, args=(d,)) for d in docs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    analyses = sorted((tmp_path / "controls").glob("*.json"))
+    assert len(analyses) == 2
+    assert {json.loads(p.read_text())["seconds"] for p in analyses} == {0.0, 1.0}
+    for p in analyses:
+        assert p.with_suffix(".png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

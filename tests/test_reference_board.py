@@ -50,3 +50,31 @@ def test_entries_agree_with_their_per_cell_files(benchmark):
         ceiled = ds["ceiled"].values[ok]
         np.testing.assert_allclose(np.nanmedian(ceiled), entry["ceiled"], rtol=0, atol=1e-12)
         np.testing.assert_allclose(ceiled, (raw / ds["ceiling"].values)[ok], rtol=1e-12)
+
+
+def test_ridge_board_carries_dimension_matched_controls():
+    """`mecbench controls mec-sim.ridge --save` ran on every built-in model: the analysis and
+    its plot ship with the board, and each model's newest default-layer entry carries the
+    control fields of its verdict (margin = ceiled score − control score)."""
+    from mecbench.controls.board import controls_path, load_controls
+
+    doc = load_controls(SHIPPED, "mec-sim.ridge")
+    assert doc is not None, "no shipped controls analysis for mec-sim.ridge"
+    png = controls_path(SHIPPED, "mec-sim.ridge", ".png")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    verdicts = {m["model"]: m for m in doc["models"]}
+    assert set(MODELS) <= set(verdicts), sorted(set(MODELS) - set(verdicts))
+    board = lb.load_board(SHIPPED, "mec-sim.ridge")
+    for model in MODELS:
+        v = verdicts[model]
+        entry = [e for e in board.latest() if e["model"] == model and e["layer"] == v["layer"]]
+        assert len(entry) == 1, (model, v["layer"])
+        entry = entry[0]
+        assert entry["control_family"] == v["control_family"]
+        if v["control_score"] is None:
+            assert entry["control_score"] is None and entry["control_delta"] is None
+            continue
+        assert entry["control_score"] == pytest.approx(v["control_score"], abs=1e-12)
+        assert entry["control_delta"] == pytest.approx(entry["ceiled"] - entry["control_score"],
+                                                       abs=1e-12)
+        assert entry["ceiled"] == pytest.approx(v["score"], abs=1e-12)

@@ -99,9 +99,12 @@ def save_analysis(doc: dict, directory: str | os.PathLike | None) -> dict:
 
     Returns ``{"results": path, "plot": path, "previous": path or None}``.
     """
+    from filelock import FileLock, Timeout
+
     from mecbench import leaderboard as lb
     from mecbench.cli._options import _clean
     from mecbench.controls.plot import save_plot
+    from mecbench.errors import ConfigError
     from mecbench.neural_data import atomic_write
 
     directory = lb.write_dir(directory)
@@ -109,9 +112,17 @@ def save_analysis(doc: dict, directory: str | os.PathLike | None) -> dict:
     plot_path = controls_path(directory, doc["benchmark"], ".png")
     text = json.dumps(_clean(doc), indent=1, allow_nan=False)  # fails before anything moves
     path.parent.mkdir(parents=True, exist_ok=True)
-    previous = _keep_previous(path, plot_path)
-    atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
-    plot = save_plot(doc, plot_path)
+    # two runs on one board must not interleave (one would rename the other's fresh files)
+    lock = FileLock(str(path) + ".lock", timeout=lb.LOCK_TIMEOUT_S)
+    try:
+        with lock:
+            previous = _keep_previous(path, plot_path)
+            atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+            plot = save_plot(doc, plot_path)
+    except Timeout:
+        raise ConfigError(f"{path}: could not lock the analysis within "
+                          f"{lb.LOCK_TIMEOUT_S:g} s (remove {path}.lock if no mecbench "
+                          "process is running)") from None
     return {"results": str(path), "plot": str(plot), "previous": previous}
 
 

@@ -66,13 +66,10 @@ def figure_controls(doc: dict):
     if shuffles:
         ax.scatter([p["ed"] for p in shuffles], [p["score"] for p in shuffles], marker="x",
                    s=28, color=_COLOURS["shuffle"], label="models, bins shuffled")
-    for p in (p for p in points if p["kind"] == "model"):
+    models = [p for p in points if p["kind"] == "model"]
+    for p in models:
         ax_d.scatter([p["dim"]], [p["score"]], s=40, color="black", zorder=5)
-        ax_d.annotate(p["name"], (p["dim"], p["score"]), fontsize=7, xytext=(4, 3),
-                      textcoords="offset points", zorder=6)
         ax.scatter([p["ed"]], [p["score"]], s=55, color="black", zorder=5)
-        ax.annotate(p["name"], (p["ed"], p["score"]), fontsize=8, xytext=(5, 4),
-                    textcoords="offset points", zorder=6)
     ax.set_xscale("log")
     ax.set_xlabel("effective dimensionality (participation ratio, "
                   f"{doc.get('analysis_arena', '')} arena)")
@@ -93,9 +90,41 @@ def figure_controls(doc: dict):
                       f"; grid adds: {'yes' if ols.get('grid_effect') else 'no'})")
     ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=8, loc="upper left")
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=8, loc="upper left")
     fig.tight_layout()
+    # labels last, once the axes' scales and limits are final
+    _label_points(ax_d, [(p["dim"], p["score"], p["name"]) for p in models], fontsize=7)
+    _label_points(ax, [(p["ed"], p["score"], p["name"]) for p in models], fontsize=8)
     return fig
+
+
+def _label_points(ax, items: list[tuple[float, float, str]], *, fontsize: float) -> None:
+    """Label points without overlapping labels: each label sits right of its point and, where
+    it would cover an earlier one, moves down in steps of one line (with a leader line)."""
+    dpi = ax.figure.dpi
+    line = fontsize * 1.25                       # points
+    placed: list[tuple[float, float, float]] = []   # x0, x1, y of placed labels (points)
+    dots = [tuple(ax.transData.transform((x, y)) * 72.0 / dpi) for x, y, _ in items]
+    order = sorted(items, key=lambda it: -ax.transData.transform((it[0], it[1]))[1])
+
+    def blocked(x0: float, x1: float, ly: float) -> bool:
+        """Would a label spanning [x0, x1] at baseline ``ly`` cover a label or a dot?"""
+        return (any(a < x1 and x0 < b and abs(ly - c) < line for a, b, c in placed)
+                or any(x0 - 4 < dx < x1 + 4 and ly - 4 < dy_ < ly + line for dx, dy_ in dots))
+
+    for x, y, text in order:
+        px, py = ax.transData.transform((x, y)) * 72.0 / dpi
+        x0, x1 = px + 5, px + 5 + 0.6 * fontsize * len(text)
+        dy = 4.0
+        for _ in range(40):
+            if not blocked(x0, x1, py + dy):
+                break
+            dy -= line
+        placed.append((x0, x1, py + dy))
+        ax.annotate(text, (x, y), fontsize=fontsize, xytext=(5, dy), textcoords="offset points",
+                    zorder=6, arrowprops=None if dy == 4.0 else
+                    {"arrowstyle": "-", "color": "0.5", "lw": 0.5, "shrinkA": 0, "shrinkB": 3})
 
 
 def _p(p) -> str:
