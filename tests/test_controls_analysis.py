@@ -422,3 +422,21 @@ def test_concurrent_saves_keep_both_analyses_whole(tmp_path):
     assert {json.loads(p.read_text())["seconds"] for p in analyses} == {0.0, 1.0}
     for p in analyses:
         assert p.with_suffix(".png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_ols_grid_term_is_not_interpreted_without_a_grid_like_representation():
+    """With grid fractions all below 0.5 (incidental grid scores of random bases), a
+    'significant' grid coefficient is not reported as a grid effect."""
+    rng = np.random.default_rng(5)
+    n = 40
+    ed = np.exp(rng.uniform(0, 4, n))
+    gf = rng.choice([0.0, 0.1, 0.2, 0.3], n)
+    y = 0.1 * np.log(ed) + 0.8 * gf + 0.01 * rng.standard_normal(n)
+    fit = fit_ols(y, ed, gf)
+    assert fit.table["grid_fraction"]["coef"] > 0 and fit.grid_p_one_sided < 1e-6
+    assert not fit.grid_reference and not fit.grid_effect
+    assert "not interpreted" in fit.grid_sentence()
+    # the same points plus one grid-like representation: interpreted
+    fit2 = fit_ols(np.append(y, 0.1 * np.log(20) + 0.8), np.append(ed, 20.0), np.append(gf, 1.0))
+    assert fit2.grid_reference and fit2.grid_effect
+    assert fit2.grid_sentence().endswith(")") and ": yes" in fit2.grid_sentence()

@@ -21,7 +21,7 @@ dimensionality (ED) and fraction of grid-like units, fits ``score ~ log(ED) + gr
      "ols": {"formula", "cov_type": "HC3", "n", "r2",
              "table": {"const"|"log_ed"|"grid_fraction": {"coef", "se", "z", "p", "ci_low",
                                                           "ci_high"}},
-             "grid_p_one_sided", "grid_effect", "alpha", "note"},
+             "grid_p_one_sided", "grid_effect", "alpha", "note", "grid_reference"},
      "models": [{"model", "layer", "ed", "grid_fraction", "score", "n_units",
                  "beats_random_bases": true|false|null, "verdict",
                  "control_family", "control_score", "control_delta",
@@ -176,12 +176,8 @@ def format_text(doc: dict) -> str:
                  _f(p["score"])] for p in models]
         lines += ["", opt.table(rows, ["model", "units", "ED", "grid frac", "score"])]
     if doc.get("ols"):
-        from mecbench.controls.stats import OlsFit
-
-        o = doc["ols"]
-        fit = OlsFit(o["table"], o["n"], o["r2"], o["grid_p_one_sided"], o["grid_effect"],
-                     o["alpha"], o["note"] or "")
-        lines += ["", _nan_table(fit), _nan_fit(fit).grid_sentence()]
+        fit = ols_from_doc(doc["ols"])
+        lines += ["", fit.format(), fit.grid_sentence()]
     for m in doc["models"]:
         lines += ["", f"{m['model']}: dimension-matched controls"]
         rows = []
@@ -223,6 +219,17 @@ def _result(c: dict) -> str:
     return "control better" if c["significant"] else "no difference"
 
 
+def ols_from_doc(o: dict):
+    """The :class:`~mecbench.controls.stats.OlsFit` of a ``--json`` document's ``"ols"``."""
+    import copy
+
+    from mecbench.controls.stats import OlsFit
+
+    fit = OlsFit(copy.deepcopy(o["table"]), o["n"], o["r2"], o["grid_p_one_sided"],
+                 o["grid_effect"], o["alpha"], o["note"] or "", o.get("grid_reference", True))
+    return _nan_fit(fit)
+
+
 def _nan_fit(fit):
     """``fit`` with the JSON nulls of its table back as NaN (in place)."""
     import math
@@ -236,8 +243,6 @@ def _nan_fit(fit):
     return fit
 
 
-def _nan_table(fit) -> str:
-    return _nan_fit(fit).format()
 
 
 def _p(p) -> str:

@@ -146,7 +146,8 @@ def match_model(run: Runner, label: str, layer: str, provider, points: list[Poin
     else:
         beats = all(c["better"] for c in random_matched)
         best = max(random_matched, key=lambda c: c["control_score"])
-        detail = "; ".join(f"{c['family']} D={c['dim']} (ED {c['ed']:.1f}): Δ = {c['delta']:+.3f}"
+        detail = "; ".join(f"{c['family']} D={c['dim']} (ED {c['ed']:.1f}): median per-cell "
+                           f"Δ{run.metric} = {c['delta']:+.3f}"
                            f" [{c['ci'][0]:+.3f}, {c['ci'][1]:+.3f}], "
                            f"p_holm = {_fmt_p(c['p_holm'])}" for c in random_matched)
         if beats:

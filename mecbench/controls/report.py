@@ -45,6 +45,13 @@ def _p(p) -> str:
     return f"{p:.3f}" if p >= 0.001 else f"{p:.1e}"
 
 
+def comparison_result(c: dict) -> str:
+    """The result column of a dimension-matched comparison (as the command prints it)."""
+    from mecbench.cli.controls import _result
+
+    return _result(c)
+
+
 def controls_section(ctx):
     """Score vs effective dimensionality, dimension-matched comparisons and the OLS table."""
     from mecbench.controls.plot import figure_controls
@@ -71,15 +78,15 @@ def controls_section(ctx):
                 rows.append([m["model"], _f(m["ed"], 1), c["family"], "–", "–", "–", "–",
                              "out of range: " + c.get("reason", "")])
                 continue
-            result = ("model better" if c["better"] else
-                      "control better" if c["significant"] else "no difference")
+            result = comparison_result(c)
             rows.append([m["model"], _f(m["ed"], 1), c["family"], str(c["dim"]),
                          _f(c["ed"], 1), f"{_f(c['delta'])} [{_f(c['ci'][0])}, "
                                          f"{_f(c['ci'][1])}]", _p(c["p_holm"]), result])
     if rows:
         parts.append("<h3>Models against dimension-matched controls</h3>")
         parts.append(html_table(["model", "ED", "control", "D", "control ED",
-                                 "Δ median [95% CI]", "p_holm", "result"], rows,
+                                 f"median per-cell Δ{doc.get('metric', '')} [95% CI]",
+                                 "p_holm", "result"], rows,
                                 table_id="controls-matched", numeric=(1, 3, 4, 6)))
         parts.append("<ul>" + "".join(f"<li>{esc(m['verdict'])}</li>"
                                       for m in doc["models"]) + "</ul>")
@@ -92,9 +99,11 @@ def controls_section(ctx):
                      f"R² = {_f(ols['r2'])}, HC3 robust SEs)</h3>")
         parts.append(html_table(["term", "coef", "SE", "z", "p", "95% CI"], rows,
                                 table_id="controls-ols", numeric=(1, 2, 3, 4)))
-        verdict = "yes" if ols["grid_effect"] else "no"
-        parts.append(f"<p>Grid-like structure predicts the score beyond effective "
-                     f"dimensionality: <strong>{verdict}</strong> (one-sided p = "
-                     f"{esc(_p(ols['grid_p_one_sided']))} for a positive grid coefficient)."
+        from mecbench.cli.controls import ols_from_doc
+
+        fit = ols_from_doc(ols)
+        parts.append(f"<p><strong>{esc(fit.grid_sentence())}</strong>. The verdict is the "
+                     "one-sided test of a positive grid coefficient; p-values are descriptive "
+                     "(points of one family at nested dimensions are not independent draws)."
                      + (f" {esc(ols['note'])}" if ols.get("note") else "") + "</p>")
     return Section("controls", "Controls: score vs effective dimensionality", "".join(parts))

@@ -57,7 +57,11 @@ class OlsFit:
     grid_p_one_sided : float
         p-value of ``grid_fraction > 0``.
     grid_effect : bool
-        ``grid_p_one_sided < alpha``.
+        ``grid_p_one_sided < alpha``, and only where ``grid_reference``.
+    grid_reference : bool
+        Some fitted representation has a grid fraction of at least 0.5 (the grid family or a
+        grid-like model). Without one, the grid term is estimated from incidental grid scores
+        (single bumps pass the 0.3 threshold now and then) and is not interpreted.
     note : str
         Why a term could not be estimated, if so.
     """
@@ -69,18 +73,25 @@ class OlsFit:
     grid_effect: bool
     alpha: float
     note: str = ""
+    grid_reference: bool = True
 
     def to_dict(self) -> dict:
         return {"formula": "score ~ log(ED) + grid_fraction", "cov_type": "HC3",
                 "n": self.n, "r2": self.r2, "table": self.table,
                 "grid_p_one_sided": self.grid_p_one_sided, "grid_effect": self.grid_effect,
-                "alpha": self.alpha, "note": self.note}
+                "alpha": self.alpha, "note": self.note,
+                "grid_reference": self.grid_reference}
 
     def grid_sentence(self) -> str:
         """The finding about the grid coefficient in one sentence (both directions)."""
         row = self.table["grid_fraction"]
         if not np.isfinite(row["coef"]):
             return "grid-like structure: not estimable (" + (self.note or "no variation") + ")"
+        if not self.grid_reference:
+            return ("grid-like structure: not interpreted: no representation in the fit has a "
+                    "grid fraction of 0.5 or more (add the grid family), so the grid term "
+                    f"rests on incidental grid scores (b = {row['coef']:+.3f}, two-sided "
+                    f"p = {_fmt_p(row['p'])})")
         est = f"b = {row['coef']:+.3f} [{row['ci_low']:+.3f}, {row['ci_high']:+.3f}]"
         if self.grid_effect:
             return (f"grid-like structure predicts the score beyond effective dimensionality: "
@@ -106,6 +117,8 @@ class OlsFit:
                          f"{_fmt_p(row['p']):>10}   [{row['ci_low']:.4f}, {row['ci_high']:.4f}]")
         if self.note:
             lines.append(f"note: {self.note}")
+        lines.append("p-values are descriptive: points of one family at nested dimensions are "
+                     "not independent draws")
         return "\n".join(lines)
 
 
@@ -147,6 +160,7 @@ def fit_ols(score: Sequence[float], ed: Sequence[float], grid_fraction: Sequence
         raise DataError("every representation has the same effective dimensionality; "
                         "sweep more dimensions")
     note = ""
+    reference = bool(np.max(g) >= 0.5)
     with_grid = np.ptp(g) > 0
     columns = [np.ones_like(y), log_ed] + ([g] if with_grid else [])
     if not with_grid:
@@ -169,7 +183,8 @@ def fit_ols(score: Sequence[float], ed: Sequence[float], grid_fraction: Sequence
     else:
         one_sided = float("nan")
     return OlsFit(table, int(y.size), float(res.rsquared), float(one_sided),
-                  bool(np.isfinite(one_sided) and one_sided < alpha), float(alpha), note)
+                  bool(np.isfinite(one_sided) and one_sided < alpha and reference),
+                  float(alpha), note, reference)
 
 
 def match_dimension(target_ed: float, dims: Sequence[int], eds: Sequence[float]
