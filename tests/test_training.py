@@ -262,3 +262,31 @@ def test_progress_bar_shows_loss_and_decoding_error(tmp_path, monkeypatch):
     text = err.getvalue()
     assert "train rnn" in text and "4/4" in text
     assert "loss=" in text and "err=" in text and "cm" in text
+
+
+def test_stay_at_start_baseline_matches_direct_computation():
+    """The baseline is the mean distance from the start over the evaluation batches, which
+    grows with the sequence length (a random walk moves away from where it began)."""
+    from mecbench.training import stay_at_start_error
+    from mecbench.trajectories import random_walk
+
+    config = PathIntegratorConfig(arch="rnn", **TINY)
+    got = stay_at_start_error(config, n_batches=3, seed=7)
+    direct = []
+    for k in range(3):
+        tr = random_walk(config.batch_size, config.seq_len, arena_width=config.arena_width,
+                         seed=batch_seed(7, k, stream=1))
+        direct.append(float((tr.positions[:, 1:] - tr.start[:, None]).norm(dim=-1).mean()))
+    assert got == pytest.approx(sum(direct) / 3, rel=1e-12)
+    longer = stay_at_start_error(config, n_batches=3, seed=7, seq_len=4 * config.seq_len)
+    assert longer > got
+
+
+def test_evaluate_decoding_at_another_sequence_length():
+    from mecbench.training import evaluate_decoding
+
+    config = PathIntegratorConfig(arch="rnn", **TINY)
+    model = build_network(config)
+    short = evaluate_decoding(model, n_batches=2)
+    assert evaluate_decoding(model, n_batches=2, seq_len=config.seq_len) == short
+    assert evaluate_decoding(model, n_batches=2, seq_len=3 * config.seq_len) != short

@@ -11,8 +11,11 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "report", help="write a static HTML report of a leaderboard",
         description="Write one self-contained HTML file (figures embedded, no server): the "
-                    "leaderboard table, per-model score distributions, score vs layer, and a "
-                    "rate-map gallery of the recorded cells each top model predicts best.")
+                    "leaderboard table (with each entry's dimension-matched control where "
+                    "`mecbench controls --save` added one), per-model score distributions, "
+                    "score vs layer, the saved controls analysis (score vs effective "
+                    "dimensionality) if any, and a rate-map gallery of the recorded cells "
+                    "each top model predicts best.")
     parser.add_argument("--benchmark", "-b", required=True, help="benchmark identifier")
     parser.add_argument("-o", "--output", required=True, metavar="FILE.html",
                         help="output file (written atomically)")

@@ -18,7 +18,13 @@ from mecbench.training.presets import (
     preset_names,
 )
 from mecbench.training.state import TrainingState, load_training_state, save_training_state
-from mecbench.training.trainer import TrainResult, batch_seed, evaluate_decoding, train
+from mecbench.training.trainer import (
+    TrainResult,
+    batch_seed,
+    evaluate_decoding,
+    stay_at_start_error,
+    train,
+)
 
 __all__ = [
     "PRESETS",
@@ -32,5 +38,6 @@ __all__ = [
     "TrainResult",
     "batch_seed",
     "evaluate_decoding",
+    "stay_at_start_error",
     "train",
 ]

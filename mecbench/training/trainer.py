@@ -37,7 +37,8 @@ from mecbench.training.state import (
     save_training_state,
 )
 
-__all__ = ["TrainResult", "train", "batch_seed", "task_for", "evaluate_decoding"]
+__all__ = ["TrainResult", "train", "batch_seed", "task_for", "evaluate_decoding",
+           "stay_at_start_error"]
 
 
 def batch_seed(seed: int, step: int, stream: int = 0) -> int:
@@ -266,18 +267,38 @@ def train(config: NetConfig | None, out_dir: str | Path, steps: int, *,
 
 @torch.no_grad()
 def evaluate_decoding(model: nn.Module, *, n_batches: int = 10, seed: int = 12345,
-                      device: str | torch.device = "cpu") -> float:
+                      device: str | torch.device = "cpu", seq_len: int | None = None) -> float:
     """Mean position-decoding error (m) on fresh batches the network was not trained on.
 
-    Path integrators: decoded from the readout along random walks of the training length and
-    batch size. SSL grid model: nearest-neighbour decoding across permutations
-    (:func:`~mecbench.nets.ssl.nearest_neighbour_error`).
+    Path integrators: decoded from the readout along random walks of the training length (or
+    ``seq_len`` steps) and batch size. SSL grid model: nearest-neighbour decoding across
+    permutations (:func:`~mecbench.nets.ssl.nearest_neighbour_error`).
     """
     config = model.config
+    if seq_len is not None:
+        config = config.replace(seq_len=int(seq_len))
     task = task_for(config, device)
     errors = []
     for k in range(n_batches):
         batch = task.batch(batch_seed(seed, k, stream=1))
         terms = task.losses(model, batch)
         errors.append(task.decoding_error(model, batch, terms))
+    return float(np.mean(errors))
+
+
+def stay_at_start_error(config: PathIntegratorConfig, *, n_batches: int = 10,
+                        seed: int = 12345, seq_len: int | None = None) -> float:
+    """Mean distance (m) between the start and the true positions along the batches of
+    :func:`evaluate_decoding`: the error of a "decoder" that ignores the velocities and
+    reports the start position (which a path integrator is given). A path integrator must do
+    better than this to be integrating at all.
+    """
+    if seq_len is not None:
+        config = config.replace(seq_len=int(seq_len))
+    task = PathIntegrationTask(config, torch.device("cpu"))
+    errors = []
+    for k in range(n_batches):
+        batch = task.batch(batch_seed(seed, k, stream=1))
+        errors.append(float((batch["positions"] - batch["start"][:, None, :])
+                            .norm(dim=-1).mean()))
     return float(np.mean(errors))
