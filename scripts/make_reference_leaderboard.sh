@@ -9,8 +9,9 @@
 #   BENCHMARKS="x y"  benchmarks (default: every registered mec-sim.* benchmark)
 #   JOBS=N            work units run at once (default 1)
 #   LAYERS=all|NAME|default   layers (default all; "default": each model's default layer)
-#   CONTROLS=0|1      finally run `mecbench controls mec-sim.ridge --save` on the models
-#                     (default 1 when mec-sim.ridge is among the benchmarks): their entries
+#   CONTROLS=0|1      finally run `mecbench controls mec-sim.ridge --save` on every
+#                     model@layer of that board (default 1 when mec-sim.ridge is among the
+#                     benchmarks): their entries
 #                     then carry the dimension-matched control score, and the analysis and its
 #                     plot land in OUT/controls/ for the report
 # Models are the outer loop so that each model's rate maps are computed once and read from
@@ -45,8 +46,14 @@ for model in $MODELS; do
 done
 if [ "${CONTROLS:-1}" = 1 ] && [[ " $BENCHMARKS " == *" mec-sim.ridge "* ]]; then
   start=$(date +%s)
+  # every (model, layer) now on the board, as MODEL@LAYER
+  ON_BOARD=$(python -c '
+import sys
+from mecbench import leaderboard as lb
+board = lb.load_board(sys.argv[1], "mec-sim.ridge")
+print(" ".join(sorted(e["model"] + "@" + e["layer"] for e in board.latest())))' "$OUT")
   # shellcheck disable=SC2086
-  if mecbench -q controls mec-sim.ridge --models $MODELS --save --leaderboard-dir "$OUT" \
+  if mecbench -q controls mec-sim.ridge --models $ON_BOARD --save --leaderboard-dir "$OUT" \
        --jobs "$JOBS" > /dev/null; then
     echo "== controls on mec-sim.ridge: $(( $(date +%s) - start )) s"
   else
