@@ -53,28 +53,27 @@ def test_entries_agree_with_their_per_cell_files(benchmark):
 
 
 def test_ridge_board_carries_dimension_matched_controls():
-    """`mecbench controls mec-sim.ridge --save` ran on every built-in model: the analysis and
-    its plot ship with the board, and each model's newest default-layer entry carries the
-    control fields of its verdict (margin = ceiled score − control score)."""
+    """`mecbench controls mec-sim.ridge --save` ran on every layer on the board: the analysis
+    and its plot ship with it, and the newest entry of every (model, layer) carries the control
+    fields of its verdict (margin = ceiled score − control score)."""
     from mecbench.controls.board import controls_path, load_controls
 
     doc = load_controls(SHIPPED, "mec-sim.ridge")
     assert doc is not None, "no shipped controls analysis for mec-sim.ridge"
     png = controls_path(SHIPPED, "mec-sim.ridge", ".png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    verdicts = {m["model"]: m for m in doc["models"]}
-    assert set(MODELS) <= set(verdicts), sorted(set(MODELS) - set(verdicts))
+    verdicts = {(m["model"].partition("@")[0], m["layer"]): m for m in doc["models"]}
     board = lb.load_board(SHIPPED, "mec-sim.ridge")
-    for model in MODELS:
-        v = verdicts[model]
-        entry = [e for e in board.latest() if e["model"] == model and e["layer"] == v["layer"]]
-        assert len(entry) == 1, (model, v["layer"])
-        entry = entry[0]
+    latest = board.latest()
+    assert set(MODELS) <= {e["model"] for e in latest}
+    for entry in latest:
+        v = verdicts.get((entry["model"], entry["layer"]))
+        assert v is not None, (entry["model"], entry["layer"])
         assert entry["control_family"] == v["control_family"]
+        assert entry["ceiled"] == pytest.approx(v["score"], abs=1e-12)
         if v["control_score"] is None:
             assert entry["control_score"] is None and entry["control_delta"] is None
             continue
         assert entry["control_score"] == pytest.approx(v["control_score"], abs=1e-12)
         assert entry["control_delta"] == pytest.approx(entry["ceiled"] - entry["control_score"],
                                                        abs=1e-12)
-        assert entry["ceiled"] == pytest.approx(v["score"], abs=1e-12)

@@ -67,9 +67,17 @@ def figure_controls(doc: dict):
         ax.scatter([p["ed"] for p in shuffles], [p["score"] for p in shuffles], marker="x",
                    s=28, color=_COLOURS["shuffle"], label="models, bins shuffled")
     models = [p for p in points if p["kind"] == "model"]
+    # with many models, untrained networks are drawn in grey and left unlabelled (they cluster
+    # at low ED and their labels would bury the plot); the legend names them
+    quiet = len(models) > 8
+    labelled = [p for p in models if not (quiet and p["name"].startswith("untrained/"))]
     for p in models:
-        ax_d.scatter([p["dim"]], [p["score"]], s=40, color="black", zorder=5)
-        ax.scatter([p["ed"]], [p["score"]], s=55, color="black", zorder=5)
+        grey = p not in labelled
+        style = {"color": "0.55" if grey else "black", "zorder": 5}
+        ax_d.scatter([p["dim"]], [p["score"]], s=30 if grey else 40, **style)
+        ax.scatter([p["ed"]], [p["score"]], s=40 if grey else 55, **style,
+                   label="untrained networks (unlabelled)"
+                   if grey and p is next(q for q in models if q not in labelled) else None)
     ax.set_xscale("log")
     ax.set_xlabel("effective dimensionality (participation ratio, "
                   f"{doc.get('analysis_arena', '')} arena)")
@@ -94,8 +102,8 @@ def figure_controls(doc: dict):
         ax.legend(fontsize=8, loc="upper left")
     fig.tight_layout()
     # labels last, once the axes' scales and limits are final
-    _label_points(ax_d, [(p["dim"], p["score"], p["name"]) for p in models], fontsize=7)
-    _label_points(ax, [(p["ed"], p["score"], p["name"]) for p in models], fontsize=8)
+    _label_points(ax_d, [(p["dim"], p["score"], p["name"]) for p in labelled], fontsize=7)
+    _label_points(ax, [(p["ed"], p["score"], p["name"]) for p in labelled], fontsize=8)
     return fig
 
 
