@@ -42,6 +42,7 @@ __all__ = [
     "Trajectory",
     "random_walk",
     "make_generator",
+    "usable_device",
     "DT",
     "SPEED_SCALE",
     "TURN_STD",
@@ -119,22 +120,25 @@ class Trajectory:
         )
 
 
-def _usable_device(device: str | torch.device) -> torch.device:
-    """``device`` as a ``torch.device``; a clear error when it is malformed or absent."""
+def usable_device(device: str | torch.device, name: str = "device") -> torch.device:
+    """``device`` as a ``torch.device`` of type cpu or cuda; a :class:`ConfigError` naming
+    ``name`` (e.g. ``"--device"``) when it is malformed, of another type, or absent here."""
     try:
-        device = torch.device(device)
+        dev = torch.device(device)
     except (RuntimeError, TypeError):
-        raise ConfigError(f"device {device!r} is not a torch device (use cpu or cuda)") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("device 'cuda': CUDA is not available on this machine")
-    return device
+        raise ConfigError(f"{name} {device!r}: not a torch device (use cpu or cuda)") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"{name} cuda: CUDA is not available on this machine")
+    if dev.type not in ("cpu", "cuda"):
+        raise ConfigError(f"{name} {device!r}: use cpu or cuda")
+    return dev
 
 
 def make_generator(seed: int, device: str | torch.device = "cpu") -> torch.Generator:
     """A ``torch.Generator`` on ``device`` seeded with ``seed`` (never the global RNG)."""
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ConfigError(f"seed must be a non-negative integer, got {seed!r}")
-    gen = torch.Generator(device=_usable_device(device))
+    gen = torch.Generator(device=usable_device(device))
     gen.manual_seed(int(seed))
     return gen
 
@@ -214,7 +218,7 @@ def random_walk(
     dt = _check_positive("dt", dt)
     if not dtype.is_floating_point:
         raise ConfigError(f"dtype must be a floating-point torch dtype, got {dtype}")
-    device = _usable_device(device)
+    device = usable_device(device)
     if generator is None:
         gen = make_generator(seed, device)
     elif not isinstance(generator, torch.Generator):

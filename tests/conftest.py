@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,30 +16,29 @@ SHARED_DATA = REPO.parent / "shared" / "data"
 REAL_MEC = SHARED_DATA / "real-mec" / "sargolini-1m-box"
 
 
+def _env_pointing_to(variable: str, path) -> Iterator[None]:
+    """Set ``variable`` to ``path`` for the session, then restore it."""
+    old = os.environ.get(variable)
+    os.environ[variable] = str(path)
+    yield
+    if old is None:
+        os.environ.pop(variable, None)
+    else:
+        os.environ[variable] = old
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _isolated_cache(tmp_path_factory):
     """The test session caches into its own directory (shared by all tests, so a dataset is
     built once), never the user's. Tests that need an empty cache set their own."""
-    old = os.environ.get("MECBENCH_CACHE_DIR")
-    os.environ["MECBENCH_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
-    yield
-    if old is None:
-        os.environ.pop("MECBENCH_CACHE_DIR", None)
-    else:
-        os.environ["MECBENCH_CACHE_DIR"] = old
+    yield from _env_pointing_to("MECBENCH_CACHE_DIR", tmp_path_factory.mktemp("cache"))
 
 
 @pytest.fixture(autouse=True, scope="session")
 def _isolated_board(tmp_path_factory):
     """Commands that write a leaderboard or an analysis by default write into the test
     session's own directory, never the user's board. Tests that need one set their own."""
-    old = os.environ.get("MECBENCH_LEADERBOARD_DIR")
-    os.environ["MECBENCH_LEADERBOARD_DIR"] = str(tmp_path_factory.mktemp("board"))
-    yield
-    if old is None:
-        os.environ.pop("MECBENCH_LEADERBOARD_DIR", None)
-    else:
-        os.environ["MECBENCH_LEADERBOARD_DIR"] = old
+    yield from _env_pointing_to("MECBENCH_LEADERBOARD_DIR", tmp_path_factory.mktemp("board"))
 
 
 @pytest.fixture

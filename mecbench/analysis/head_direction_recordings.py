@@ -36,6 +36,7 @@ import xarray as xr
 from mecbench.analysis.head_direction import mean_vector_length
 from mecbench.binning import (
     DEFAULT_SPEED_MIN,
+    _check_positive,
     _sample_intervals,
     _session_positions,
     _speed,
@@ -46,16 +47,6 @@ from mecbench.loaders.recording import Recording
 __all__ = ["recording_head_direction_tuning", "head_direction_scores"]
 
 _NEUROID_COORDS = ("neuroid_id", "animal", "session", "cell_id")
-
-
-def _number(value, name: str, *, allow_zero: bool = True) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{name} must be a number, got {value!r}") from None
-    if not np.isfinite(v) or v < 0 or (v == 0 and not allow_zero):
-        raise ConfigError(f"{name} must be {'>= 0' if allow_zero else '> 0'}, got {value!r}")
-    return v
 
 
 def _as_recordings(recordings: Recording | Sequence[Recording]) -> list[Recording]:
@@ -248,11 +239,11 @@ def recording_head_direction_tuning(
         raise ConfigError(
             f"smoothing_bins={smoothing_bins} makes a window wider than the {n_bins} bins"
         )
-    vmin = _number(speed_min or 0.0, "speed_min")
-    vmax = None if speed_max is None else _number(speed_max, "speed_max", allow_zero=False)
-    min_occ = _number(min_occupancy, "min_occupancy")
+    vmin = _check_positive(speed_min or 0.0, "speed_min")
+    vmax = None if speed_max is None else _check_positive(speed_max, "speed_max", allow_zero=False)
+    min_occ = _check_positive(min_occupancy, "min_occupancy")
     if max_gap is not None:
-        _number(max_gap, "max_gap", allow_zero=False)
+        _check_positive(max_gap, "max_gap", allow_zero=False)
     if spikes_outside not in ("error", "drop"):
         raise ConfigError(f"spikes_outside must be 'error' or 'drop', got {spikes_outside!r}")
     if one_led not in ("error", "skip"):

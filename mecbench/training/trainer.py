@@ -133,15 +133,9 @@ def _deterministic(device: torch.device):
 
 
 def _check_device(device: str | torch.device) -> torch.device:
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError):
-        raise ConfigError(f"--device {device!r}: not a torch device (use cpu or cuda)") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("--device cuda: CUDA is not available on this machine")
-    if dev.type not in ("cpu", "cuda"):
-        raise ConfigError(f"--device {device!r}: use cpu or cuda")
-    return dev
+    from mecbench.trajectories import usable_device
+
+    return usable_device(device, "--device")
 
 
 def train(config: NetConfig | None, out_dir: str | Path, steps: int, *,
