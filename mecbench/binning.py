@@ -416,14 +416,15 @@ def _count_spikes(trains, ids, t, t_end, dt, med, code, n_slots, gaps, spikes_ou
             if bad.any():
                 c = c0 + int(local[bad][0]) // n_slots
                 raise DataError(f"{where}: spike times of cell {ids[c]!r} contain non-finite "
-                                "values")
+                                "values (NaN or inf)")
             out = (s < t0) | (s > t_end)
             if spikes_outside == "error":
                 c = c0 + int(local[out][0]) // n_slots
                 n_bad = int(((trains[c] < t0) | (trains[c] > t_end)).sum())
                 raise DataError(
                     f"{where}: cell {ids[c]!r} has {n_bad} spike(s) outside the position "
-                    f"recording [{t0:g}, {t_end:g}] s (e.g. {s[out][0]:g} s)"
+                    f"recording [{t0:g}, {t_end:g}] s (e.g. {s[out][0]:g} s); pass "
+                    "spikes_outside='drop' to ignore them"
                 )
             n_outside += int(out.sum())
             s, local = s[~out], local[~out]

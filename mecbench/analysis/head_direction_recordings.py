@@ -37,9 +37,11 @@ from mecbench.analysis.head_direction import mean_vector_length
 from mecbench.binning import (
     DEFAULT_SPEED_MIN,
     _check_positive,
+    _count_spikes,
     _sample_intervals,
     _session_positions,
     _speed,
+    _vector,
 )
 from mecbench.errors import ConfigError, DataError
 from mecbench.loaders.recording import Recording
@@ -94,7 +96,7 @@ def _session_counts(rec: Recording, n_bins: int, speed_min: float, speed_max: fl
     if head is None:
         return None
     n = t.size
-    dt, _ = _sample_intervals(t, max_gap)
+    dt, med = _sample_intervals(t, max_gap)
     t_end = t[-1] + dt[-1]
 
     has_heading = finite & np.isfinite(head)
@@ -107,56 +109,32 @@ def _session_counts(rec: Recording, n_bins: int, speed_min: float, speed_max: fl
             if speed_max is not None:
                 fast_enough &= speed <= speed_max
         ok &= fast_enough
-    # angular bin per sample over [-pi, pi); the trash slot n_bins collects excluded samples
-    code = np.full(n, n_bins, dtype=np.int64)
+    # per sample: its angular bin over [-pi, pi) when usable, n_bins when it has no heading,
+    # n_bins + 1 (trash, also where binning's counter puts spikes in lost tracking) otherwise
+    code = np.full(n, n_bins + 1, dtype=np.int64)
+    code[~has_heading] = n_bins
     frac = (head[ok] + np.pi) * (n_bins / (2 * np.pi))
     code[ok] = np.floor(frac).astype(np.int64) % n_bins
-    occupancy = np.bincount(code[ok], weights=dt[ok], minlength=n_bins + 1)[:n_bins]
+    occupancy = np.bincount(code[ok], weights=dt[ok], minlength=n_bins)[:n_bins]
 
     n_cells = len(rec.spike_times)
     if n_cells == 0:
         raise DataError(f"{where}: no cells (spike_times is empty)")
     if len(rec.cell_ids) != n_cells:
         raise DataError(f"{where}: {len(rec.cell_ids)} cell ids for {n_cells} spike trains")
-    trains = []
-    for c, train in enumerate(rec.spike_times):
-        try:
-            s = np.asarray(train, dtype=np.float64).reshape(-1)
-        except (TypeError, ValueError):
-            raise DataError(f"{where}: spike times of cell {rec.cell_ids[c]!r} must be "
-                            "numeric") from None
-        trains.append(s)
-    lengths = np.array([s.size for s in trains], dtype=np.int64)
-    spikes = np.concatenate(trains) if trains else np.zeros(0)
-    cell = np.repeat(np.arange(n_cells, dtype=np.int64), lengths)
-    bad = ~np.isfinite(spikes)
-    if bad.any():
-        c = int(cell[bad][0])
-        raise DataError(f"{where}: spike times of cell {rec.cell_ids[c]!r} contain NaN or inf")
-    outside = (spikes < t[0]) | (spikes > t_end)
-    if outside.any():
-        if spikes_outside == "error":
-            c = int(cell[outside][0])
-            raise DataError(
-                f"{where}: cell {rec.cell_ids[c]!r} has {int(outside[cell == c].sum())} "
-                f"spike(s) outside the position recording [{t[0]:g}, {t_end:g}] s (e.g. "
-                f"{spikes[outside & (cell == c)][0]:g} s); pass spikes_outside='drop' to "
-                "ignore them"
-            )
-        spikes, cell = spikes[~outside], cell[~outside]
-    sample = np.clip(np.searchsorted(t, spikes, side="right") - 1, 0, n - 1)
-    slot = code[sample]
-    in_gap = (spikes - t[sample]) > dt[sample]
-    slot[in_gap] = n_bins
-    counts = np.bincount(cell * (n_bins + 1) + slot, minlength=n_cells * (n_bins + 1))
-    counts = counts.reshape(n_cells, n_bins + 1)[:, :n_bins].T.astype(np.float64)
-    in_time = ~in_gap
+    ids = [str(i) for i in rec.cell_ids]
+    trains = [_vector(s, f"spike times of cell {ids[c]}", where)
+              for c, s in enumerate(rec.spike_times)]
+    gaps = bool((dt[:-1] < np.diff(t)).any())
+    slots, n_in_gap, n_outside = _count_spikes(trains, ids, t, t_end, dt, med, code, n_bins + 2,
+                                               gaps, spikes_outside, where)
+    counts = slots[:, :n_bins].T.astype(np.float64)
     info = {
-        "n_spikes": int(lengths.sum()),
+        "n_spikes": int(sum(tr.size for tr in trains)),
         "n_spikes_used": int(counts.sum()),
-        "n_spikes_outside_recording": int(outside.sum()),
-        "n_spikes_in_gaps": int(in_gap.sum()),
-        "n_spikes_no_heading": int((in_time & ~has_heading[sample]).sum()),
+        "n_spikes_outside_recording": n_outside,
+        "n_spikes_in_gaps": n_in_gap,
+        "n_spikes_no_heading": int(slots[:, n_bins].sum()),
         "n_samples": int(n),
         "n_samples_used": int(ok.sum()),
         "n_samples_no_heading": int((~has_heading).sum()),
