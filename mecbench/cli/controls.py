@@ -157,6 +157,9 @@ def _f(x, digits: int = 3) -> str:
 
 def format_text(doc: dict) -> str:
     """The human-readable report of a controls analysis."""
+    from mecbench.controls.matching import comparison_result
+    from mecbench.controls.stats import OlsFit
+
     lines = [f"controls on {doc['benchmark']} (version {doc['benchmark_version']}): "
              f"{doc['score']} score, {doc['n_cells']} cells; ED and grid fraction on the "
              f"{doc['analysis_arena']} arena; paired tests on per-cell {doc['metric']} scores"]
@@ -176,7 +179,7 @@ def format_text(doc: dict) -> str:
                  _f(p["score"])] for p in models]
         lines += ["", opt.table(rows, ["model", "units", "ED", "grid frac", "score"])]
     if doc.get("ols"):
-        fit = ols_from_doc(doc["ols"])
+        fit = OlsFit.from_dict(doc["ols"])
         lines += ["", fit.format(), fit.grid_sentence()]
     for m in doc["models"]:
         lines += ["", f"{m['model']}: dimension-matched controls"]
@@ -187,7 +190,7 @@ def format_text(doc: dict) -> str:
                 continue
             rows.append([c["family"], str(c["dim"]), _f(c["ed"], 1), _f(c["control_score"]),
                          f"{_f(c['delta'])} {opt.fmt_ci(c['ci'])}", _p(c["p_holm"]),
-                         _result(c)])
+                         comparison_result(c)])
         lines.append(opt.table(rows, ["control", "D", "ED", "score", "Δ median [95% CI]",
                                       "p_holm", "result"]))
         lines.append(m["verdict"])
@@ -204,45 +207,6 @@ def format_text(doc: dict) -> str:
             lines.append(f"leaderboard entries: {', '.join(saved['entries'])}")
     lines.append(f"time: {doc['seconds']:.1f} s")
     return "\n".join(lines)
-
-
-def _result(c: dict) -> str:
-    """The result column of a dimension-matched comparison."""
-    if c["better"]:
-        return "model better (every seed)"
-    direction = c["delta"] if c["delta"] else c.get("mean_delta")
-    if c["significant"] and (direction or 0) > 0:
-        losing = [str(r["seed"]) for r in c.get("per_seed", []) if not r["better"]]
-        if losing:
-            return f"model better on the seed mean, not for seed {', '.join(losing)}"
-        return "not clearly better: the CI of the median difference includes 0"
-    return "control better" if c["significant"] else "no difference"
-
-
-def ols_from_doc(o: dict):
-    """The :class:`~mecbench.controls.stats.OlsFit` of a ``--json`` document's ``"ols"``."""
-    import copy
-
-    from mecbench.controls.stats import OlsFit
-
-    fit = OlsFit(copy.deepcopy(o["table"]), o["n"], o["r2"], o["grid_p_one_sided"],
-                 o["grid_effect"], o["alpha"], o["note"] or "", o.get("grid_reference", True))
-    return _nan_fit(fit)
-
-
-def _nan_fit(fit):
-    """``fit`` with the JSON nulls of its table back as NaN (in place)."""
-    import math
-
-    for row in fit.table.values():
-        for k, v in row.items():
-            if v is None:
-                row[k] = math.nan
-    if fit.grid_p_one_sided is None:
-        fit.grid_p_one_sided = math.nan
-    return fit
-
-
 
 
 def _p(p) -> str:

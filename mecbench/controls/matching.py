@@ -28,7 +28,7 @@ from mecbench.controls.runner import FixedMapsProvider, Runner
 from mecbench.controls.stats import match_dimension
 from mecbench.ratemaps import flat_values
 
-__all__ = ["match_model"]
+__all__ = ["match_model", "comparison_result"]
 
 
 def _matched_position(run: Runner, template: ControlSpec, label: str, dim: int,
@@ -165,6 +165,20 @@ def match_model(run: Runner, label: str, layer: str, provider, points: list[Poin
         control_score=None if best is None else best["control_score"],
         control_delta=None if best is None else model.score - best["control_score"],
     )
+
+
+def comparison_result(c: dict) -> str:
+    """The result of one dimension-matched comparison (a ``comparisons`` dict) in words, as the
+    command and the report print it."""
+    if c["better"]:
+        return "model better (every seed)"
+    direction = c["delta"] if c["delta"] else c.get("mean_delta")
+    if c["significant"] and (direction or 0) > 0:
+        losing = [str(r["seed"]) for r in c.get("per_seed", []) if not r["better"]]
+        if losing:
+            return f"model better on the seed mean, not for seed {', '.join(losing)}"
+        return "not clearly better: the CI of the median difference includes 0"
+    return "control better" if c["significant"] else "no difference"
 
 
 def _clearly_better(res) -> bool:

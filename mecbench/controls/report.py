@@ -45,15 +45,9 @@ def _p(p) -> str:
     return f"{p:.3f}" if p >= 0.001 else f"{p:.1e}"
 
 
-def comparison_result(c: dict) -> str:
-    """The result column of a dimension-matched comparison (as the command prints it)."""
-    from mecbench.cli.controls import _result
-
-    return _result(c)
-
-
 def controls_section(ctx):
     """Score vs effective dimensionality, dimension-matched comparisons and the OLS table."""
+    from mecbench.controls.matching import comparison_result
     from mecbench.controls.plot import figure_controls
     from mecbench.report.html import Section, esc, figure_img, html_table
 
@@ -99,9 +93,9 @@ def controls_section(ctx):
                      f"R² = {_f(ols['r2'])}, HC3 robust SEs)</h3>")
         parts.append(html_table(["term", "coef", "SE", "z", "p", "95% CI"], rows,
                                 table_id="controls-ols", numeric=(1, 2, 3, 4)))
-        from mecbench.cli.controls import ols_from_doc
+        from mecbench.controls.stats import OlsFit
 
-        fit = ols_from_doc(ols)
+        fit = OlsFit.from_dict(ols)
         parts.append(f"<p><strong>{esc(fit.grid_sentence())}</strong>. The verdict is the "
                      "one-sided test of a positive grid coefficient; p-values are descriptive "
                      "(points of one family at nested dimensions are not independent draws)."

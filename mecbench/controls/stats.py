@@ -82,6 +82,18 @@ class OlsFit:
                 "alpha": self.alpha, "note": self.note,
                 "grid_reference": self.grid_reference}
 
+    @classmethod
+    def from_dict(cls, d: dict) -> OlsFit:
+        """The inverse of :meth:`to_dict` (JSON nulls back to NaN), e.g. from a saved
+        analysis."""
+        nan = float("nan")
+        table = {term: {k: nan if v is None else v for k, v in row.items()}
+                 for term, row in d["table"].items()}
+        one_sided = d["grid_p_one_sided"]
+        return cls(table, d["n"], d["r2"], nan if one_sided is None else one_sided,
+                   d["grid_effect"], d["alpha"], d.get("note") or "",
+                   d.get("grid_reference", True))
+
     def grid_sentence(self) -> str:
         """The finding about the grid coefficient in one sentence (both directions)."""
         row = self.table["grid_fraction"]
