@@ -218,10 +218,12 @@ def untrained_factory(arch: str) -> tuple[Any, tuple]:
     except UnknownIdentifierError as err:
         raise UnknownIdentifierError("untrained architecture", arch, known) from err
     if arch not in known:
-        # the "untrained/*" pattern accepts any name and fails only when the network is built;
-        # check the listed architectures now so a typo fails before a long sweep
+        # the zoo's "untrained/*" pattern accepts any name and fails only when the network is
+        # built; parse the name the way it will, so a typo fails before a long sweep
+        from mecbench.nets.zoo import parse_untrained_name
+
         try:
-            factory[0](*factory[1], n_units=1, seed=0)
+            parse_untrained_name(arch)
         except UnknownIdentifierError as err:
             raise UnknownIdentifierError("untrained architecture", arch, known) from err
     return factory
