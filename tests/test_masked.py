@@ -92,6 +92,23 @@ def test_masked_one_to_one_equals_per_target_loop(seed, n, p):
             np.testing.assert_allclose(P[:, j], ref, rtol=1e-12, atol=1e-12)
 
 
+def test_masked_one_to_one_with_every_source_constant_predicts_training_means():
+    rng = np.random.default_rng(5)
+    X, Y, valid = _problem(rng, 40, 6, 8)
+    X[:] = 3.0
+    # constant on the valid rows of targets 0-2 only; varying for the others
+    miss = np.flatnonzero(~valid[:, 0])
+    X[miss, 2] = 3.0 + rng.random(miss.size)
+    splits = _splits(rng, 40)
+    preds = cross_predict_masked(OneToOne(), FeatureCache(X), Y, valid, splits)
+    for (tr, te), P in zip(splits, preds, strict=True):
+        for j in range(Y.shape[1]):
+            ref, k = _one_to_one_reference(X, Y[:, j], tr[valid[tr, j]], te)
+            np.testing.assert_allclose(P[:, j], ref, rtol=1e-12, atol=1e-12)
+            if j < 3:
+                assert k == -1
+
+
 def test_missing_row_groups_groups_by_pattern_in_first_appearance_order():
     valid = np.ones((5, 6), dtype=bool)
     valid[[1, 3], 2] = False

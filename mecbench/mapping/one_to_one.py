@@ -112,24 +112,40 @@ class OneToOne(MappingBase):
             with np.errstate(divide="ignore", invalid="ignore"):
                 ybar = Yt.sum(axis=0) / n_s
             Y0 = np.where(Wt, Yt - ybar, 0.0)
-            C = mm(Xt.T, Y0)  # (p, t) covariances times n_s
+            # (t, p): each target's covariances (times n_s) in one contiguous row, so the
+            # per-target scaling and arg-max below run along rows
+            CT = mm(Y0.T, Xt)
             sx = Xt.sum(axis=0)
             sxx = np.einsum("ij,ij->j", Xt, Xt)
-            inv_sd = np.empty((Xt.shape[1], Y.shape[1]))
-            inv_sd[:] = _inv_sd(Xt, None, sxx, sx, sxx)[:, None]
+            best = np.empty(Y.shape[1], dtype=np.intp)
+            complete = np.ones(Y.shape[1], dtype=bool)
             for cols, D in missing_row_groups(Wt):
+                complete[cols] = False
                 XD = Xt[D]
-                inv_sd[:, cols] = _inv_sd(Xt, D, sxx - np.einsum("ij,ij->j", XD, XD),
-                                          sx - XD.sum(axis=0), sxx)[:, None]
-            C *= inv_sd
-            np.copyto(C, -np.inf, where=np.isnan(inv_sd))  # constant sources never win
-            best = np.argmax(C, axis=0)
-            no_source = ~np.isfinite(C[best, np.arange(C.shape[1])])  # every source constant
+                inv_sd = _inv_sd(Xt, D, sxx - np.einsum("ij,ij->j", XD, XD),
+                                 sx - XD.sum(axis=0), sxx)
+                best[cols] = _best_scaled(CT[cols], inv_sd)
+            if complete.any():
+                cols = np.flatnonzero(complete)
+                inv_sd = _inv_sd(Xt, None, sxx, sx, sxx)
+                best[cols] = _best_scaled(CT if cols.size == CT.shape[0] else CT[cols], inv_sd)
             hi = np.where(Wt, Yt, -np.inf).max(axis=0)
             lo = np.where(Wt, Yt, np.inf).min(axis=0)
-            best[no_source | ~(hi > lo)] = -1  # constant target (as :func:`best_sources`)
+            best[~(hi > lo)] = -1  # constant target (as :func:`best_sources`)
             out.append(_take_rows(cache, te, best, ybar))
         return out
+
+
+def _best_scaled(cov: np.ndarray, inv_sd: np.ndarray) -> np.ndarray:
+    """Arg-max over sources (columns) of ``cov * inv_sd`` per target (row), overwriting
+    ``cov``; -1 where every source is constant (``inv_sd`` NaN: never chosen)."""
+    const = np.isnan(inv_sd)
+    if const.all():
+        return np.full(cov.shape[0], -1, dtype=np.intp)
+    cov *= np.where(const, 0.0, inv_sd)
+    if const.any():
+        cov[:, const] = -np.inf
+    return np.argmax(cov, axis=1)
 
 
 def _inv_sd(Xt: np.ndarray, missing: np.ndarray | None, sxx: np.ndarray, sx: np.ndarray,
@@ -159,11 +175,12 @@ def _inv_sd(Xt: np.ndarray, missing: np.ndarray | None, sxx: np.ndarray, sx: np.
 
 def _take_rows(cache: FeatureCache, rows: np.ndarray, best: np.ndarray,
                mean: np.ndarray) -> np.ndarray:
-    """Columns ``best`` of the cached features at ``rows`` (-1 columns get ``mean``), through
-    a cached transposed copy: gathering whole feature rows of ``Xᵀ`` is far cheaper than a
-    scattered column gather from ``X``."""
-    XT = cache.memo(("one-to-one", "XT"), lambda: np.ascontiguousarray(cache.X.T))
-    return _fill_unmatched(XT[np.maximum(best, 0)][:, rows].T, best, mean)
+    """Columns ``best`` of the cached features at ``rows`` (-1 columns get ``mean``)."""
+    # ``take`` along the columns, then the rows: a 2-D fancy index costs several times more,
+    # and a transposed copy of X made for row gathers costs as much as ten splits of this and
+    # doubles the layer's memory
+    return _fill_unmatched(cache.X.take(np.maximum(best, 0), axis=1).take(rows, axis=0),
+                           best, mean)
 
 
 def _take(X: np.ndarray, best: np.ndarray, mean: np.ndarray) -> np.ndarray:
