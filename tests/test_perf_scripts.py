@@ -1,0 +1,38 @@
+"""The benchmark scripts of ``tests/perf`` still run (a smoke run each: no timing is checked)."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from pathlib import Path
+
+PERF = Path(__file__).parent / "perf"
+
+
+def _load(name: str):
+    spec = importlib.util.spec_from_file_location(name, PERF / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_bench_scoring_quick_run_prints_the_table_and_the_bounds(capsys):
+    bench = _load("bench_scoring")
+    assert bench.main(["--quick", "--skip", "enet,pls,himalaya"]) == 0
+    out = capsys.readouterr().out
+    rows = {line.split()[0] for line in out.splitlines() if line[:1].isalpha()}
+    assert {"ridge", "ridgecv", "one-to-one"} <= rows
+    assert "enet" not in rows and "pls" not in rows
+    assert "ridge path / floor" in out
+    assert "least ridge path / floor" in out
+    assert "faster than the reference for any map computing every correlation" in out
+    # mecbench and the reference agree on every score that ran (the max |Δr| column)
+    exact = ("ridge", "ridgecv", "one-to-one", "one-to-one vs cell loop")
+    checked = 0
+    for line in out.splitlines():
+        name = re.split(r"\s{2,}", line.strip())[0]
+        if name in exact:
+            delta = re.search(r"\s(\d\.\d+e[-+]\d+)(\s|$)", line)
+            assert delta is not None and float(delta.group(1)) < 1e-8, line
+            checked += 1
+    assert checked == len(exact)
