@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import shlex
+import sys
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -101,6 +102,10 @@ def run(args: argparse.Namespace) -> int:
     if args.model_id is None and not args.resume:
         raise ConfigError("MODEL-ID is required unless --resume is given")
     config = _config_from_args(args) if args.model_id is not None else None
+    if args.steps == 0 and not args.resume:
+        print("note: --steps 0 saves the network's initial (untrained) weights; for an "
+              "untrained baseline on a benchmark, score untrained/<arch> (see `mecbench models`)",
+              file=sys.stderr)
     command = _command_line(args)
     result = train(config, args.out, args.steps, device=args.device, resume=args.resume,
                    checkpoint_every=args.checkpoint_every, log_every=args.log_every,
