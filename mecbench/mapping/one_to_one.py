@@ -30,9 +30,9 @@ def best_sources(Xz: np.ndarray, xconst: np.ndarray, Y: np.ndarray) -> np.ndarra
     lowest index, constant targets get -1.
     """
     Yz, yconst = _zscore_columns(Y)
-    R = mm(Xz.T, Yz)  # (p, t) Pearson correlations
-    R[xconst, :] = -np.inf
-    best = np.argmax(R, axis=0)
+    R = mm(Yz.T, Xz)  # (t, p) Pearson correlations: the arg-max runs along contiguous rows
+    R[:, xconst] = -np.inf
+    best = np.argmax(R, axis=1)
     best[yconst | xconst.all()] = -1
     return best
 
