@@ -12,10 +12,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from scipy import ndimage
+from test_gridscore import hex_map, square_map
 
 from mecbench.analysis import autocorrelogram, grid_analysis
-
-from test_gridscore import hex_map, square_map
 
 ANGLES = (30, 60, 90, 120, 150)
 
