@@ -171,9 +171,8 @@ def test_cli_train_and_resume(tmp_path, capsys):
     assert "relu" in capsys.readouterr().err
     assert main(["train", "--list"]) == 0
     assert "ssl-grid" in capsys.readouterr().out
-    zero = args[:3] + [str(tmp_path / "zero")] + args[4:]
-    zero[zero.index("--steps") + 1] = "0"
-    assert main(zero) == 0
+    assert main(["train", "rnn-relu-gaussian", "--out", str(tmp_path / "zero"), "--steps", "0",
+                 "--set", "n_hidden=10", "--set", "n_place=12"]) == 0
     assert "initial (untrained) weights" in capsys.readouterr().err
     assert json.loads((tmp_path / "zero" / STATE_JSON).read_text())["step"] == 0
 

@@ -84,7 +84,7 @@ class OneToOne(MappingBase):
             Xz, xconst = cache.memo(d.key("zscore", tr),
                                     lambda tr=tr: _zscore_columns(cache.X[tr]))
             best = best_sources(Xz, xconst, Y[tr])
-            out.append(_take_rows(cache, te, best, Y[tr].mean(axis=0)))
+            out.append(_take(cache.X, best, Y[tr].mean(axis=0), te))
         return out
 
 
@@ -132,7 +132,7 @@ class OneToOne(MappingBase):
             hi = np.where(Wt, Yt, -np.inf).max(axis=0)
             lo = np.where(Wt, Yt, np.inf).min(axis=0)
             best[~(hi > lo)] = -1  # constant target (as :func:`best_sources`)
-            out.append(_take_rows(cache, te, best, ybar))
+            out.append(_take(cache.X, best, ybar, te))
         return out
 
 
@@ -173,22 +173,15 @@ def _inv_sd(Xt: np.ndarray, missing: np.ndarray | None, sxx: np.ndarray, sx: np.
     return out
 
 
-def _take_rows(cache: FeatureCache, rows: np.ndarray, best: np.ndarray,
-               mean: np.ndarray) -> np.ndarray:
-    """Columns ``best`` of the cached features at ``rows`` (-1 columns get ``mean``)."""
+def _take(X: np.ndarray, best: np.ndarray, mean: np.ndarray,
+          rows: np.ndarray | None = None) -> np.ndarray:
+    """Columns ``best`` of ``X`` (at ``rows`` if given); -1 columns get ``mean``."""
     # ``take`` along the columns, then the rows: a 2-D fancy index costs several times more,
     # and a transposed copy of X made for row gathers costs as much as ten splits of this and
     # doubles the layer's memory
-    return _fill_unmatched(cache.X.take(np.maximum(best, 0), axis=1).take(rows, axis=0),
-                           best, mean)
-
-
-def _take(X: np.ndarray, best: np.ndarray, mean: np.ndarray) -> np.ndarray:
-    """Columns ``best`` of ``X``; -1 columns get ``mean``."""
-    return _fill_unmatched(X[:, np.maximum(best, 0)], best, mean)
-
-
-def _fill_unmatched(P: np.ndarray, best: np.ndarray, mean: np.ndarray) -> np.ndarray:
+    P = X.take(np.maximum(best, 0), axis=1)
+    if rows is not None:
+        P = P.take(rows, axis=0)
     none = best < 0
     if none.any():
         P[:, none] = mean[none]
