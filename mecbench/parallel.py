@@ -22,18 +22,30 @@ Backends
     futures. With ``scheduler`` the units go to the cluster at that address
     (``tcp://host:8786``); without it a ``LocalCluster`` with ``jobs`` single-threaded worker
     processes is started for the call.
+
+Shared payloads
+---------------
+Large inputs that several units use (a dataset's rate maps, a layer's rate maps) are passed once
+in ``run_units(..., shared={key: payload})`` and referenced inside units by :class:`Shared`
+``(key)``. Each unit is resolved (every ``Shared`` replaced by its payload) right before ``fn``
+runs, by one function for all backends: in this process for the serial and joblib backends
+(where the payload is the same object, or joblib's memory-mapped copy), on the worker for dask,
+where each payload is sent to the cluster once per call (``client.scatter``: broadcast to every
+worker when more than one unit uses it, else to one worker, where dask then runs that unit) and
+the submitted tasks carry only keys and futures. ``fn`` therefore sees the same unit whatever
+the backend, and results stay bit-identical.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from mecbench.errors import ConfigError
 
-__all__ = ["BACKENDS", "ParallelConfig", "run_units"]
+__all__ = ["BACKENDS", "ParallelConfig", "Shared", "resolve", "run_units"]
 
 BACKENDS = ("loky", "threading", "dask")
 
@@ -87,6 +99,68 @@ class ParallelConfig:
         return self.backend != "dask" and self.n_workers == 1
 
 
+@dataclass(frozen=True)
+class Shared:
+    """A reference, inside a work unit, to a payload passed once to :func:`run_units`.
+
+    Parameters
+    ----------
+    key : hashable
+        Key of the payload in ``run_units(..., shared=...)``.
+
+    Notes
+    -----
+    References are found at any depth of plain tuples, lists and dicts (not of their
+    subclasses or other objects) and replaced by the payload before the unit's function runs.
+    """
+
+    key: Hashable
+
+
+def _refs(obj: Any, found: dict[Hashable, None]) -> None:
+    """Collect the keys of the :class:`Shared` references in ``obj`` (in order, once each)."""
+    if isinstance(obj, Shared):
+        found[obj.key] = None
+    elif type(obj) in (tuple, list):
+        for item in obj:
+            _refs(item, found)
+    elif type(obj) is dict:
+        for item in obj.values():
+            _refs(item, found)
+
+
+def resolve(obj: Any, payloads: Mapping[Hashable, Any]) -> Any:
+    """``obj`` with every :class:`Shared` reference replaced by its payload.
+
+    Parameters
+    ----------
+    obj : any
+        A work unit; references are looked for in plain tuples, lists and dicts.
+    payloads : mapping
+        Payload of each referenced key.
+
+    Returns
+    -------
+    any
+        ``obj`` itself when it holds no reference, else a copy of its containers (payloads and
+        other leaves are not copied).
+    """
+    if isinstance(obj, Shared):
+        return payloads[obj.key]
+    kind = type(obj)
+    if kind in (tuple, list):
+        items = [resolve(item, payloads) for item in obj]
+        if all(a is b for a, b in zip(items, obj, strict=True)):
+            return obj
+        return kind(items)
+    if kind is dict:
+        values = {k: resolve(v, payloads) for k, v in obj.items()}
+        if all(values[k] is v for k, v in obj.items()):
+            return obj
+        return values
+    return obj
+
+
 class _Limited:
     """``fn`` wrapped to run under a fixed BLAS thread count (picklable).
 
@@ -106,11 +180,36 @@ class _Limited:
         return self.fn(unit)
 
 
+class _Resolving:
+    """``fn`` applied to a unit whose :class:`Shared` references are resolved first."""
+
+    def __init__(self, fn: Callable[[Any], Any], payloads: Mapping[Hashable, Any]):
+        self.fn = fn
+        self.payloads = payloads
+
+    def __call__(self, unit: Any) -> Any:
+        return self.fn(resolve(unit, self.payloads))
+
+
+class _DaskTask:
+    """One unit as a dask task: the unit and the keys of its payloads travel in the task,
+    the payloads themselves as futures of scattered data (its positional arguments)."""
+
+    def __init__(self, fn: Callable[[Any], Any], unit: Any, keys: tuple):
+        self.fn = fn
+        self.unit = unit
+        self.keys = keys
+
+    def __call__(self, *values: Any) -> Any:
+        return self.fn(resolve(self.unit, dict(zip(self.keys, values, strict=True))))
+
+
 def run_units(
     fn: Callable[[Any], Any],
     units: Sequence[Any],
     config: ParallelConfig | None = None,
     *,
+    shared: Mapping[Hashable, Any] | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> list[Any]:
     """Apply ``fn`` to every unit and return the results in the order of ``units``.
@@ -121,17 +220,25 @@ def run_units(
         Pure function of one unit; must be picklable for ``loky`` and ``dask``
         (module-level functions, ``functools.partial`` of them, or small callable objects).
     units : sequence
-        Work units (picklable).
+        Work units (picklable); may hold :class:`Shared` references to ``shared``.
     config : ParallelConfig, optional
         Default: serial.
+    shared : mapping, optional
+        Payloads referenced by the units, each sent to a dask cluster once rather than with
+        every unit (see the module docstring); ``fn`` receives units with the references
+        replaced by these payloads, whatever the backend.
     progress : callable, optional
-        Called with the number of units finished so far, in this process, as they complete
-        (serial and joblib backends) or once at the end (dask).
+        Called with the number of units finished so far, in this process, as they complete.
 
     Returns
     -------
     list
-        ``[fn(u) for u in units]``, computed per ``config``.
+        ``[fn(resolve(u, shared)) for u in units]``, computed per ``config``.
+
+    Raises
+    ------
+    ConfigError
+        A unit references a key missing from ``shared``.
     """
     from threadpoolctl import threadpool_limits
 
@@ -139,36 +246,46 @@ def run_units(
     units = list(units)
     if not units:
         return []
+    shared = dict(shared or {})
+    used: dict[Hashable, None] = {}
+    for unit in units:
+        _refs(unit, used)
+    missing = [key for key in used if key not in shared]
+    if missing:
+        raise ConfigError(f"work units reference shared payload(s) {missing!r} missing from "
+                          f"shared= (keys: {list(shared)!r})")
     limited = _Limited(fn, config.blas_threads)
     # Restores this process's BLAS threads afterwards (units may run in this process).
     with threadpool_limits(limits=config.blas_threads, user_api="blas"):
         if config.backend == "dask":
-            out = _run_dask(limited, units, config)
-            if progress:
-                progress(len(units))
-            return out
+            return _run_dask(limited, units, shared, config, progress)
+        call = _Resolving(limited, shared)
         if config.is_serial or len(units) == 1:
             out = []
             for i, unit in enumerate(units):
-                out.append(limited(unit))
+                out.append(call(unit))
                 if progress:
                     progress(i + 1)
             return out
         from joblib import Parallel, delayed
 
+        # joblib pickles each task's arguments: the units are resolved here, so a payload
+        # reaches its workers as joblib sends large arrays (memory-mapped, not copied per task).
         n_jobs = min(config.n_workers, len(units))
         parallel = Parallel(n_jobs=n_jobs, backend=config.backend, return_as="generator")
         out = []
-        for i, result in enumerate(parallel(delayed(limited)(u) for u in units)):
+        for i, result in enumerate(parallel(delayed(limited)(resolve(u, shared))
+                                            for u in units)):
             out.append(result)
             if progress:
                 progress(i + 1)
         return out
 
 
-def _run_dask(fn: Callable[[Any], Any], units: list, config: ParallelConfig) -> list:
+def _run_dask(fn: Callable[[Any], Any], units: list, shared: dict, config: ParallelConfig,
+              progress: Callable[[int], None] | None) -> list:
     try:
-        from distributed import Client, LocalCluster
+        from distributed import Client, LocalCluster, as_completed
     except ImportError:  # pragma: no cover - depends on the installation
         raise ConfigError(
             "--backend dask needs dask.distributed: pip install 'mecbench[distributed]'"
@@ -195,7 +312,28 @@ def _run_dask(fn: Callable[[Any], Any], units: list, config: ParallelConfig) -> 
     try:
         # dask futures rather than joblib's dask backend: that backend leaves dask's global
         # scheduler set to the (soon closed) cluster.
-        futures = client.map(fn, units, pure=False)
+        unit_keys = []
+        uses: dict[Hashable, int] = {}
+        for unit in units:
+            keys: dict[Hashable, None] = {}
+            _refs(unit, keys)
+            unit_keys.append(tuple(keys))
+            for key in keys:
+                uses[key] = uses.get(key, 0) + 1
+        futures_of: dict[Hashable, Any] = {}
+        for broadcast in (True, False):
+            keys = [key for key, n in uses.items() if (n > 1) == broadcast]
+            if keys:
+                # hash=False: fresh dask keys, never shared with another client's data
+                scattered = client.scatter([shared[key] for key in keys], broadcast=broadcast,
+                                           hash=False)
+                futures_of.update(zip(keys, scattered, strict=True))
+        futures = [client.submit(_DaskTask(fn, unit, keys), *(futures_of[k] for k in keys),
+                                 pure=False)
+                   for unit, keys in zip(units, unit_keys, strict=True)]
+        if progress:
+            for done, _ in enumerate(as_completed(futures, loop=client.loop), start=1):
+                progress(done)
         return list(client.gather(futures))
     finally:
         client.close()

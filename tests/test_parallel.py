@@ -1,15 +1,24 @@
-"""Work units give the same results, in the same order, serially, on joblib workers and on dask."""
+"""Work units give the same results, in the same order, serially, on joblib workers and on dask;
+shared payloads reach dask workers once, not inside every task."""
 
 from __future__ import annotations
 
+import contextlib
 import time
+import warnings
 
 import numpy as np
 import pytest
+import xarray as xr
+from benchkit import load_plugin, make_neural_data
 from threadpoolctl import threadpool_info
 
+from mecbench import registry
+from mecbench.benchmarks import Benchmark, parse_mapping
+from mecbench.cache import Cache
 from mecbench.errors import ConfigError, UnknownIdentifierError
-from mecbench.parallel import ParallelConfig, run_units
+from mecbench.parallel import ParallelConfig, Shared, resolve, run_units
+from mecbench.splits import SplitScheme
 
 
 def _lapack_unit(seed: int) -> np.ndarray:
@@ -91,3 +100,162 @@ def test_unreachable_scheduler_is_a_config_error():
                             connect_timeout=1.0)
     with pytest.raises(ConfigError, match="cannot connect"):
         run_units(_sleepy, range(2), config)
+
+
+# shared payloads ------------------------------------------------------------------------------
+LARGE_GRAPH = "Sending large graph"
+
+
+def _project(unit) -> np.ndarray:
+    """A unit of a shared basis and its own coefficients (nested in a dict and a list)."""
+    return unit["basis"] @ unit["coef"][0] + unit["offset"]
+
+
+def _payload_units(n_units: int = 4, rows: int = 400, cols: int = 250):
+    """Units that share one ~800 kB basis and each have one ~200 kB payload of their own;
+    returns (units with references, shared payloads, the same units with payloads inline)."""
+    rng = np.random.default_rng(3)
+    shared = {"basis": rng.standard_normal((rows, cols))}
+    units, inline = [], []
+    for k in range(n_units):
+        shared[("coef", k)] = rng.standard_normal((cols, 100))
+        units.append({"basis": Shared("basis"), "coef": [Shared(("coef", k))], "offset": k})
+        inline.append({"basis": shared["basis"], "coef": [shared[("coef", k)]], "offset": k})
+    return units, shared, inline
+
+
+@contextlib.contextmanager
+def _local_cluster(n_workers: int = 2):
+    import distributed  # in the test extra: missing is a failure, not a skip
+
+    with distributed.LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=False,
+                                  protocol="tcp", host="127.0.0.1",
+                                  dashboard_address=None) as cluster:
+        yield cluster
+
+
+@contextlib.contextmanager
+def _graphs_and_scatters(monkeypatch, threshold: str):
+    """Record dask's "Sending large graph" warnings at ``threshold`` and every scatter call."""
+    import dask
+    import distributed
+
+    scattered: list[tuple[list, bool]] = []
+    original = distributed.Client.scatter
+
+    def scatter(self, data, *args, **kwargs):
+        scattered.append((list(data), bool(kwargs.get("broadcast", False))))
+        return original(self, data, *args, **kwargs)
+
+    monkeypatch.setattr(distributed.Client, "scatter", scatter)
+    with dask.config.set({"distributed.admin.large-graph-warning-threshold": threshold}), \
+            warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield caught, scattered
+
+
+def _large_graph_warnings(caught) -> list[str]:
+    return [str(w.message) for w in caught if LARGE_GRAPH in str(w.message)]
+
+
+def test_resolve_replaces_references_in_nested_containers():
+    a, b = np.arange(3.0), np.ones(2)
+    unit = ("fit", [Shared("a"), {"x": Shared("b"), "k": 2}], None)
+    out = resolve(unit, {"a": a, "b": b})
+    assert out[0] == "fit" and out[1][0] is a and out[1][1]["x"] is b and out[1][1]["k"] == 2
+    assert type(out[1]) is list and out[2] is None
+    plain = ("fit", [a, {"k": 2}])
+    assert resolve(plain, {}) is plain  # nothing to resolve: not copied
+
+
+def test_missing_shared_payload_names_the_key():
+    with pytest.raises(ConfigError, match="'coef'"):
+        run_units(_project, [{"basis": Shared("basis"), "coef": [Shared("coef")],
+                              "offset": 0}], shared={"basis": np.eye(2)})
+
+
+@pytest.mark.parametrize("config", [None, ParallelConfig(jobs=2),
+                                    ParallelConfig(jobs=2, backend="threading")],
+                         ids=["serial", "loky", "threading"])
+def test_shared_payloads_resolved_locally(config):
+    units, shared, inline = _payload_units()
+    expected = [_project(u) for u in inline]  # the plain computation, payloads inline
+    got = run_units(_project, units, config, shared=shared)
+    for a, b in zip(expected, got, strict=True):
+        assert np.array_equal(a, b)
+
+
+def test_dask_sends_each_payload_once_and_no_large_graph(monkeypatch):
+    units, shared, inline = _payload_units()
+    expected = run_units(_project, inline)
+    payload_bytes = min(v.nbytes for v in shared.values())
+    with _local_cluster() as cluster:
+        config = ParallelConfig(backend="dask", scheduler=cluster.scheduler_address)
+        seen = []
+        with _graphs_and_scatters(monkeypatch, f"{payload_bytes // 2}B") as (caught, scattered):
+            got = run_units(_project, units, config, shared=shared, progress=seen.append)
+        assert _large_graph_warnings(caught) == []
+        # each payload scattered exactly once; the basis (used by every unit) to every worker
+        sent = [(id(x), broadcast) for data, broadcast in scattered for x in data]
+        assert sorted(sent) == sorted((id(v), k == "basis") for k, v in shared.items())
+        assert seen == [1, 2, 3, 4]
+
+        # control: the same units with their payloads inside the tasks do set off the warning
+        import distributed
+
+        with _graphs_and_scatters(monkeypatch, f"{payload_bytes // 2}B") as (caught, _), \
+                distributed.Client(cluster.scheduler_address, set_as_default=False) as client:
+            client.gather(client.map(_project, inline, pure=False))
+        assert _large_graph_warnings(caught)
+    for a, b in zip(expected, got, strict=True):
+        assert np.array_equal(a, b)
+
+
+def _failing(unit):
+    raise ConfigError(f"unit {unit['offset']} is bad")
+
+
+def test_dask_unit_error_reaches_the_caller():
+    units, shared, _ = _payload_units(n_units=2)
+    with _local_cluster(1) as cluster:
+        config = ParallelConfig(backend="dask", scheduler=cluster.scheduler_address)
+        with pytest.raises(ConfigError, match="unit 0 is bad"):
+            run_units(_failing, units, config, shared=shared)
+
+
+SPLITS = SplitScheme.random(train_frac=0.5, n_splits=3, seed=0)
+
+
+@pytest.fixture(scope="module")
+def toy(tmp_path_factory):
+    load_plugin(tmp_path_factory.mktemp("plugin"))
+    return registry.load("model", "toy-fourier")
+
+
+def _toy_bench(data) -> Benchmark:
+    return Benchmark("toy.ridge", 0, data, parse_mapping("ridge:alpha=1.0"), SPLITS, n_boot=100)
+
+
+def test_benchmark_on_dask_matches_serial_and_loky_without_data_in_graphs(toy, monkeypatch):
+    data = make_neural_data(n_animals=3, n_cells=20, arenas=((1.0, 1.0), (1.2, 1.2)))
+    layers = ["low", "high"]
+    serial = _toy_bench(data).score_layers(toy, layers, cache=Cache(enabled=False))
+    loky = _toy_bench(data).score_layers(toy, layers, cache=Cache(enabled=False),
+                                         parallel=ParallelConfig(jobs=2))
+    threshold = min(data.rate(a).nbytes for a in data.arena_names) // 2
+    with _local_cluster() as cluster:
+        config = ParallelConfig(backend="dask", scheduler=cluster.scheduler_address)
+        with _graphs_and_scatters(monkeypatch, f"{threshold}B") as (caught, scattered):
+            dask_scores = _toy_bench(data).score_layers(toy, layers, cache=Cache(enabled=False),
+                                                        parallel=config)
+    assert _large_graph_warnings(caught) == []
+    # every arena's recordings once for the ceiling (one unit each) and once, to every worker,
+    # for the scores (used by both layers); every (layer, arena) model map once
+    sent = sorted(("maps" if "model" in x.attrs else "rate", broadcast)
+                  for payloads, broadcast in scattered for x in payloads)
+    n_arenas = len(data.arena_names)
+    assert sent == sorted([("rate", False)] * n_arenas + [("rate", True)] * n_arenas
+                          + [("maps", False)] * (len(layers) * n_arenas))
+    for layer in layers:
+        xr.testing.assert_identical(serial[layer].dataset, loky[layer].dataset)
+        xr.testing.assert_identical(serial[layer].dataset, dask_scores[layer].dataset)

@@ -212,7 +212,7 @@ class Benchmark:
         """Per-cell ceiling pooled over arenas: (neuroid, split) inter-animal r, or (neuroid,)
         split-half reliability; None when no ceiling can be computed."""
         from mecbench.cache import Cache
-        from mecbench.parallel import run_units
+        from mecbench.parallel import Shared, run_units
 
         method = self.ceiling_method
         if method == "none":
@@ -224,10 +224,14 @@ class Benchmark:
             return found
         progress = progress or _quiet
         data = self.neural_data
-        units = [(method, data.rate(a), data.halves(a), self.mapping, self.splits)
-                 for a in self.arenas]
+        # payloads by reference: a dask cluster gets each once, not inside every task
+        halves = method == "split-half"
+        shared = {("rate", a): data.rate(a) for a in self.arenas}
+        shared.update({("halves", a): data.halves(a) for a in self.arenas if halves})
+        units = [(method, Shared(("rate", a)), Shared(("halves", a)) if halves else None,
+                  self.mapping, self.splits) for a in self.arenas]
         progress("ceiling", 0, len(units))
-        results = run_units(_ceiling_unit, units, parallel,
+        results = run_units(_ceiling_unit, units, parallel, shared=shared,
                             progress=lambda k: progress("ceiling", k, len(units)))
         pooled = pool_arenas(list(zip(self.arenas, results, strict=True)))
         pooled.name = "ceiling"
@@ -331,7 +335,7 @@ class Benchmark:
         """
         from mecbench.cache import Cache
         from mecbench.errors import MecbenchError
-        from mecbench.parallel import run_units
+        from mecbench.parallel import Shared, run_units
 
         if errors not in ("raise", "collect"):
             raise ConfigError(f"errors must be 'raise' or 'collect', got {errors!r}")
@@ -353,6 +357,9 @@ class Benchmark:
         if todo:
             ceiling = self.ceiling(cache=cache, parallel=parallel, progress=progress)
             data = self.neural_data
+            # payloads by reference: a dask cluster gets each arena's recordings and each
+            # layer's maps once, not inside every task
+            shared: dict[Any, Any] = {("rate", a): data.rate(a) for a in self.arenas}
             units, total = [], len(todo) * len(self.arenas)
             progress("rate maps", 0, total)
             failed: dict[str, MecbenchError] = {}
@@ -365,11 +372,14 @@ class Benchmark:
                             raise
                         failed.setdefault(layer, err)
                         maps = None
-                    units.append((maps, data.rate(arena), self.mapping, self.splits,
+                    if maps is not None:
+                        shared[("maps", layer, arena)] = maps
+                        maps = Shared(("maps", layer, arena))
+                    units.append((maps, Shared(("rate", arena)), self.mapping, self.splits,
                                   self.per_animal, errors == "collect"))
                     progress("rate maps", len(units), total)
             progress("scoring", 0, total)
-            results = run_units(_score_unit, units, parallel,
+            results = run_units(_score_unit, units, parallel, shared=shared,
                                 progress=lambda k: progress("scoring", k, total))
             n_arenas = len(self.arenas)
             for i, layer in enumerate(todo):
