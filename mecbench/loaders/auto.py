@@ -16,6 +16,10 @@ A directory is searched recursively for ``.mat`` and ``.nwb`` files (both may be
 sessions are binned together). Pickles are refused (see :mod:`mecbench.loaders.nayebi`).
 ``moser`` and ``nwb`` are binned (:func:`mecbench.loaders.recording.bin_recordings`); ``dict``
 and ``netcdf`` are already rate maps and take no binning options.
+
+Several paths (each a file or a directory) make one NeuralData; ``animal=`` and ``session=``
+label the recordings of paths whose file names do not say them (see
+:mod:`mecbench.loaders.moser`), one label for all paths or one per path.
 """
 
 from __future__ import annotations
@@ -121,6 +125,8 @@ def load_recordings(
     recentre: bool | str = "auto",
     progress: bool = False,
     attrs: dict | None = None,
+    animal=None,
+    session=None,
     **binning_kw,
 ) -> NeuralData:
     """Load recordings from any supported format into NeuralData.
@@ -145,6 +151,10 @@ def load_recordings(
         Progress bar over sessions.
     attrs : dict, optional
         Provenance added to the result's attributes.
+    animal, session : str or sequence of str, optional
+        Labels of the recordings (binned formats): one for all paths or one per path. Needed
+        when the file names do not give them (a Moser-lab release named ``<SESSION>_T1C1.mat``
+        names no animal); they override the names (and an NWB file's subject and session).
     **binning_kw
         Passed to :func:`mecbench.binning.bin_session` (``smoothing_sigma``,
         ``min_occupancy``, ``speed_min``, ``speed_max``, ``halves``, ``spikes_outside``...).
@@ -164,25 +174,35 @@ def load_recordings(
     if fmt not in FORMATS:
         raise ConfigError(f"format must be one of {FORMATS}, got {format!r}")
     if isinstance(path, Mapping):  # an in-memory Nayebi dict
-        if arena is not None or binning_kw:
-            raise ConfigError("a Nayebi dict holds rate maps already: arena and binning "
-                              "options do not apply")
+        if arena is not None or binning_kw or animal is not None or session is not None:
+            raise ConfigError("a Nayebi dict holds rate maps already: arena, binning and "
+                              "label options do not apply")
         return NeuralData.from_nayebi_dict(path, bin_size=bin_size, attrs=attrs)
     paths = _as_paths(path)
     kinds = [detect_format(p) if fmt == "auto" else fmt for p in paths]
     flat = {k for kind in kinds for k in kind.split("+")}
     if flat <= set(_BINNED):
-        from mecbench.loaders.moser import read_moser
+        import dataclasses
+
+        from mecbench.loaders.moser import _labels, read_moser
         from mecbench.loaders.nwb import read_nwb
         from mecbench.loaders.recording import bin_recordings
 
+        animals = _labels(animal, len(paths), "animal")
+        sessions = _labels(session, len(paths), "session")
         recordings = []
-        mat_paths = [p for p, k in zip(paths, kinds, strict=True) if "moser" in k]
-        nwb_paths = [p for p, k in zip(paths, kinds, strict=True) if "nwb" in k]
+        mat = [i for i, k in enumerate(kinds) if "moser" in k]
+        nwb = [i for i, k in enumerate(kinds) if "nwb" in k]
+        mat_paths = [paths[i] for i in mat]
+        nwb_paths = [paths[i] for i in nwb]
         if mat_paths:
-            recordings += read_moser(mat_paths, position_unit=position_unit)
-        if nwb_paths:
-            recordings += read_nwb(nwb_paths)
+            recordings += read_moser(mat_paths, position_unit=position_unit,
+                                     animal=[animals[i] for i in mat],
+                                     session=[sessions[i] for i in mat])
+        for i in nwb:
+            for rec in read_nwb(paths[i]):
+                recordings.append(dataclasses.replace(
+                    rec, animal=animals[i] or rec.animal, session=sessions[i] or rec.session))
         source = "+".join(sorted(
             (["moser-mat"] if mat_paths else []) + (["nwb"] if nwb_paths else [])
         ))
@@ -196,6 +216,11 @@ def load_recordings(
             f"({sorted(flat)}); load already-binned files one at a time"
         )
     fmt = kinds[0]
+    if animal is not None or session is not None:
+        raise ConfigError(
+            f"{paths[0]}: a {fmt} file already holds labelled rate maps; animal and session "
+            "labels apply to recordings that are binned (.mat, .nwb)"
+        )
     given = {k: v for k, v in binning_kw.items()}
     if arena is not None or given:
         raise ConfigError(

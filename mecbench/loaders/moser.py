@@ -16,18 +16,41 @@ Variable names are matched case-insensitively, with a few aliases (``pos_x``, ``
 Arrays may be row or column vectors. Positions are in cm (converted to m, see
 ``position_unit``); times in seconds.
 
-File names give rat, session and cell: ``<rat>-<session>_<cell>.mat`` (``11207-21060503_t8c1``,
-``10073-17010302_T2C3``, ``10073-17010302_POS``), case-insensitive, with any prefix
-(``sargolini_10073-...``); sessions joined by ``+`` (``21060501+02``) are kept whole. Cell ids
-are lower-cased (``t2c3``). A cell of layout A is paired with the position file of the same rat
-and session — also when a single cell file is given, by looking next to it.
+**Names are optional.** What a file name says is used, and nothing else is required of it
+(case-insensitive, any prefix):
+
+- ``<rat>-<session>_<cell>.mat`` (``11207-21060503_t8c1``, ``10073-17010302_T2C3``,
+  ``10073-17010302_POS``, ``sargolini_10073-...``) gives animal, session and cell; sessions
+  joined by ``+`` (``21060501+02``) are kept whole.
+- ``<session>_T<tetrode>C<cell>.mat`` and ``<session>_pos.mat`` (a release without rat
+  numbers, e.g. ``ABC_T01C1.mat``, ``ABC_pos.mat``) give session and cell; the tetrode/cell
+  token may stand anywhere in the name (``T01C1``, ``t1c1``, ``TT1_C1``, ``tetrode1_cell1``).
+- Any other name gives only a cell id: the file name without ``.mat``, lower-cased.
+
+What the names do not say comes from the labels ``animal=`` and ``session=`` (``--animal`` /
+``--session``): one for all paths or one per path. A labelled path is one animal (and, with
+``session=``, one session); a label overrides the names, but a label that would merge several
+animals or sessions named by the files is an error. A cell or self-contained file without an
+animal or a session by name or label is an error that names the option.
+
+Cell ids: ``t<tetrode>c<cell>`` (leading zeros dropped, so ``T01C1`` and ``t1c1`` are the same
+cell) when the name carries a tetrode and cell, else the name's cell part or the file name.
+Ids that would collide within a session are replaced by the files' names (then numbered), in
+the sorted order of the paths, with a :class:`~mecbench.loaders.recording.DataWarning`.
+
+Pairing layout-A cells with positions: the position file of the same animal and session (by
+name or label), else the one position file in the cell's directory whose name carries no
+session; position files not given are looked for next to the cells. Several candidates is an
+error naming the files.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable
+import warnings
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,11 +58,18 @@ import numpy as np
 
 from mecbench.errors import ConfigError, DataError
 from mecbench.loaders.matfile import numeric_vector, read_mat
-from mecbench.loaders.recording import Recording, find_files
+from mecbench.loaders.recording import DataWarning, Recording, find_files
 
-__all__ = ["read_moser", "parse_moser_name", "find_mat_files", "MoserFile", "classify_mat"]
+__all__ = ["read_moser", "parse_moser_name", "parse_name", "find_mat_files", "MoserFile",
+           "classify_mat"]
 
-_NAME = re.compile(r"(?P<rat>\d+)-(?P<session>\d+(?:\+\d+)*)_(?P<cell>[A-Za-z0-9]+)$", re.I)
+_B = r"(?:^|(?<=[^A-Za-z0-9]))"  # a token starts at the start or after a non-alphanumeric
+_E = r"(?=$|[^A-Za-z0-9])"  # ... and ends at the end or before one
+_NAME = re.compile(_B + r"(?P<rat>\d+)-(?P<session>\d+(?:\+\d+)*)_(?P<cell>[A-Za-z0-9]+)$", re.I)
+_TETRODE_CELL = re.compile(
+    _B + r"t(?:t|etrode)?[_-]?(?P<t>\d+)[_-]?c(?:ell)?[_-]?(?P<c>\d+)" + _E, re.I)
+_POSITION = re.compile(_B + r"(?:pos|position|positions|tracking|track)" + _E, re.I)
+_SEPARATORS = " _-."
 
 ALIASES: dict[str, tuple[str, ...]] = {
     "t": ("post", "t", "pos_t"),
@@ -60,16 +90,53 @@ class MoserFile:
 
     ``kind`` is ``"position"`` (layout A positions), ``"cell"`` (layout A spikes) or
     ``"self-contained"`` (layout B); ``fields`` maps a role (t, x, y, x2, y2, spikes) to the
-    variable name found in the file.
+    variable name found in the file. ``rat`` and ``session`` are the labels in use (the
+    caller's, else the name's; None when neither says); ``name_session`` is the session the
+    file name gives, if any; ``origin`` the path the caller gave that holds the file.
     """
 
     path: Path
-    rat: str
-    session: str
+    rat: str | None
+    session: str | None
     cell: str
     kind: str
     fields: dict
     data: dict
+    name_rat: str | None = None
+    name_session: str | None = None
+    origin: str = ""
+    label_animal: str | None = None
+    label_session: str | None = None
+    sibling: bool = False
+
+
+def parse_name(path: str | os.PathLike) -> tuple[str | None, str | None, str, bool]:
+    """What a file name says: ``(rat, session, cell, has_tetrode_cell)``.
+
+    ``rat`` and ``session`` are None when the name does not give them; ``cell`` is
+    ``"t<tetrode>c<cell>"`` when the name carries a tetrode and cell, else the cell part of a
+    ``<rat>-<session>_<cell>`` name (``"pos"``), else the file name without ``.mat``, all
+    lower-cased. See the module docstring for the names understood.
+    """
+    stem = Path(path).name
+    if stem.lower().endswith(".mat"):
+        stem = stem[:-4]
+    m = _NAME.search(stem)
+    tc = _TETRODE_CELL.search(stem)
+    if m:
+        cell = m["cell"].lower()
+        full = _TETRODE_CELL.fullmatch(m["cell"])
+        if full:
+            cell = f"t{int(full['t'])}c{int(full['c'])}"
+        return m["rat"], m["session"], cell, bool(full)
+    if tc:
+        rest = (stem[:tc.start()] + "_" + stem[tc.end():]).strip(_SEPARATORS)
+        return None, rest or None, f"t{int(tc['t'])}c{int(tc['c'])}", True
+    pos = _POSITION.search(stem)
+    if pos:
+        rest = (stem[:pos.start()] + "_" + stem[pos.end():]).strip(_SEPARATORS)
+        return None, rest or None, stem.lower(), False
+    return None, None, stem.lower(), False
 
 
 def parse_moser_name(path: str | os.PathLike) -> tuple[str, str, str]:
@@ -78,18 +145,16 @@ def parse_moser_name(path: str | os.PathLike) -> tuple[str, str, str]:
     Raises
     ------
     DataError
-        If the name does not follow the convention.
+        If the name does not follow the convention (:func:`read_moser` does not need it to:
+        see :func:`parse_name`).
     """
-    stem = Path(path).name
-    if stem.lower().endswith(".mat"):
-        stem = stem[:-4]
-    m = _NAME.search(stem)
-    if not m:
+    rat, session, cell, _ = parse_name(path)
+    if rat is None:
         raise DataError(
             f"{path}: cannot read rat and session from the file name; Moser-lab files are "
             "named <rat>-<session>_<cell>.mat (e.g. 11207-21060503_t8c1.mat)"
         )
-    return m["rat"], m["session"], m["cell"].lower()
+    return rat, session, cell
 
 
 def _field(data: dict, role: str) -> str | None:
@@ -157,11 +222,81 @@ def find_mat_files(paths) -> list[Path]:
     return find_files(paths, ".mat")
 
 
-def _open(path: Path) -> MoserFile:
-    rat, session, cell = parse_moser_name(path)
+def _open(path: Path, animal: str | None = None, session: str | None = None,
+          origin="", sibling: bool = False) -> MoserFile:
+    rat, name_session, cell, _ = parse_name(path)
     data = read_mat(path)
     kind, fields = classify_mat(path, data)
-    return MoserFile(path, rat, session, cell, kind, fields, data)
+    return MoserFile(path, animal or rat, session or name_session, cell, kind, fields, data,
+                     name_rat=rat, name_session=name_session, origin=str(origin),
+                     label_animal=animal, label_session=session, sibling=sibling)
+
+
+def _labels(value, n: int, name: str) -> list[str | None]:
+    """One label per input path from None, one label, or a sequence of one per path."""
+    if value is None:
+        return [None] * n
+    if isinstance(value, (str, int, np.integer)) or not isinstance(value, Sequence):
+        values = [value] * n
+    else:
+        values = list(value)
+        if len(values) == 1:
+            values = values * n
+        if len(values) != n:
+            raise ConfigError(
+                f"{name}: give one label for all paths or one per path ({n} paths), got "
+                f"{len(values)}: {values}"
+            )
+    out = []
+    for v in values:
+        text = None if v is None else str(v).strip()
+        if text is not None and (not text or "/" in text):
+            raise ConfigError(f"{name} label must be a non-empty name without '/', got {v!r}")
+        out.append(text)
+    return out
+
+
+def _check_labels(files: list[MoserFile]) -> None:
+    """A label must not merge animals or sessions that the file names tell apart."""
+    by_origin: dict[str, list[MoserFile]] = {}
+    for f in files:
+        by_origin.setdefault(f.origin, []).append(f)
+    for origin, group in by_origin.items():
+        for what, option, label, named in (
+                ("animal", "--animal", group[0].label_animal, {f.name_rat for f in group}),
+                ("session", "--session", group[0].label_session,
+                 {(f.name_rat, f.name_session) for f in group})):
+            named.discard(None)
+            named = {n for n in named if not isinstance(n, tuple) or n[1] is not None}
+            if label is not None and len(named) > 1:
+                shown = sorted("-".join(x for x in n if x) if isinstance(n, tuple) else n
+                               for n in named)
+                raise ConfigError(
+                    f"{origin}: {option} {label} ({what}=) would label files of "
+                    f"{len(named)} {what}s named in the file names ({', '.join(shown[:5])}) "
+                    f"as one {what}; give one path per {what}, or no {option}"
+                )
+
+
+def _require_labels(files: list[MoserFile]) -> None:
+    """Every cell needs an animal and a session, from its name or a label."""
+    lacking: dict[str, tuple[MoserFile, set]] = {}
+    for f in files:
+        missing = {w for w, v in (("animal", f.rat), ("session", f.session)) if v is None}
+        if missing:
+            entry = lacking.setdefault(f.origin, (f, set()))
+            entry[1].update(missing)
+    if not lacking:
+        return
+    origin, (f, missing) = next(iter(lacking.items()))
+    what = " and ".join(w for w in ("animal", "session") if w in missing)
+    options = " ".join(f"--{w} NAME" for w in ("animal", "session") if w in missing)
+    python = ", ".join(f"{w}=" for w in ("animal", "session") if w in missing)
+    raise DataError(
+        f"{origin}: the file names (e.g. {f.path.name}) do not give the {what}; label the "
+        f"recordings with {options} ({python} in Python): a labelled directory is one "
+        "session of one animal"
+    )
 
 
 def _scale(position_unit) -> float:
@@ -227,31 +362,77 @@ def _spikes(f: MoserFile) -> np.ndarray:
     return numeric_vector(f.data, f.fields["spikes"], f.path, allow_empty=True)
 
 
-def _sibling_positions(cell: MoserFile, known: dict) -> None:
-    """Look next to a lone layout-A cell file for its session's position file."""
-    key = (cell.rat, cell.session)
-    if key in known:
-        return
+def _candidates(cell: MoserFile, positions: list[MoserFile]) -> list[MoserFile]:
+    """Position files for a layout-A cell: same animal and session, else the position files
+    of its directory that no name or label ties to a session."""
+    same = [p for p in positions if p.rat == cell.rat and p.session == cell.session]
+    if same:
+        return same
+    return [p for p in positions if p.path.parent == cell.path.parent and p.session is None
+            and p.rat in (None, cell.rat)]
+
+
+def _siblings(cell: MoserFile, known: dict) -> list[MoserFile]:
+    """Position files next to a cell file that were not given (unreadable files skipped)."""
+    found = []
     for q in sorted(cell.path.parent.iterdir()):
-        if not q.is_file() or q.suffix.lower() != ".mat" or q == cell.path:
+        if q in known or not q.is_file() or q.suffix.lower() != ".mat":
             continue
         try:
-            rat, session, _ = parse_moser_name(q)
+            f = _open(q, cell.label_animal, cell.label_session, cell.origin, sibling=True)
         except DataError:
-            continue
-        if (rat, session) != key:
-            continue
-        f = _open(q)
+            continue  # not asked for: a foreign or damaged neighbour is none of our business
         if f.kind == "position":
-            known.setdefault(key, []).append(f)
+            found.append(f)
+    return found
+
+
+def _unique_cell_ids(entries: list[dict]) -> None:
+    """Cell ids that collide within one animal and session take their file names (numbered
+    when those collide too), in the sorted order of the paths; a DataWarning says so."""
+    groups: dict[tuple, list[tuple[dict, int]]] = {}
+    for e in entries:
+        for m in range(len(e["members"])):
+            groups.setdefault((e["rat"], e["session"]), []).append((e, m))
+    for (rat, session), items in groups.items():
+        counts = Counter(e["ids"][m] for e, m in items)
+        clash = sorted((it for it in items if counts[it[0]["ids"][it[1]]] > 1),
+                       key=lambda it: str(it[0]["members"][it[1]].path))
+        if not clash:
+            continue
+        used = {e["ids"][m] for e, m in items if counts[e["ids"][m]] == 1}
+        olds = sorted({e["ids"][m] for e, m in clash})
+        renamed, identical = [], []
+        seen: dict[str, list[MoserFile]] = {}
+        for e, m in clash:
+            f, old = e["members"][m], e["ids"][m]
+            identical += [f"{g.path} = {f.path}" for g in seen.get(old, [])
+                          if np.array_equal(_spikes(g), _spikes(f))]
+            seen.setdefault(old, []).append(f)
+            new = base = f.path.stem.lower()
+            k = 2
+            while new in used:
+                new, k = f"{base}-{k}", k + 1
+            used.add(new)
+            e["ids"][m] = new
+            renamed.append(f"{f.path} -> {new}")
+        note = (f"; identical spike times in {', '.join(identical)}: the same cell twice?"
+                if identical else "")
+        warnings.warn(
+            f"animal {rat} session {session}: cell id(s) {', '.join(olds)} came from several "
+            f"files; renamed them after their files: {'; '.join(renamed)}"
+            f"{note}", DataWarning, stacklevel=3,
+        )
 
 
 def read_moser(
     paths: str | os.PathLike | Iterable,
     *,
     position_unit: str | float = "cm",
+    animal: str | Sequence[str] | None = None,
+    session: str | Sequence[str] | None = None,
 ) -> list[Recording]:
-    """Read a Moser-lab release (a directory, one session's files, or one file).
+    """Read a Moser-lab release (directories, one session's files, or one file).
 
     Parameters
     ----------
@@ -260,6 +441,9 @@ def read_moser(
     position_unit : {"cm", "m", "mm"} or float
         Unit of the positions in the files (Moser-lab releases: cm), or the factor that
         converts them to metres.
+    animal, session : str or sequence of str, optional
+        Labels for files whose names do not give them (see the module docstring): one for all
+        paths, or one per path. They override what the names say.
 
     Returns
     -------
@@ -270,50 +454,74 @@ def read_moser(
     ------
     DataError
         Unreadable or truncated files, unknown variables, mismatched lengths, all-NaN
-        positions, a cell without its session's position file, a self-contained file lacking
-        ``t``, ``x1``, ``y1`` or ``ts``, one coordinate of LED 2 without the other — naming the
-        file and field.
+        positions, a cell without its session's position file or with several candidates, a
+        self-contained file lacking ``t``, ``x1``, ``y1`` or ``ts``, one coordinate of LED 2
+        without the other, a cell without an animal or session — naming the file and field.
+    ConfigError
+        Bad labels or units, or a label that would merge animals or sessions the names tell
+        apart.
     """
     scale = _scale(position_unit)
-    files = find_mat_files(paths)
-    if not files:
-        raise DataError(f"{paths}: no .mat files found")
-    opened = [_open(p) for p in files]
-    positions: dict[tuple, list[MoserFile]] = {}
-    cells: dict[tuple, list[MoserFile]] = {}
-    selfcontained: dict[tuple, list[MoserFile]] = {}
-    for f in opened:
-        key = (f.rat, f.session)
-        {"position": positions, "cell": cells, "self-contained": selfcontained}[f.kind] \
-            .setdefault(key, []).append(f)
-    for key, group in cells.items():
-        if key not in positions:
-            _sibling_positions(group[0], positions)
+    unit = position_unit if isinstance(position_unit, str) else f"{scale:g} m"
+    inputs = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
+    if not inputs:
+        raise DataError("no path given")
+    animals = _labels(animal, len(inputs), "animal")
+    sessions = _labels(session, len(inputs), "session")
+    opened: dict[Path, MoserFile] = {}
+    for p, a, s in zip(inputs, animals, sessions, strict=True):
+        files = find_mat_files(p)
+        if not files:
+            raise DataError(f"{p}: no .mat files found")
+        for q in files:
+            if q not in opened:
+                opened[q] = _open(q, a, s, p)
+    _check_labels(list(opened.values()))
+    kinds: dict[str, list[MoserFile]] = {"position": [], "cell": [], "self-contained": []}
+    for f in opened.values():
+        kinds[f.kind].append(f)
+    _require_labels(kinds["cell"] + kinds["self-contained"])
 
-    recordings: list[Recording] = []
-    for key in sorted(cells):
-        group = sorted(cells[key], key=lambda f: f.cell)
-        pos_files = positions.get(key, [])
-        if not pos_files:
+    positions = list(kinds["position"])
+    scanned: set[Path] = set()
+    paired: dict[tuple, list[MoserFile]] = {}
+    pos_files: dict[Path, MoserFile] = {}
+    for cell in sorted(kinds["cell"], key=lambda f: str(f.path)):
+        cands = _candidates(cell, positions)
+        if not cands and cell.path.parent not in scanned:
+            scanned.add(cell.path.parent)
+            positions += _siblings(cell, opened)
+            cands = _candidates(cell, positions)
+        if not cands:
             raise DataError(
-                f"{group[0].path}: no position file for rat {key[0]} session {key[1]} "
-                f"(expected {key[0]}-{key[1]}_POS.mat with posx/posy/post next to it)"
+                f"{cell.path}: no position file for animal {cell.rat} session {cell.session} "
+                "(a .mat file with posx/posy/post, given with it or next to it)"
             )
-        if len({p.path for p in pos_files}) > 1:
+        if len(cands) > 1:
             raise DataError(
-                f"rat {key[0]} session {key[1]}: several position files "
-                f"{sorted(str(p.path) for p in pos_files)}; keep one"
+                f"{cell.path}: several position files could belong to animal {cell.rat} "
+                f"session {cell.session}: {sorted(str(p.path) for p in cands)}; the names do "
+                "not pair cells with them: keep one per session, name them "
+                "<session>_pos.mat with cells <session>_T<t>C<c>.mat, or give each session's "
+                "directory its own --session"
             )
-        pos = _positions(pos_files[0], scale)
-        recordings.append(Recording(
-            t=pos["t"], x=pos["x"], y=pos["y"], x2=pos["x2"], y2=pos["y2"],
-            spike_times=[_spikes(f) for f in group], cell_ids=[f.cell for f in group],
-            animal=key[0], session=key[1], source=str(pos_files[0].path),
-            cell_sources=[f"{f.path} field {f.fields['spikes']!r}" for f in group],
-        ))
+        pos_files[cands[0].path] = cands[0]
+        paired.setdefault((cell.rat, cell.session, str(cands[0].path)), []).append(cell)
+
+    entries: list[dict] = []
+    read: dict[Path, dict] = {}
+    for (rat, sess, ppath), members in sorted(paired.items()):
+        pf = pos_files[Path(ppath)]
+        if pf.path not in read:
+            read[pf.path] = _positions(pf, scale)
+        entries.append({"pos": read[pf.path], "rat": rat, "session": sess, "source": ppath,
+                        "members": sorted(members, key=lambda f: (f.cell, str(f.path)))})
+    selfcontained: dict[tuple, list[MoserFile]] = {}
+    for f in kinds["self-contained"]:
+        selfcontained.setdefault((f.rat, f.session), []).append(f)
     for key in sorted(selfcontained):
         groups: list[tuple[dict, list[MoserFile]]] = []
-        for f in sorted(selfcontained[key], key=lambda f: f.cell):
+        for f in sorted(selfcontained[key], key=lambda f: (f.cell, str(f.path))):
             pos = _positions(f, scale)
             for ref, members in groups:
                 if _same_positions(ref, pos):
@@ -322,23 +530,32 @@ def read_moser(
             else:
                 groups.append((pos, [f]))
         for pos, members in groups:
-            recordings.append(Recording(
-                t=pos["t"], x=pos["x"], y=pos["y"], x2=pos["x2"], y2=pos["y2"],
-                spike_times=[_spikes(f) for f in members], cell_ids=[f.cell for f in members],
-                animal=key[0], session=key[1], source=str(members[0].path),
-                cell_sources=[f"{f.path} field {f.fields['spikes']!r}" for f in members],
-            ))
-    unused = [p for key, group in sorted(positions.items()) if key not in cells for p in group]
+            entries.append({"pos": pos, "rat": key[0], "session": key[1],
+                            "source": str(members[0].path), "members": members})
+    used = {Path(k[2]) for k in paired}
+    unused = [p for p in kinds["position"] if p.path not in used]
     for p in unused:
         if _looks_self_contained(p):
             raise DataError(
                 f"{p.path}: self-contained cell file lacks variable 'ts' (has: {_has(p.data)}); "
-                f"no cell file of rat {p.rat} session {p.session} uses its positions either"
+                f"no cell file of animal {p.rat} session {p.session} uses its positions either"
             )
-    if not recordings:
+    if not entries:
         lone = [str(p.path) for p in unused]
         raise DataError(f"position files without any cell file: {lone[:5]}")
-    return recordings
+    for e in entries:
+        e["ids"] = [f.cell for f in e["members"]]
+    _unique_cell_ids(entries)
+    return [
+        Recording(
+            t=e["pos"]["t"], x=e["pos"]["x"], y=e["pos"]["y"], x2=e["pos"]["x2"],
+            y2=e["pos"]["y2"], spike_times=[_spikes(f) for f in e["members"]],
+            cell_ids=list(e["ids"]), animal=e["rat"], session=e["session"],
+            source=e["source"], position_unit=unit,
+            cell_sources=[f"{f.path} field {f.fields['spikes']!r}" for f in e["members"]],
+        )
+        for e in entries
+    ]
 
 
 def _looks_self_contained(f: MoserFile) -> bool:

@@ -140,11 +140,13 @@ def _read_one(path: Path, pynwb) -> Recording:
         animal = _label(nwb.subject.subject_id if nwb.subject is not None else None,
                         path, "sub")
         session = _label(nwb.session_id, path, "ses")
+        unit = str(series[0].unit).strip()
     finally:
         io.close()
     return Recording(
         t=t, x=xy1[:, 0], y=xy1[:, 1], x2=x2, y2=y2, spike_times=trains, cell_ids=cell_ids,
         animal=animal, session=session, source=f"{path} SpatialSeries {series[0].name!r}",
+        position_unit=unit,
         cell_sources=[f"{path} units[{c!r}] field 'spike_times'" for c in cell_ids],
     )
 

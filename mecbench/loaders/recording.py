@@ -11,6 +11,14 @@ walls by a few centimetres and animals rarely reach the last centimetre of a cor
 to the nearest step (not up) recovers the box (the Sargolini et al. 2006 box gives 1.0 m). Give
 the arena explicitly whenever you know it.
 
+Plausibility: a box under 0.3 m or over 5 m a side (inferred from the positions at the unit
+they were read in, also when the arena is given) is implausible for a rodent arena and gives a
+:class:`DataWarning` that names the position unit and arena options; under 0.2 m or over 10 m
+with no arena given it is an error. The arena of every session, how it was found and the unit of
+the positions are kept in the NeuralData attributes ``position_unit`` and ``arena_inference``
+(JSON: per arena, ``arena_m``, ``how`` = "inferred" or "given", ``sessions``, ``position_unit``,
+``position_range_m`` = the largest tracked range over its sessions, and ``plausible``).
+
 Centring: positions are expected centred on 0 (as in the Moser-lab releases) and are left alone.
 With ``recentre="auto"`` (default) an axis is shifted to centre the range of positions on 0 only
 when the data are clearly in another frame: with an inferred arena, when the midpoint of the range
@@ -21,10 +29,12 @@ extent fits the box. ``recentre=True`` always centres the range; ``False`` never
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import json
 import math
 import os
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,9 +49,10 @@ from mecbench.binning import (
 )
 from mecbench.errors import ConfigError, DataError
 from mecbench.neural_data import NeuralData
-from mecbench.ratemaps import parse_arena_key
+from mecbench.ratemaps import arena_key, parse_arena_key
 
 __all__ = [
+    "DataWarning",
     "Recording",
     "bin_recordings",
     "find_files",
@@ -50,7 +61,15 @@ __all__ = [
     "recording_span",
 ]
 
-_MIN_SIDE, _MAX_SIDE = 0.2, 10.0
+_MIN_SIDE, _MAX_SIDE = 0.2, 10.0  # no arena given: outside this, an error
+PLAUSIBLE_SIDE = (0.3, 5.0)  # rodent arenas (m): outside this, a DataWarning
+_UNIT_HINT = ("check the unit of the positions (--position-unit, position_unit=) or give the "
+              "box size (--arena, arena=)")
+
+
+class DataWarning(UserWarning):
+    """The data loaded, but something in it looks wrong (an implausible box size, cell ids
+    renamed to keep them apart); the message says what and which option changes it."""
 
 
 @dataclass
@@ -73,6 +92,9 @@ class Recording:
         Where the positions came from (a file), for error messages.
     cell_sources : list of str
         Where each cell's spikes came from.
+    position_unit : str, optional
+        The unit the positions were read in before conversion to metres (``"cm"``), for the
+        arena report.
     """
 
     t: np.ndarray
@@ -86,6 +108,7 @@ class Recording:
     x2: np.ndarray | None = None
     y2: np.ndarray | None = None
     cell_sources: list = field(default_factory=list)
+    position_unit: str | None = None
 
 
 def find_files(paths, suffix: str) -> list[Path]:
@@ -152,8 +175,13 @@ def infer_arena_side(extent: float, bin_size: float) -> float:
 
 
 def _prepare(rec: Recording, arena, bin_size: float, recentre,
-             tolerance: float) -> tuple[Recording, float, float]:
-    """Centre positions when needed and decide the arena of one recording."""
+             tolerance: float) -> tuple[Recording, float, float, dict]:
+    """Centre positions when needed and decide the arena of one recording.
+
+    Returns the (possibly re-centred) recording, the box width and height, and what the arena
+    report needs: the tracked range of positions (m), the box they imply, whether that box is
+    plausible, and whether the arena was given.
+    """
     x, y = _mean_position(rec)
     ok = np.isfinite(x) & np.isfinite(y)
     if not ok.any():
@@ -174,29 +202,73 @@ def _prepare(rec: Recording, arena, bin_size: float, recentre,
         shift = np.where((beyond > tolerance * side) & fits, mid, 0.0)
     else:
         shift = np.zeros(2)
+    # the box the positions imply: centred data, twice the largest distance from 0; data that
+    # are (or would be) moved, their extent
+    moved = shift != 0 if arena is None or recentre is True else np.abs(mid) > extent / 4
+    span = np.where(moved, extent, 2 * np.maximum(np.abs(lo), np.abs(hi)))
+    implied = tuple(infer_arena_side(e, bin_size) for e in span)
+    unit = f" read as {rec.position_unit}" if rec.position_unit else ""
     if arena is None:
-        # centred data: twice the largest distance from 0; moved data: the extent
-        span = np.where(shift != 0, extent, 2 * np.maximum(np.abs(lo), np.abs(hi)))
-        w, h = (infer_arena_side(e, bin_size) for e in span)
+        w, h = implied
         for side, e, name in ((w, span[0], "x"), (h, span[1], "y")):
             if not _MIN_SIDE <= side <= _MAX_SIDE:
                 raise DataError(
-                    f"{rec.source}: positions along {name} span {e:.3g} m, which gives no "
-                    f"plausible box ({_MIN_SIDE}-{_MAX_SIDE} m); check the position units or "
-                    "give the arena size"
+                    f"{rec.source}: positions{unit} along {name} span {e:.3g} m, which gives "
+                    f"no plausible box ({_MIN_SIDE}-{_MAX_SIDE} m); {_UNIT_HINT}"
                 )
     else:
         w, h = arena
+    plausible = all(PLAUSIBLE_SIDE[0] <= side <= PLAUSIBLE_SIDE[1] for side in implied)
+    info = {"range": extent, "implied": implied, "plausible": plausible,
+            "given": arena is not None}
     if shift.any():
         def move(a, s):
             return None if a is None else np.asarray(a, float).reshape(-1) - s
-        rec = Recording(
-            t=rec.t, x=move(rec.x, shift[0]), y=move(rec.y, shift[1]),
+        rec = dataclasses.replace(
+            rec, x=move(rec.x, shift[0]), y=move(rec.y, shift[1]),
             x2=move(rec.x2, shift[0]), y2=move(rec.y2, shift[1]),
-            spike_times=rec.spike_times, cell_ids=rec.cell_ids, animal=rec.animal,
-            session=rec.session, source=rec.source, cell_sources=rec.cell_sources,
         )
-    return rec, w, h
+    return rec, w, h, info
+
+
+def _arena_report(entries: list[tuple[Recording, float, float, dict]]) -> dict:
+    """Per arena key: the box, how it was found, the unit and range of the positions."""
+    report: dict[str, dict] = {}
+    for rec, w, h, info in entries:
+        key = arena_key(w, h)
+        entry = report.setdefault(key, {
+            "arena_m": [float(w), float(h)],
+            "how": "given" if info["given"] else "inferred",
+            "sessions": 0, "position_unit": [], "position_range_m": [0.0, 0.0],
+            "plausible": True,
+        })
+        entry["sessions"] += 1
+        unit = rec.position_unit or "m"
+        if unit not in entry["position_unit"]:
+            entry["position_unit"].append(unit)
+        entry["position_range_m"] = [round(max(a, float(b)), 4) for a, b in
+                                     zip(entry["position_range_m"], info["range"], strict=True)]
+        entry["plausible"] = entry["plausible"] and info["plausible"]
+    for entry in report.values():
+        entry["position_unit"] = ", ".join(entry["position_unit"])
+    return report
+
+
+def _warn_implausible(entries: list[tuple[Recording, float, float, dict]]) -> None:
+    """One :class:`DataWarning` for all sessions whose positions imply an implausible box."""
+    bad = [(rec, info) for rec, _, _, info in entries if not info["plausible"]]
+    if not bad:
+        return
+    rec, info = bad[0]
+    unit = f" (read as {rec.position_unit})" if rec.position_unit else ""
+    more = f" and {len(bad) - 1} more session(s)" if len(bad) > 1 else ""
+    w, h = info["implied"]
+    warnings.warn(
+        f"{rec.source}{more}: positions{unit} span {info['range'][0]:.3g} x "
+        f"{info['range'][1]:.3g} m, a {w:g} x {h:g} m box, implausible for a rodent arena "
+        f"({PLAUSIBLE_SIDE[0]:g}-{PLAUSIBLE_SIDE[1]:g} m); {_UNIT_HINT}",
+        DataWarning, stacklevel=3,
+    )
 
 
 def _binning_defaults() -> dict:
@@ -283,8 +355,10 @@ def bin_recordings(
         iterator = tqdm(recordings, desc="binning sessions", unit="session")
     check_spikes = binning_kw.get("spikes_outside", "error") == "error"
     tolerance = float(binning_kw.get("outside_tolerance", DEFAULT_OUTSIDE_TOLERANCE))
+    prepared = []
     for rec in iterator:
-        rec, w, h = _prepare(rec, arena, bin_size, recentre, tolerance)
+        rec, w, h, info = _prepare(rec, arena, bin_size, recentre, tolerance)
+        prepared.append((rec, w, h, info))
         if check_spikes:
             _check_spike_range(rec)
         cell_ids = [str(c) for c in rec.cell_ids]
@@ -308,7 +382,12 @@ def bin_recordings(
         )
     params = {**_binning_defaults(), "bin_size": bin_size, "recentre": recentre, **binning_kw}
     params["arena"] = "inferred per session" if arena is None else list(arena)
+    report = _arena_report(prepared)
+    _warn_implausible(prepared)
+    units = sorted({e["position_unit"] for e in report.values()})
     meta = {
+        "position_unit": ", ".join(units),
+        "arena_inference": json.dumps(report, sort_keys=True),
         "n_sessions": len(sessions),
         "binning": json.dumps(params, sort_keys=True, default=str),
         "n_spikes": int(totals.get("n_spikes", 0)),
