@@ -9,7 +9,7 @@ import pytest
 import scipy.io as sio
 
 from mecbench.cli.main import main
-from mecbench.loaders import load_recordings, save_nayebi_npz
+from mecbench.loaders import infer_arena_side, load_recordings, save_nayebi_npz
 from mecbench.neural_data import NeuralData
 
 
@@ -110,3 +110,104 @@ def test_real_data_import(real_mec_dir, tmp_path, capsys):
     assert main(["data", "info", str(out), "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["arenas"]["1x1m"]["cells_per_animal"] == {"10073": 8, "11207": 1, "11343": 1}
+
+
+# ----------------------------------------------------------------------------------------------
+# the arena: printed at import, shown by info, warned about when implausible
+# ----------------------------------------------------------------------------------------------
+def _box(folder, side_m, metres_per_unit, seed=4):
+    """One session in a box of ``side_m`` metres, positions written in units of
+    ``metres_per_unit``; returns the positions (m)."""
+    rng = np.random.default_rng(seed)
+    n = 6000
+    t = np.arange(n) * 0.02
+    half = 0.47 * side_m
+    x = half * np.sin(2 * np.pi * 0.031 * t + 1) + rng.normal(0, 0.01 * side_m, n)
+    y = half * np.sin(2 * np.pi * 0.047 * t + 2) + rng.normal(0, 0.01 * side_m, n)
+    folder.mkdir(parents=True)
+    sio.savemat(folder / "3-01020301_POS.mat", {"posx": x[:, None] / metres_per_unit,
+                                                "posy": y[:, None] / metres_per_unit,
+                                                "post": t[:, None]})
+    sio.savemat(folder / "3-01020301_T1C1.mat",
+                {"cellTS": np.sort(rng.uniform(0, t[-1], 800))[:, None]})
+    return x, y
+
+
+def test_import_prints_the_arena_and_info_shows_it(tmp_path, capsys):
+    rx, ry = (np.ptp(v) for v in _box(tmp_path / "a", 1.0, 0.01))
+    out = tmp_path / "out.nc"
+    assert main(["data", "import", str(tmp_path / "a"), "-o", str(out)]) == 0
+    captured = capsys.readouterr()
+    line = (f"arena 1x1m: 1 x 1 m box inferred from the positions; positions read as cm, "
+            f"tracked range up to {rx:.3g} x {ry:.3g} m (1 session)")
+    assert line in captured.out.splitlines()
+    assert "warning" not in captured.err
+    nd = NeuralData.load(out)
+    assert nd.attrs["position_unit"] == "cm"
+    assert main(["data", "info", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "    1 x 1 m box inferred from the positions; positions read as cm, tracked range " \
+           f"up to {rx:.3g} x {ry:.3g} m (1 session)" in text.splitlines()
+    assert main(["data", "info", str(out), "--json"]) == 0
+    box = json.loads(capsys.readouterr().out)["arenas"]["1x1m"]["box"]
+    assert box["how"] == "inferred" and box["arena_m"] == [1.0, 1.0]
+    assert box["position_range_m"] == pytest.approx([rx, ry], abs=1e-4)
+    assert box["plausible"] is True and box["sessions"] == 1
+    # a given arena says so
+    assert main(["data", "import", str(tmp_path / "a"), "--arena", "1.2", "-o", str(out)]) == 0
+    assert "arena 1.2x1.2m: 1.2 x 1.2 m box given; positions read as cm" in \
+        capsys.readouterr().out
+
+
+def test_a_box_in_the_wrong_unit_is_warned_about(tmp_path, capsys):
+    x, y = _box(tmp_path / "mm", 0.6, 0.001)  # a 0.6 m box in millimetres, read as cm
+    # read as cm, every distance is 10 times too large: the box the documented rule gives
+    w, h = (infer_arena_side(2 * np.abs(v).max() * 10, 0.05) for v in (x, y))
+    assert w > 5 and h > 5
+    out = tmp_path / "out.nc"
+    assert main(["data", "import", str(tmp_path / "mm"), "-o", str(out)]) == 0
+    captured = capsys.readouterr()
+    warning = [w for w in captured.err.splitlines() if w.startswith("mecbench: warning: ")]
+    assert len(warning) == 1, captured.err
+    assert f"3-01020301_POS.mat: positions (read as cm) span {np.ptp(x) * 10:.3g} x " \
+           f"{np.ptp(y) * 10:.3g} m, a {w:g} x {h:g} m box, implausible for a rodent arena " \
+           "(0.3-5 m); check the unit of the positions (--position-unit, position_unit=) or " \
+           "give the box size (--arena, arena=)" in warning[0]
+    assert f"arena {w:g}x{h:g}m: {w:g} x {h:g} m box inferred" in captured.out and \
+        "implausible for a rodent arena: check --position-unit and --arena" in captured.out
+    assert main(["data", "info", str(out)]) == 0
+    assert "check --position-unit and --arena" in capsys.readouterr().out
+    # the right unit: a plausible box, no warning; a number of metres per unit is the same
+    assert main(["data", "import", str(tmp_path / "mm"), "--position-unit", "mm",
+                 "-o", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert "warning" not in captured.err
+    assert "arena 0.6x0.6m: 0.6 x 0.6 m box inferred from the positions; positions read as " \
+           "mm" in captured.out
+    by_name = NeuralData.load(out)
+    assert main(["-q", "data", "import", str(tmp_path / "mm"), "--position-unit", "0.001",
+                 "-o", str(out)]) == 0
+    np.testing.assert_array_equal(NeuralData.load(out).rate("0.6x0.6m").values,
+                                  by_name.rate("0.6x0.6m").values)
+    for bad in ("px", "-1", "0", "nan"):
+        assert main(["data", "import", str(tmp_path / "mm"), "--position-unit", bad,
+                     "-o", str(out)]) == 2
+        assert f"--position-unit {bad}: give cm, m, mm or a positive number of metres per " \
+               "unit" in capsys.readouterr().err
+
+
+def test_a_box_far_off_is_an_error_naming_the_options(tmp_path, capsys):
+    x, _ = _box(tmp_path / "m", 1.0, 1.0)  # metres read as cm: a 1 cm box
+    out = tmp_path / "out.nc"
+    assert main(["data", "import", str(tmp_path / "m"), "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"3-01020301_POS.mat: positions read as cm along x span " \
+           f"{2 * np.abs(x).max() / 100:.3g} m, which gives no plausible box" in err
+    assert "(--position-unit, position_unit=)" in err and "(--arena, arena=)" in err
+    # with the arena given the data are binned, but the unit is still warned about
+    assert main(["data", "import", str(tmp_path / "m"), "--arena", "1", "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "mecbench: warning: " in err and "--position-unit" in err
+    assert main(["-q", "data", "import", str(tmp_path / "m"), "--position-unit", "m",
+                 "-o", str(out)]) == 0
+    assert NeuralData.load(out).arena_names == ["1x1m"]

@@ -473,6 +473,10 @@ def test_nwb_two_leds_and_units_in_cm(tmp_path):
                          y2=led2[:, 1] / 100, arena_width=1.0)
     np.testing.assert_allclose(nd.rate("1x1m").values, direct.rate.values, rtol=1e-9,
                                equal_nan=True)
+    assert nd.attrs["position_unit"] == "cm"  # the unit of the file, for the arena report
+    # labels override the file's subject and session
+    labelled = load_recordings(tmp_path / "a.nwb", arena=1.0, animal="r9", session="s9")
+    assert labelled.rate("1x1m")["neuroid_id"].values[0].startswith("r9/s9/")
 
 
 def test_nwb_bad_inputs(tmp_path):

@@ -246,7 +246,7 @@ def _arena_report(entries: list[tuple[Recording, float, float, dict]]) -> dict:
         unit = rec.position_unit or "m"
         if unit not in entry["position_unit"]:
             entry["position_unit"].append(unit)
-        entry["position_range_m"] = [round(max(a, float(b)), 4) for a, b in
+        entry["position_range_m"] = [round(max(a, float(b)), 6) for a, b in
                                      zip(entry["position_range_m"], info["range"], strict=True)]
         entry["plausible"] = entry["plausible"] and info["plausible"]
     for entry in report.values():
@@ -348,17 +348,17 @@ def bin_recordings(
     arena = parse_arena(arena)
     sessions: list[BinnedSession] = []
     totals: dict[str, float] = {}
-    iterator = recordings
+    check_spikes = binning_kw.get("spikes_outside", "error") == "error"
+    tolerance = float(binning_kw.get("outside_tolerance", DEFAULT_OUTSIDE_TOLERANCE))
+    # every session's box first: a wrong unit is reported before binning fails on it
+    prepared = [_prepare(rec, arena, bin_size, recentre, tolerance) for rec in recordings]
+    _warn_implausible(prepared)
+    iterator = prepared
     if progress:
         from tqdm.auto import tqdm
 
-        iterator = tqdm(recordings, desc="binning sessions", unit="session")
-    check_spikes = binning_kw.get("spikes_outside", "error") == "error"
-    tolerance = float(binning_kw.get("outside_tolerance", DEFAULT_OUTSIDE_TOLERANCE))
-    prepared = []
-    for rec in iterator:
-        rec, w, h, info = _prepare(rec, arena, bin_size, recentre, tolerance)
-        prepared.append((rec, w, h, info))
+        iterator = tqdm(prepared, desc="binning sessions", unit="session")
+    for rec, w, h, _ in iterator:
         if check_spikes:
             _check_spike_range(rec)
         cell_ids = [str(c) for c in rec.cell_ids]
@@ -383,7 +383,6 @@ def bin_recordings(
     params = {**_binning_defaults(), "bin_size": bin_size, "recentre": recentre, **binning_kw}
     params["arena"] = "inferred per session" if arena is None else list(arena)
     report = _arena_report(prepared)
-    _warn_implausible(prepared)
     units = sorted({e["position_unit"] for e in report.values()})
     meta = {
         "position_unit": ", ".join(units),
