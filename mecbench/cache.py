@@ -10,10 +10,18 @@ returned:
   every entry;
 - model rate maps (kind ``"ratemaps"``): model identifier, provider fingerprint (weights and
   configuration), arena (width, height, bin size), layer, seed;
-- ceilings (kind ``"ceiling"``): benchmark identifier and version, data content hash, mapping
-  parameters, split identifier, ceiling method, seeds;
+- ceilings (kind ``"ceiling"``): benchmark identifier and version, data identity
+  (:attr:`mecbench.identity.DataIdentity.id`), mapping parameters, split identifier, ceiling
+  method, seeds;
 - scores (kind ``"score"``): everything of the ceiling plus model identifier, fingerprint and
   layer.
+
+Data identities are the same on every machine for the same data, so a cache filled on one
+machine serves another. Their ids are necessary, not sufficient, for equal data: ceilings and
+scores are stored with a *guard*, the full identity of the data they were computed from, as a
+netCDF attribute written with the entry (atomically), and an entry whose guard does not match
+the data at hand (:meth:`~mecbench.identity.DataIdentity.matches`) is a miss. So an entry is
+never served for other data, whichever machine wrote it.
 
 Layout: ``<cache_dir>/<kind>/<key[:2]>/<key>.nc`` (netCDF) with a sidecar ``<key>.json`` holding
 the key document, for ``mecbench cache info``. Writes are atomic (temporary file then
@@ -35,9 +43,12 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from mecbench.identity import DataIdentity
+
 __all__ = ["KINDS", "Cache", "cache_key", "source_hash", "hash_source_files", "canonical_json"]
 
 KINDS = ("ratemaps", "ceiling", "score")
+GUARD_ATTR = "_mecbench_data_identity"
 
 
 def canonical_json(doc: Any) -> str:
@@ -173,14 +184,15 @@ class Cache:
         return self.root / kind / key[:2] / f"{key}.nc"
 
     # entries ------------------------------------------------------------------------------
-    def fetch(self, kind: str, parts: Mapping[str, Any], read: Callable[[Path], Any]) -> Any:
-        """``read(path)`` of the entry for ``parts``, or None (miss, disabled, or ``read``
-        failed on a damaged entry)."""
+    def fetch(self, kind: str, parts: Mapping[str, Any], read: Callable[[Path], Any], *,
+              guard: DataIdentity | None = None) -> Any:
+        """``read(path)`` of the entry for ``parts``, or None (miss, disabled, ``read``
+        failed on a damaged entry, or the entry's stored identity does not match ``guard``)."""
         if not self.enabled:
             return None
         key, _ = cache_key(kind, parts)
         path = self.path(kind, key)
-        if not path.is_file():
+        if not path.is_file() or (guard is not None and not _guard_holds(path, guard)):
             self.misses += 1
             return None
         try:
@@ -191,36 +203,48 @@ class Cache:
         self.hits += 1
         return value
 
-    def store(self, kind: str, parts: Mapping[str, Any], write: Callable[[str], None]
-              ) -> Path | None:
-        """Create the entry for ``parts`` atomically with ``write(tmp_path)``; returns its
-        path (None when disabled). A sidecar ``.json`` records the key document."""
+    def store(self, kind: str, parts: Mapping[str, Any], write: Callable[[str], None], *,
+              guard: DataIdentity | None = None) -> Path | None:
+        """Create the entry for ``parts`` atomically with ``write(tmp_path)`` (a netCDF file);
+        returns its path (None when disabled). ``guard``, the identity of the data the value
+        was computed from, is stored in the same file. A sidecar ``.json`` records the key
+        document."""
         if not self.enabled:
             return None
         from mecbench.neural_data import atomic_write
 
         key, doc = cache_key(kind, parts)
         path = self.path(kind, key)
-        atomic_write(path, write)
+
+        def write_guarded(tmp: str) -> None:
+            write(tmp)
+            if guard is not None:
+                _stamp_guard(tmp, guard)
+
+        atomic_write(path, write_guarded)
         sidecar = path.with_suffix(".json")
         atomic_write(sidecar, lambda tmp: Path(tmp).write_text(
             json.dumps(doc, sort_keys=True, indent=1, default=_json_default)))
         return path
 
-    def get(self, kind: str, parts: Mapping[str, Any]) -> xr.Dataset | None:
-        """The cached dataset for ``parts``, or None (miss, disabled or unreadable)."""
-        return self.fetch(kind, parts,
-                          lambda p: _restore_strings(xr.load_dataset(p, engine="netcdf4")))
+    def get(self, kind: str, parts: Mapping[str, Any], *, guard: DataIdentity | None = None
+            ) -> xr.Dataset | None:
+        """The cached dataset for ``parts``, or None (miss, disabled, unreadable, or stored
+        for data other than ``guard``)."""
+        return self.fetch(kind, parts, _read_dataset, guard=guard)
 
-    def put(self, kind: str, parts: Mapping[str, Any], value: xr.Dataset) -> Path | None:
-        """Store ``value`` atomically under the key of ``parts``; returns its path."""
+    def put(self, kind: str, parts: Mapping[str, Any], value: xr.Dataset, *,
+            guard: DataIdentity | None = None) -> Path | None:
+        """Store ``value`` atomically under the key of ``parts`` (with ``guard``, see
+        :meth:`store`); returns its path."""
         if not self.enabled:
             return None
         ds = value.copy()
         ds.attrs = _netcdf_attrs(ds.attrs)
         for name in list(ds.variables):
             ds[name].attrs = _netcdf_attrs(ds[name].attrs)
-        return self.store(kind, parts, lambda tmp: ds.to_netcdf(tmp, engine="netcdf4"))
+        return self.store(kind, parts, lambda tmp: ds.to_netcdf(tmp, engine="netcdf4"),
+                          guard=guard)
 
     def get_or_compute(self, kind: str, parts: Mapping[str, Any],
                        compute: Callable[[], xr.Dataset]) -> xr.Dataset:
@@ -232,9 +256,10 @@ class Cache:
         self.put(kind, parts, value)
         return value
 
-    def get_array(self, kind: str, parts: Mapping[str, Any]) -> xr.DataArray | None:
+    def get_array(self, kind: str, parts: Mapping[str, Any], *,
+                  guard: DataIdentity | None = None) -> xr.DataArray | None:
         """Like :meth:`get` for an entry stored with :meth:`put_array`."""
-        ds = self.get(kind, parts)
+        ds = self.get(kind, parts, guard=guard)
         if ds is None:
             return None
         name = ds.attrs.get("_array_name", "value")
@@ -242,12 +267,13 @@ class Cache:
         da.attrs = {k: v for k, v in ds[name].attrs.items()}
         return da
 
-    def put_array(self, kind: str, parts: Mapping[str, Any], value: xr.DataArray) -> Path | None:
+    def put_array(self, kind: str, parts: Mapping[str, Any], value: xr.DataArray, *,
+                  guard: DataIdentity | None = None) -> Path | None:
         """Store one DataArray (its attrs kept on the variable)."""
         name = value.name if isinstance(value.name, str) and value.name else "value"
         ds = value.to_dataset(name=name)
         ds.attrs["_array_name"] = name
-        return self.put(kind, parts, ds)
+        return self.put(kind, parts, ds, guard=guard)
 
     # maintenance --------------------------------------------------------------------------
     def info(self) -> dict:
@@ -274,6 +300,32 @@ class Cache:
                 removed += sum(1 for _ in folder.rglob("*.nc"))
                 shutil.rmtree(folder)
         return removed
+
+
+def _stamp_guard(path: str, guard: DataIdentity) -> None:
+    """Write ``guard`` into the netCDF file at ``path`` as a global attribute."""
+    import netCDF4
+
+    with netCDF4.Dataset(path, "a") as nc:
+        nc.setncattr(GUARD_ATTR, guard.to_json())
+
+
+def _guard_holds(path: Path, guard: DataIdentity) -> bool:
+    """True when the entry at ``path`` was stored for data that match ``guard``."""
+    import netCDF4
+
+    try:
+        with netCDF4.Dataset(path, "r") as nc:
+            stored = DataIdentity.from_dict(json.loads(nc.getncattr(GUARD_ATTR)))
+    except Exception:  # no guard, damaged file, unreadable attribute: not provably the same
+        return False
+    return guard.matches(stored)
+
+
+def _read_dataset(path: Path) -> xr.Dataset:
+    ds = _restore_strings(xr.load_dataset(path, engine="netcdf4"))
+    ds.attrs.pop(GUARD_ATTR, None)
+    return ds
 
 
 def _restore_strings(ds: xr.Dataset) -> xr.Dataset:

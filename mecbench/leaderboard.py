@@ -19,10 +19,10 @@ File layout
     r stays in the result cache); the entry's ``score_file`` holds this path relative to
     ``<dir>``. Read it with :func:`load_board_score`.
 
-Entry schema (``schema`` = 1)
+Entry schema (``schema`` = 2)
 -----------------------------
 =====================  ======================================================================
-``schema``             int, 1
+``schema``             int, 2 (entries of schema 1 are still read; see below)
 ``id``                 str, 12 hex digits, unique per entry
 ``model``              str, model identifier (``rnn-relu-dos``, ``untrained/rnn-relu``...)
 ``benchmark``          str, benchmark identifier (``mec-sim.ridge``)
@@ -40,7 +40,8 @@ Entry schema (``schema`` = 1)
 ``mapping``            str: mapping name and parameters
 ``splits``             str: split-scheme identifier
 ``mecbench_version``   str
-``data_hash``          str: SHA-256 of the benchmark data (NeuralData.content_hash)
+``data_id``            str: the benchmark data's identity (:class:`mecbench.identity.DataIdentity`)
+``data_fingerprint``   [float, ...]: its fingerprint, compared with a tolerance
 ``weights_hash``       str: the model provider's fingerprint (weights and configuration)
 ``seeds``              {"model": int, "splits": int, "bootstrap": int}
 ``command``            str: the command line that produced the entry
@@ -55,6 +56,10 @@ Entry schema (``schema`` = 1)
                        kind as ``ceiled``, or ``raw`` without a ceiling)
 ``control_delta``      optional, float or null: the entry's score minus ``control_score``
 =====================  ======================================================================
+
+Entries of schema 1 carry ``data_hash`` (the SHA-256 of the data's exact bits, which differs
+between CPUs) instead of ``data_id`` and ``data_fingerprint``: they are read and shown, but
+``verify`` reports them as stale and ``compare`` refuses them until they are scored again.
 
 Concurrency
 -----------
@@ -80,6 +85,7 @@ from pathlib import Path
 from typing import Any
 
 from mecbench.errors import ConfigError, DataError
+from mecbench.identity import DataIdentity
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -108,9 +114,18 @@ __all__ = [
     "load_board_score",
     "select_entry",
     "verify_entry",
+    "entry_identity",
+    "data_difference",
+    "entries_on_same_data",
+    "SCHEMA_FIELDS",
 ]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+#: Fields that depend on an entry's schema; every other field of :data:`FIELDS` is common.
+SCHEMA_FIELDS: dict[int, dict[str, tuple[type, ...]]] = {
+    1: {"data_hash": (str,)},
+    2: {"data_id": (str,), "data_fingerprint": (list,)},
+}
 ENV_VAR = "MECBENCH_LEADERBOARD_DIR"
 LOCK_TIMEOUT_S = 120.0
 
@@ -133,7 +148,6 @@ FIELDS: dict[str, tuple[type, ...]] = {
     "mapping": (str,),
     "splits": (str,),
     "mecbench_version": (str,),
-    "data_hash": (str,),
     "weights_hash": (str,),
     "seeds": (dict,),
     "command": (str,),
@@ -297,15 +311,19 @@ def validate_entry(entry: Any) -> dict:
     """Check an entry against the schema; raises :class:`DataError` naming the field."""
     if not isinstance(entry, dict):
         raise DataError(f"an entry must be a JSON object, got {type(entry).__name__}")
-    if entry.get("schema") != SCHEMA_VERSION:
-        raise DataError(f"field 'schema' must be {SCHEMA_VERSION}, got {entry.get('schema')!r}")
-    for name, types in FIELDS.items():
+    schema = entry.get("schema")
+    if isinstance(schema, bool) or schema not in SCHEMA_FIELDS:
+        raise DataError(f"field 'schema' must be one of {sorted(SCHEMA_FIELDS)}, got {schema!r}")
+    for name, types in {**FIELDS, **SCHEMA_FIELDS[schema]}.items():
         if name not in entry:
             raise DataError(f"missing field {name!r}")
         value = entry[name]
         if isinstance(value, bool) or not isinstance(value, types):
             want = " or ".join("null" if t is type(None) else t.__name__ for t in types)
             raise DataError(f"field {name!r} must be {want}, got {value!r}")
+    if schema >= 2 and not all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                               for v in entry["data_fingerprint"]):
+        raise DataError("field 'data_fingerprint' must be a list of numbers")
     for name in ("ci", "raw_ci"):
         ci = entry[name]
         if len(ci) != 2 or not all(v is None or isinstance(v, (int, float)) for v in ci):
@@ -439,8 +457,8 @@ def entry_from_score(score, *, command: str, date: str | None = None) -> dict:
     def pair(lo: str, hi: str) -> list:
         return [clean_float(s.get(lo)), clean_float(s.get(hi))]
 
-    for name in ("model", "benchmark", "benchmark_version", "layer", "data_hash",
-                 "weights_hash", "mapping", "splits", "ceiling_method"):
+    for name in ("model", "benchmark", "benchmark_version", "layer", "data_id",
+                 "data_fingerprint", "weights_hash", "mapping", "splits", "ceiling_method"):
         if name not in attrs:
             raise DataError(f"the score lacks the attribute {name!r}; was it produced by a "
                             "mecbench Benchmark?")
@@ -461,7 +479,8 @@ def entry_from_score(score, *, command: str, date: str | None = None) -> dict:
         "mapping": str(attrs["mapping"]),
         "splits": str(attrs["splits"]),
         "mecbench_version": str(attrs.get("mecbench_version", "")),
-        "data_hash": str(attrs["data_hash"]),
+        "data_id": str(attrs["data_id"]),
+        "data_fingerprint": [float(v) for v in json.loads(str(attrs["data_fingerprint"]))],
         "weights_hash": str(attrs["weights_hash"]),
         "seeds": {"model": int(attrs.get("model_seed", 0)),
                   "splits": int(_split_seed(str(attrs["splits"]))),
@@ -550,6 +569,44 @@ def save_entry(directory: str | os.PathLike, score, *, command: str) -> dict:
 
 
 # selecting and verifying entries -----------------------------------------------------------
+def entry_identity(entry: Mapping[str, Any]) -> DataIdentity | None:
+    """The data identity an entry was scored on, or None for an entry of schema 1 (whose
+    ``data_hash`` depends on the CPU it was computed on)."""
+    if entry.get("schema", SCHEMA_VERSION) < 2:
+        return None
+    return DataIdentity(str(entry["data_id"]), tuple(float(v) for v in entry["data_fingerprint"]))
+
+
+def data_difference(entry: Mapping[str, Any], identity: DataIdentity) -> str | None:
+    """Why ``entry`` was not scored on the data of ``identity``, or None when it was."""
+    mine = entry_identity(entry)
+    if mine is None:
+        return ("the entry predates data identities (schema 1: its data hash depends on the "
+                "CPU); score it again with --save")
+    return mine.difference(identity)
+
+
+def entries_on_same_data(entries: Iterable[Mapping[str, Any]]) -> str | None:
+    """None when every entry was scored on the same benchmark version and the same data (on
+    whichever machines); else why not, naming the entries."""
+    entries = list(entries)
+    versions = sorted({e["benchmark_version"] for e in entries})
+    if len(versions) > 1:
+        return f"the entries were scored on different benchmark versions {versions}"
+    for entry in entries:
+        if entry_identity(entry) is None:
+            return (f"entry {entry['id']} ({entry['model']}@{entry['layer']}) predates data "
+                    "identities (schema 1: its data hash depends on the CPU); score it again "
+                    "with --save")
+    first = entry_identity(entries[0])
+    for other in entries[1:]:
+        why = data_difference(other, first)
+        if why is not None:
+            return (f"entries {entries[0]['id']} and {other['id']} were not scored on the same "
+                    f"data: {why}")
+    return None
+
+
 def select_entry(board: Board, spec: str) -> dict:
     """The entry named by ``spec``: an entry id, ``MODEL@LAYER`` or ``MODEL`` (the newest
     entry; the model must then have entries for one layer only).
@@ -609,8 +666,9 @@ def verify_entry(entry: Mapping[str, Any], *, tolerance: float = 1e-6, cache=Non
             return {**out, "status": "stale", "message": (
                 f"benchmark version is now {bench.version}, entry has "
                 f"{entry['benchmark_version']}")}
-        if bench.data_hash != entry["data_hash"]:
-            return {**out, "status": "stale", "message": "the benchmark data changed"}
+        why = data_difference(entry, bench.data_identity)
+        if why is not None:
+            return {**out, "status": "stale", "message": f"the benchmark data changed: {why}"}
         provider = load_model(entry["model"])
         if provider.fingerprint() != entry["weights_hash"]:
             return {**out, "status": "stale",

@@ -25,6 +25,7 @@ import numpy as np
 import xarray as xr
 
 from mecbench.errors import DataError, UnknownIdentifierError
+from mecbench.identity import DataIdentity, data_identity
 from mecbench.ratemaps import (
     DIMS,
     arena_key,
@@ -295,8 +296,17 @@ class NeuralData:
         """Total number of neuroids over arenas."""
         return sum(ds.sizes["neuroid"] for ds in self._arenas.values())
 
+    def identity(self) -> DataIdentity:
+        """The data's identity on any machine: structure compared exactly, values through a
+        fingerprint that tolerates last-bit differences (:mod:`mecbench.identity`)."""
+        return data_identity(self._arenas)
+
     def content_hash(self) -> str:
-        """SHA-256 of every value and label (not of provenance text): the data's identity."""
+        """SHA-256 of the exact bits of every value and label (not of provenance text).
+
+        Equal only for bit-identical data: computed data (generated, binned) can differ in the
+        last bits on another CPU. Use :meth:`identity` to recognise the same data anywhere.
+        """
         h = hashlib.sha256()
         for key in self.arena_names:
             ds = self._arenas[key]

@@ -18,13 +18,13 @@ from mecbench.errors import ConfigError, DataError
 
 def _entry(model="m", layer="g", raw=0.5, benchmark="mec-sim.ridge", **extra):
     entry = {
-        "schema": 1, "model": model, "benchmark": benchmark, "benchmark_version": 1,
+        "schema": 2, "model": model, "benchmark": benchmark, "benchmark_version": 1,
         "layer": layer, "raw": raw, "ceiling": 0.8,
         "ceiled": raw / 0.8 if isinstance(raw, float) else None, "ci": [0.5, 0.7],
         "raw_ci": [0.4, 0.6], "n_cells": 10, "n_cells_total": 12,
         "ceiling_method": "holdout", "mapping": "ridge(alpha=1.0)",
-        "splits": "random-tf0.2-n10-s0", "mecbench_version": "0.1.0", "data_hash": "d" * 64,
-        "weights_hash": "w" * 64, "seeds": {"model": 0, "splits": 0, "bootstrap": 0},
+        "splits": "random-tf0.2-n10-s0", "mecbench_version": "0.1.0", "data_id": "d" * 64,
+        "data_fingerprint": [1.0, 0.0], "weights_hash": "w" * 64, "seeds": {"model": 0, "splits": 0, "bootstrap": 0},
         "command": "mecbench score m mec-sim.ridge --save", "date": lb.utc_now(),
         "score_file": None,
     }
@@ -56,7 +56,11 @@ def test_nan_becomes_null_and_invalid_entries_are_refused(tmp_path):
     with pytest.raises(DataError, match="'raw'"):
         lb.append_entry(tmp_path, _entry(raw="high"))
     with pytest.raises(DataError, match="schema"):
-        lb.append_entry(tmp_path, _entry(schema=2))
+        lb.append_entry(tmp_path, _entry(schema=3))
+    with pytest.raises(DataError, match="'data_hash'"):  # schema 1 had another data field
+        lb.append_entry(tmp_path, _entry(schema=1))
+    with pytest.raises(DataError, match="data_fingerprint"):
+        lb.append_entry(tmp_path, _entry(data_fingerprint=["x"]))
     with pytest.raises(ConfigError, match="benchmark"):
         lb.append_entry(tmp_path, _entry(benchmark="../evil"))
 

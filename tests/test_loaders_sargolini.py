@@ -73,13 +73,13 @@ def test_cli_data_dir_takes_precedence_over_the_env_var(real_mec_dir, tmp_path, 
 
     doc = _ceiling_doc(capsys, "--data-dir", str(full))
     expected = registry.load("dataset", "sargolini2006", data_dir=real_mec_dir)
-    assert doc["data_hash"] == expected.content_hash()
+    assert doc["data_id"] == expected.identity().id
     assert doc["n_cells_total"] == expected.n_neuroids == 10
     assert os.environ["MECBENCH_DATA"] == str(subset)  # restored after the command
 
     doc = _ceiling_doc(capsys)  # without the option: the environment variable
-    assert doc["data_hash"] == registry.load("dataset", "sargolini2006",
-                                             data_dir=subset).content_hash()
+    assert doc["data_id"] == registry.load("dataset", "sargolini2006",
+                                           data_dir=subset).identity().id
     assert doc["n_cells_total"] == 9
 
     monkeypatch.delenv("MECBENCH_DATA")

@@ -35,6 +35,14 @@ Cell classes (see README.md for the sources of proportions and parameters):
     Non-grid spatially selective cells: 1 + Poisson(``spatial_field_density`` × box area)
     irregularly placed Gaussian fields (at most 12) of different sizes and rates (Diehl et al.
     2017); so a cell has ~2.5 fields in a 1 m box and ~8 in a 2.2 m box.
+
+Rates are computed in float64. The spike generator turns them into spike times (time
+rescaling), and a rate that differs in its last bit moves spike times by the same relative
+amount; in float32 (relative error ~1e-7, and numpy's float32 ``exp``/``cos`` differ by a few
+ulp between CPU kernels) that moved a few spikes into a neighbouring position sample on another
+CPU, so the rate maps of a few cells differed by up to 14 % in a bin. In float64 the same
+perturbation (~1e-16) moves spike times by ~1e-18 s, and the generated data agree to the last
+bits on every machine (tests/test_data_identity.py checks it under NPY_DISABLE_CPU_FEATURES).
 """
 
 from __future__ import annotations
@@ -256,7 +264,7 @@ def draw_cells(rng: np.random.Generator, p: PopulationParams, modules: dict[str,
 
 def _grid_factor(c, idx, px, py) -> np.ndarray:
     """Sum of Gaussian fields at the lattice points near each position: (len(idx), n_points)."""
-    f32 = np.float32
+    f32 = np.float64
     a1x, a1y = c["a1"][idx, 0][:, None], c["a1"][idx, 1][:, None]
     a2x, a2y = c["a2"][idx, 0][:, None], c["a2"][idx, 1][:, None]
     det = a1x * a2y - a2x * a1y
@@ -316,7 +324,7 @@ def spatial_factor(c: dict[str, np.ndarray], width: float, height: float,
 
     Returns
     -------
-    S : ndarray, shape (n_cells, nx, ny), float32
+    S : ndarray, shape (n_cells, nx, ny), float64
     xs, ys : lattice coordinates (m)
     """
     nx = int(round(width / resolution))
@@ -326,7 +334,7 @@ def spatial_factor(c: dict[str, np.ndarray], width: float, height: float,
     PX, PY = np.meshgrid(xs, ys, indexing="ij")
     px, py = PX.ravel(), PY.ravel()
     n = len(c["cell_type"])
-    S = np.ones((n, px.size), dtype=np.float32)
+    S = np.ones((n, px.size), dtype=np.float64)
     ct = c["cell_type"]
     g = np.flatnonzero(np.isin(ct, ("grid", "conjunctive")))
     for chunk in np.array_split(g, max(1, g.size // 8)):
@@ -354,7 +362,7 @@ def spatial_factor(c: dict[str, np.ndarray], width: float, height: float,
 def cell_rates(c: dict[str, np.ndarray], S: np.ndarray, resolution: float, width: float,
                height: float, x, y, head_direction, speed, *, p: PopulationParams,
                dt: float, rng: np.random.Generator, gain_step: float = 1.0) -> np.ndarray:
-    """Firing rates (Hz, float32), shape (n_samples, n_cells), along a path.
+    """Firing rates (Hz, float64), shape (n_samples, n_cells), along a path.
 
     The slow gain ``G`` is drawn every ``gain_step`` seconds and held in between (its time
     constant, 30 s by default, is much longer).
@@ -362,9 +370,9 @@ def cell_rates(c: dict[str, np.ndarray], S: np.ndarray, resolution: float, width
     n, nx, ny = S.shape
     ix = np.clip(((np.asarray(x) + width / 2) / resolution).astype(np.int64), 0, nx - 1)
     iy = np.clip(((np.asarray(y) + height / 2) / resolution).astype(np.int64), 0, ny - 1)
-    f32 = np.float32
+    f32 = np.float64
     table = np.ascontiguousarray(S.reshape(n, -1).T, dtype=f32)           # (n_points, n)
-    rate = np.take(table, ix * ny + iy, axis=0)                           # (T, n) float32
+    rate = np.take(table, ix * ny + iy, axis=0)                           # (T, n) float64
     hd = np.flatnonzero(np.isfinite(c["hd_kappa"]))
     if hd.size:
         phi = np.asarray(head_direction, dtype=f32)[:, None]

@@ -67,15 +67,17 @@ DATASETS: dict[str, tuple[str, dict, str]] = {
                       "Sargolini et al. 2006 recordings (needs --data-dir or MECBENCH_DATA)"),
 }
 
-#: Current version of each built-in benchmark.
+#: Current version of each built-in benchmark. Every mec-sim benchmark is at version 2 or
+#: more: mec-sim's data version 2 (rates in float64, the same data on every CPU) changed the
+#: data of all of them.
 VERSIONS: dict[str, int] = {
-    "mec-sim.ridge": 1,
-    "mec-sim.ridgecv": 1,
-    "mec-sim.pls": 1,
-    "mec-sim.enet": 1,
-    "mec-sim.one-to-one": 1,
-    "mec-sim.ridge-blocked": 1,
-    "mec-sim.ridge-leftright": 1,
+    "mec-sim.ridge": 2,
+    "mec-sim.ridgecv": 2,
+    "mec-sim.pls": 2,
+    "mec-sim.enet": 2,
+    "mec-sim.one-to-one": 2,
+    "mec-sim.ridge-blocked": 2,
+    "mec-sim.ridge-leftright": 2,
     "sargolini2006.ridge": 1,
     "sargolini2006.ridgecv": 1,
     "sargolini2006.enet": 1,

@@ -65,10 +65,9 @@ def _run(args) -> int:
     labels = [f"{e['model']}@{e['layer']}" for e in entries]
     if len(set(labels)) != len(labels):
         labels = [f"{e['model']}@{e['layer']}[{e['id']}]" for e in entries]
-    versions = {e["benchmark_version"] for e in entries}
-    if len(versions) > 1 or len({e["data_hash"] for e in entries}) > 1:
-        raise ConfigError("the entries were scored on different benchmark versions or data "
-                          f"(versions {sorted(versions)}); re-score them to compare")
+    why = lb.entries_on_same_data(entries)
+    if why is not None:
+        raise ConfigError(f"{why}; re-score them to compare")
     scores = {label: entry_cells(e, args.metric) for label, e in zip(labels, entries,
                                                                       strict=True)}
     results = compare_cells(scores, alpha=args.alpha, n_boot=args.n_boot, seed=args.seed)

@@ -53,25 +53,25 @@ class SweepCache(Cache):
         super().__init__(base.root, enabled=base.enabled)
         self._memory: dict[str, xr.DataArray] = {}
 
-    def get_array(self, kind, parts):
+    def get_array(self, kind, parts, *, guard=None):
         if kind == "ratemaps":
             return None
         if kind == "ceiling":
             key = cache_key(kind, parts)[0]
             if key in self._memory:
                 return self._memory[key].copy()
-            found = super().get_array(kind, parts)
+            found = super().get_array(kind, parts, guard=guard)
             if found is not None:
                 self._memory[key] = found
             return found
-        return super().get_array(kind, parts)
+        return super().get_array(kind, parts, guard=guard)
 
-    def put_array(self, kind, parts, value):
+    def put_array(self, kind, parts, value, *, guard=None):
         if kind == "ratemaps":
             return None
         if kind == "ceiling":
             self._memory[cache_key(kind, parts)[0]] = value.copy()
-        return super().put_array(kind, parts, value)
+        return super().put_array(kind, parts, value, guard=guard)
 
 
 class Runner:
