@@ -83,3 +83,13 @@ def test_a_given_arena_does_not_hide_a_wrong_unit(tmp_path):
     assert _report(nd)["1x1m"] | {"position_range_m": None} == {
         "arena_m": [1.0, 1.0], "how": "given", "sessions": 1, "position_unit": "m",
         "plausible": True, "position_range_m": None}
+
+
+@pytest.mark.parametrize("unit", ["px", float("inf"), float("nan"), 0, -0.01, None])
+def test_a_bad_position_unit_is_a_config_error(tmp_path, unit):
+    from mecbench.errors import ConfigError
+
+    _box(tmp_path / "a", 1.0, 0.01)
+    with pytest.raises(ConfigError, match=r"position_unit must be one of \['cm', 'm', 'mm'\] "
+                                          r"or a positive number of metres per unit, got"):
+        load_recordings(tmp_path / "a", position_unit=unit)

@@ -262,19 +262,16 @@ def _check_labels(files: list[MoserFile]) -> None:
     for f in files:
         by_origin.setdefault(f.origin, []).append(f)
     for origin, group in by_origin.items():
-        for what, option, label, named in (
-                ("animal", "--animal", group[0].label_animal, {f.name_rat for f in group}),
-                ("session", "--session", group[0].label_session,
-                 {(f.name_rat, f.name_session) for f in group})):
-            named.discard(None)
-            named = {n for n in named if not isinstance(n, tuple) or n[1] is not None}
+        animals = {f.name_rat for f in group if f.name_rat}
+        sessions = {"-".join(x for x in (f.name_rat, f.name_session) if x) for f in group
+                    if f.name_session}
+        for what, label, named in (("animal", group[0].label_animal, animals),
+                                   ("session", group[0].label_session, sessions)):
             if label is not None and len(named) > 1:
-                shown = sorted("-".join(x for x in n if x) if isinstance(n, tuple) else n
-                               for n in named)
                 raise ConfigError(
-                    f"{origin}: {option} {label} ({what}=) would label files of "
-                    f"{len(named)} {what}s named in the file names ({', '.join(shown[:5])}) "
-                    f"as one {what}; give one path per {what}, or no {option}"
+                    f"{origin}: --{what} {label} ({what}=) would label files of {len(named)} "
+                    f"{what}s named in the file names ({', '.join(sorted(named)[:5])}) as one "
+                    f"{what}; give one path per {what}, or no --{what}"
                 )
 
 
@@ -303,13 +300,19 @@ def _scale(position_unit) -> float:
     if isinstance(position_unit, str):
         if position_unit not in _UNITS:
             raise ConfigError(
-                f"position_unit must be one of {sorted(_UNITS)} or a number, got "
-                f"{position_unit!r}"
+                f"position_unit must be one of {sorted(_UNITS)} or a positive number of metres "
+                f"per unit, got {position_unit!r}"
             )
         return _UNITS[position_unit]
-    scale = float(position_unit)
-    if not scale > 0:
-        raise ConfigError(f"position_unit scale must be > 0, got {position_unit!r}")
+    try:
+        scale = float(position_unit)
+    except (TypeError, ValueError):
+        scale = float("nan")
+    if not (np.isfinite(scale) and scale > 0):
+        raise ConfigError(
+            f"position_unit must be one of {sorted(_UNITS)} or a positive number of metres per "
+            f"unit, got {position_unit!r}"
+        )
     return scale
 
 
