@@ -28,7 +28,13 @@ splits part        split scheme (:class:`mecbench.splits.SplitScheme`)
 (the shared sample has 10 cells in 3 rats), too few for 25 components.
 
 Every benchmark uses the inter-animal ``holdout`` ceiling (same mapping and splits) and pools
-cells over all arenas of its dataset (see :mod:`mecbench.benchmarks.base`).
+cells over all arenas of its dataset (see :mod:`mecbench.benchmarks.base`). The pool rule
+applies to all of them: an inter-animal ceiling whose smallest source pool is below
+:data:`mecbench.ceiling.MIN_SOURCE_CELLS` cells is replaced by the split-half ceiling (or kept
+and flagged unreliable without halves). It is part of the definition of the datasets whose
+pools can fall below it (:data:`CEILING_RULES`: ``sargolini2006``, whose shared sample has
+2-9 source cells per target and so uses the split-half ceiling); mec-sim's pools (500 cells)
+never do, so its definitions and ceilings are unchanged.
 
 Versions: :data:`VERSIONS` holds each benchmark's version and :data:`SPEC_HASHES` the hash of its
 definition; the test suite fails when a definition changes without a version bump.
@@ -41,9 +47,11 @@ import json
 
 from mecbench.benchmarks.base import Benchmark
 from mecbench.benchmarks.specs import MappingSpec, splits_text
+from mecbench.ceiling import MIN_SOURCE_CELLS
 from mecbench.splits import SplitScheme
 
-__all__ = ["MAPPINGS", "SPLITS", "VERSIONS", "DATASETS", "definition", "build", "spec_hash"]
+__all__ = ["MAPPINGS", "SPLITS", "VERSIONS", "DATASETS", "CEILING_RULES", "definition", "build",
+           "spec_hash"]
 
 MAPPINGS: dict[str, MappingSpec] = {
     "ridge": MappingSpec("ridge", {"alpha": 1.0}),
@@ -78,10 +86,10 @@ VERSIONS: dict[str, int] = {
     "mec-sim.one-to-one": 2,
     "mec-sim.ridge-blocked": 2,
     "mec-sim.ridge-leftright": 2,
-    "sargolini2006.ridge": 1,
-    "sargolini2006.ridgecv": 1,
-    "sargolini2006.enet": 1,
-    "sargolini2006.one-to-one": 1,
+    "sargolini2006.ridge": 2,
+    "sargolini2006.ridgecv": 2,
+    "sargolini2006.enet": 2,
+    "sargolini2006.one-to-one": 2,
 }
 
 #: Hash of each definition at its current version (see :func:`spec_hash`).
@@ -93,13 +101,16 @@ SPEC_HASHES: dict[str, str] = {
     "mec-sim.one-to-one": "77923bd27328db02",
     "mec-sim.ridge-blocked": "bc3fa3990011d7f4",
     "mec-sim.ridge-leftright": "82861c8bfeebe1cb",
-    "sargolini2006.ridge": "b04f5d09ca3d9001",
-    "sargolini2006.ridgecv": "fc3a1cd571aba541",
-    "sargolini2006.enet": "d8039d81c7e906e7",
-    "sargolini2006.one-to-one": "3f05a7a98b9df548",
+    "sargolini2006.ridge": "081efdecc91eeecd",
+    "sargolini2006.ridgecv": "43234ef8c91c31d4",
+    "sargolini2006.enet": "d03df4237ec7705f",
+    "sargolini2006.one-to-one": "c0d688cba6aba991",
 }
 
 CEILING = "holdout"
+
+#: Datasets whose definition includes the ceiling's pool rule (see the module docstring).
+CEILING_RULES: dict[str, dict] = {"sargolini2006": {"min_source_cells": MIN_SOURCE_CELLS}}
 
 
 def _split_identifier(identifier: str) -> tuple[str, str, str]:
@@ -122,8 +133,11 @@ def definition(identifier: str) -> dict:
         raise UnknownIdentifierError("benchmark", identifier, VERSIONS)
     dataset, mapping, splits = _split_identifier(identifier)
     name, kwargs, _ = DATASETS[dataset]
-    return {"dataset": name, "dataset_kwargs": kwargs, "mapping": MAPPINGS[mapping].full_key(),
-            "splits": splits_text(SPLITS[splits]), "ceiling": CEILING}
+    out = {"dataset": name, "dataset_kwargs": kwargs, "mapping": MAPPINGS[mapping].full_key(),
+           "splits": splits_text(SPLITS[splits]), "ceiling": CEILING}
+    if dataset in CEILING_RULES:
+        out["ceiling_rule"] = dict(CEILING_RULES[dataset])
+    return out
 
 
 def spec_hash(identifier: str) -> str:
@@ -159,6 +173,7 @@ def build(identifier: str) -> Benchmark:
         MAPPINGS[mapping],
         SPLITS[splits],
         ceiling=CEILING,
+        min_source_cells=CEILING_RULES.get(dataset, {}).get("min_source_cells"),
         description=_describe(identifier),
         dataset=name,
     )
