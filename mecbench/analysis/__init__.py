@@ -27,6 +27,7 @@ from mecbench.analysis.gridscore import (
     grid_score,
     grid_scores,
     grid_spacing_orientation,
+    peak_ellipse,
     rotational_correlations,
     square_score,
 )
@@ -39,7 +40,7 @@ from mecbench.analysis.head_direction_recordings import (
     head_direction_scores,
     recording_head_direction_tuning,
 )
-from mecbench.analysis.modules import ModuleAssignment, assign_modules
+from mecbench.analysis.modules import ModuleAssignment, assign_modules, grid_modules
 
 __all__ = [
     "FORMS",
@@ -52,6 +53,7 @@ __all__ = [
     "eigenspectrum",
     "fraction_grid",
     "grid_analysis",
+    "grid_modules",
     "grid_properties",
     "grid_score",
     "grid_scores",
@@ -63,6 +65,7 @@ __all__ = [
     "n_components_for_variance",
     "participation_ratio",
     "participation_ratio_of_spectrum",
+    "peak_ellipse",
     "recording_head_direction_tuning",
     "rotational_correlations",
     "square_score",

@@ -32,6 +32,11 @@ Grid spacing and orientation come from the (up to) six local maxima of the autoc
 nearest the centre, outside the central peak, refined to sub-bin precision by a parabola through
 each peak and its neighbours along x and y: spacing = median peak distance, orientation = the
 direction of the peaks modulo 60° (circular mean of 6θ, divided by 6), in degrees from the x axis.
+Ellipticity is the ratio major/minor (≥ 1; 1 = regular hexagon) of the ellipse centred on lag 0
+through those peaks (:func:`peak_ellipse`; at least five peaks), the measure of grid
+deformation that Stensola et al. (2012) found shared by the cells of a module; ``ellipse_axis``
+is the direction of its major axis (degrees in [0, 180)). A lattice stretched by a factor ``e``
+along one direction has ellipticity ``e`` along that direction.
 """
 
 from __future__ import annotations
@@ -55,6 +60,7 @@ __all__ = [
     "grid_score",
     "square_score",
     "grid_spacing_orientation",
+    "peak_ellipse",
     "grid_scores",
     "grid_properties",
     "fraction_grid",
@@ -272,10 +278,15 @@ def _chunk_analysis(ac: np.ndarray, X: int, Y: int, *, r_max: int, min_width: in
         out[f"grid_score_{form}"] = _nanmax(g)
         out[f"square_score_{form}"] = _nanmax(s)
     if want_peaks:
-        spacing, orientation, n_peaks = _peaks(ac, X, Y, inner, r_max, peak_threshold)
+        spacing, orientation, n_peaks, (px, py, valid) = _peaks(ac, X, Y, inner, r_max,
+                                                               peak_threshold)
         out["spacing_bins"] = spacing
         out["orientation"] = orientation
         out["n_peaks"] = n_peaks
+        major, minor, axis = peak_ellipse(px, py, valid)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out["ellipticity"] = major / minor
+        out["ellipse_axis"] = axis
     return out
 
 
@@ -333,7 +344,82 @@ def _peaks(ac: np.ndarray, X: int, Y: int, inner: np.ndarray, r_max: int,
     z = np.where(valid, np.exp(6j * theta), 0).sum(axis=1)
     orient = np.rad2deg(np.angle(z) / 6) % 60.0
     orientation = np.where(enough, orient, np.nan)
-    return spacing, orientation, n_peaks.astype(float)
+    return spacing, orientation, n_peaks.astype(float), (px, py, valid)
+
+
+def peak_ellipse(px, py, valid=None, *,
+                 min_points: int = 5) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Ellipse centred on the origin through the inner peaks of autocorrelograms, many at once.
+
+    An autocorrelogram is point symmetric, so the ellipse through its six inner peaks is centred
+    on lag 0: ``a x² + b xy + c y² = 1``, fitted by least squares (exact through three pairs of
+    opposite peaks). A regular hexagonal grid gives a circle; a grid stretched by a factor ``e``
+    along one axis gives an ellipse with axis ratio ``e`` whose major axis is the stretch axis.
+
+    Parameters
+    ----------
+    px, py : array_like, shape (k,) or (m, k)
+        Peak positions (any unit; lag 0 at the origin), one row per autocorrelogram.
+    valid : array_like of bool, optional
+        Which entries are peaks (default: the finite ones).
+    min_points : int
+        Fewest peaks a fit needs (at least 3; three points off one line fix the ellipse only when
+        they are not two opposite pairs, so the default asks for five of the six).
+
+    Returns
+    -------
+    major, minor : ndarray, shape (m,) (0-d for one row)
+        Semi-axes in the unit of ``px``; NaN where too few peaks, the points are degenerate
+        (e.g. two opposite pairs only) or the fitted conic is not an ellipse.
+    axis : ndarray
+        Direction of the major axis, degrees in [0, 180) from the x axis.
+    """
+    x = np.asarray(px, dtype=np.float64)
+    y = np.asarray(py, dtype=np.float64)
+    if x.shape != y.shape or x.ndim not in (1, 2):
+        raise DataError(f"px and py must have the same shape (k,) or (m, k); got {x.shape} "
+                        f"and {y.shape}")
+    if min_points < 3:
+        raise ConfigError(f"min_points must be >= 3, got {min_points}")
+    single = x.ndim == 1
+    x, y = np.atleast_2d(x), np.atleast_2d(y)
+    ok_pt = np.isfinite(x) & np.isfinite(y)
+    if valid is not None:
+        v = np.atleast_2d(np.asarray(valid, dtype=bool))
+        if v.shape != x.shape:
+            raise DataError(f"valid must have the shape of px {x.shape}; got {v.shape}")
+        ok_pt &= v
+    m = x.shape[0]
+    # work in units of each row's median peak distance (conditioning of the normal equations)
+    rad = np.where(ok_pt, np.hypot(np.where(ok_pt, x, 0), np.where(ok_pt, y, 0)), np.nan)
+    enough = ok_pt.sum(axis=1) >= min_points
+    scale = np.ones(m)
+    if enough.any():
+        scale[enough] = np.nanmedian(rad[enough], axis=1)
+    enough &= scale > 0
+    scale = np.where(enough, scale, 1.0)
+    xs = np.where(ok_pt, x, 0.0) / scale[:, None]
+    ys = np.where(ok_pt, y, 0.0) / scale[:, None]
+    design = np.stack([xs * xs, xs * ys, ys * ys], axis=-1) * ok_pt[..., None]   # (m, k, 3)
+    gram = np.einsum("mki,mkj->mij", design, design)
+    rhs = design.sum(axis=1)                                                     # A^T 1
+    w = np.linalg.eigvalsh(gram)
+    ok = enough & (w[:, 0] > 1e-9 * np.maximum(w[:, -1], 1e-300))
+    eye = np.broadcast_to(np.eye(3), gram.shape)
+    coef = np.linalg.solve(np.where(ok[:, None, None], gram, eye),
+                           np.where(ok[:, None], rhs, 0.0)[..., None])[..., 0]
+    a, b, c = coef[:, 0], coef[:, 1], coef[:, 2]
+    conic = np.stack([np.stack([a, b / 2], -1), np.stack([b / 2, c], -1)], -2)  # (m, 2, 2)
+    lam, vec = np.linalg.eigh(conic)
+    ok &= lam[:, 0] > 0
+    lam0 = np.where(ok, lam[:, 0], 1.0)
+    lam1 = np.where(ok, lam[:, 1], 1.0)
+    major = np.where(ok, scale / np.sqrt(lam0), np.nan)      # smallest eigenvalue: longest axis
+    minor = np.where(ok, scale / np.sqrt(lam1), np.nan)
+    axis = np.where(ok, np.rad2deg(np.arctan2(vec[:, 1, 0], vec[:, 0, 0])) % 180.0, np.nan)
+    if single:
+        return major[0], minor[0], axis[0]
+    return major, minor, axis
 
 
 def grid_analysis(maps, *, bin_size: float | None = None, min_overlap: int = 20,
@@ -369,7 +455,9 @@ def grid_analysis(maps, *, bin_size: float | None = None, min_overlap: int = 20,
     dict of str to ndarray, each of shape ``(n,)`` (a 0-d array for one map)
         ``grid_score_sargolini``, ``grid_score_deepmind``, ``square_score_sargolini``,
         ``square_score_deepmind``, ``inner_radius`` (bins), and with ``peaks``: ``spacing``
-        (m or bins), ``orientation`` (degrees in [0, 60)), ``n_peaks``.
+        (m or bins), ``orientation`` (degrees in [0, 60)), ``n_peaks``, ``ellipticity``
+        (major/minor axis ratio of the ellipse through the inner peaks, ≥ 1) and
+        ``ellipse_axis`` (degrees in [0, 180)).
         NaN where a map has too few visited bins.
     """
     if bin_size is None and hasattr(maps, "attrs"):
@@ -473,7 +561,7 @@ def _neuroid_coords(da: xr.DataArray) -> dict:
 
 
 def grid_properties(da: xr.DataArray, **kw) -> xr.Dataset:
-    """Grid scores, square scores, spacing (m) and orientation (deg) of every neuroid.
+    """Grid scores, square scores, spacing (m), orientation (deg) and ellipticity of every neuroid.
 
     Parameters
     ----------
@@ -495,6 +583,8 @@ def grid_properties(da: xr.DataArray, **kw) -> xr.Dataset:
     if "spacing" in ds:
         ds["spacing"].attrs["units"] = "m" if "bin_size" in da.attrs else "bins"
         ds["orientation"].attrs["units"] = "degrees"
+        ds["ellipticity"].attrs["units"] = "major/minor axis ratio"
+        ds["ellipse_axis"].attrs["units"] = "degrees"
     ds.attrs["grid_score_forms"] = "sargolini: min-max over expanding annuli; " \
         "deepmind: mean over 10 annuli (0.2n, 0.4n..1.0n)"
     return ds
