@@ -24,9 +24,12 @@ Circular orientation
 Scaling
     Each feature is expressed in units of a reference within-module spread: ``spacing_spread``
     (0.05 in log spacing, i.e. 5 %), ``orientation_spread`` (3°) and ``ellipticity_spread``
-    (0.05 in log ellipticity). Each mixture component has a full covariance, which adapts to
-    the actual spreads, so the result depends on these units only through the covariance floor
-    (0.2 reference spreads, i.e. 1 % in spacing, 0.6° in orientation) and the k-means
+    (0.05 in log ellipticity). Each mixture component has its own variance per feature
+    (diagonal covariance: the features are measured separately, and unrolled orientation is a
+    line, so no rotated axes are needed; on mec-sim the full covariance's extra parameters
+    merged modules once ellipticity was added, the diagonal one did not). The variances adapt
+    to the actual spreads, so the result depends on these units only through the variance
+    floor (0.2 reference spreads, i.e. 1 % in spacing, 0.6° in orientation) and the k-means
     initialisation; they make a difference of one unit weigh the same in every feature.
 Number of modules
     A Gaussian mixture is fitted for every ``k = 1 … max_modules`` and the ``k`` with the lowest
@@ -282,7 +285,7 @@ def assign_modules(spacing, orientation=None, ellipticity=None, *, max_modules: 
         for k in range(1, max_modules + 1):
             if x.shape[0] < k * min_cells_per_module:
                 break
-            gm = GaussianMixture(k, covariance_type="full", n_init=n_init, random_state=seed,
+            gm = GaussianMixture(k, covariance_type="diag", n_init=n_init, random_state=seed,
                                  reg_covar=_REG_UNITS)
             gm.fit(x)
             bic[k - 1] = gm.bic(x)
