@@ -56,6 +56,18 @@ __all__ = [
     "cell_mean",
     "summarize",
     "CEILING_FORMULA",
+    "MIN_SOURCE_CELLS",
+    "POOL_TOLERANCE",
+    "CEILED_WARN_ABOVE",
+    "SATURATING_FORMS",
+    "source_pool_sizes",
+    "support_summary",
+    "split_bootstrap",
+    "pool_reliable",
+    "ceiling_warnings",
+    "pool_curve",
+    "saturating",
+    "fit_saturating",
 ]
 
 INTERANIMAL_MODES = ("holdout", "pairwise")
@@ -289,3 +301,318 @@ def summarize(raw: np.ndarray, ceiling: np.ndarray | None = None, *,
     out["n_cells_low_ceiling"] = int((~ok).sum())
     out["frac_ceiled_above_1"] = float((ceiled[keep] > 1).mean()) if keep.any() else np.nan
     return out
+
+
+# ---------------------------------------------------------------------------------------------
+# What an inter-animal ceiling rests on, how uncertain it is, and when it is not used
+# ---------------------------------------------------------------------------------------------
+
+#: Smallest inter-animal source pool (cells of the other animals that predict a target cell in
+#: its arena) at which the inter-animal ceiling is used. Set with
+#: ``scripts/ceiling_pool_study.py`` on mec-sim (ridge, alpha = 1; numbers in
+#: ``docs/ceiling_pool_study.json``): in the 1 m arena, the size of the real recordings' box,
+#: 128 source cells is the smallest pool whose median ceiling is within
+#: :data:`POOL_TOLERANCE` of the full 500-cell pool's in every seed (64 cells: 14 % short;
+#: 8 cells: 60 % short). In the 2.2 m arena the curve has not saturated at 500 cells (128 cells
+#: reach about 75 % of it), so a pool of this size still underestimates a large arena's
+#: ceiling. A saturating fit to small pools does not predict the larger ones (held-out errors
+#: of 30-60 % from pools of <= 8 cells), so the ceiling is not extrapolated.
+MIN_SOURCE_CELLS = 128
+
+#: Largest accepted shortfall of a subsampled pool's median ceiling relative to the full pool's,
+#: the criterion that sets :data:`MIN_SOURCE_CELLS`.
+POOL_TOLERANCE = 0.10
+
+#: A ceiled headline above this is always printed with its reasons (:func:`ceiling_warnings`).
+CEILED_WARN_ABOVE = 1.2
+
+SATURATING_FORMS = ("hyperbolic", "sqrt-snr")
+
+
+def source_pool_sizes(neural: xr.DataArray, mode: str = "holdout"
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """Per target cell, the size of its inter-animal source pool.
+
+    Parameters
+    ----------
+    neural : DataArray (x, y, neuroid)
+        Rate maps of one arena with an ``animal`` coordinate.
+    mode : {"holdout", "pairwise"}
+        ``holdout``: the source is every other animal's cells together, so the pool is their
+        total. ``pairwise``: each other animal alone is a source and the cell's ceiling is the
+        mean over them, so the pool is the *smallest* other animal's cell count (the weakest
+        source in the mean).
+
+    Returns
+    -------
+    n_source_cells, n_source_animals : ndarray (n_cells,) of int
+        Zero for a cell whose animal is alone in the arena.
+    """
+    if mode not in INTERANIMAL_MODES:
+        raise UnknownIdentifierError("interanimal_mode", mode, INTERANIMAL_MODES)
+    if "animal" not in neural.coords:
+        raise DataError("neural rate maps lack the 'animal' coordinate")
+    animals = neural["animal"].values.astype(str)
+    names, inverse, counts = np.unique(animals, return_inverse=True, return_counts=True)
+    n_animals = names.size
+    n_source_animals = np.full(animals.size, n_animals - 1, dtype=np.int64)
+    if mode == "holdout":
+        n_source_cells = animals.size - counts[inverse]
+    else:
+        others_min = np.array([counts[np.arange(n_animals) != i].min() if n_animals > 1
+                               else 0 for i in range(n_animals)])
+        n_source_cells = others_min[inverse]
+    return np.asarray(n_source_cells, dtype=np.int64), n_source_animals
+
+
+def support_summary(n_source_cells: np.ndarray, n_source_animals: np.ndarray,
+                    n_animals: int | None = None) -> dict[str, int | float | None]:
+    """Min and median of the per-cell source pools (cells and animals) as plain numbers."""
+    cells = np.asarray(n_source_cells, dtype=np.float64)
+    animals = np.asarray(n_source_animals, dtype=np.float64)
+    if cells.size == 0:
+        return {"n_source_cells_min": None, "n_source_cells_median": None,
+                "n_source_animals_min": None, "n_animals": n_animals}
+    return {"n_source_cells_min": int(cells.min()),
+            "n_source_cells_median": float(np.median(cells)),
+            "n_source_animals_min": int(animals.min()),
+            "n_animals": n_animals}
+
+
+def split_bootstrap(per_split: np.ndarray, *, included: np.ndarray | None = None,
+                    n_boot: int = 1000, ci: float = 0.95, seed: int = 0
+                    ) -> tuple[np.ndarray, np.ndarray, float, float]:
+    """Percentile bootstrap over splits of each cell's ceiling, and of their median.
+
+    Each replicate draws ``n_splits`` splits with replacement (the same draw for every cell,
+    since the splits are shared) and takes every cell's mean over the drawn splits, ignoring
+    NaN. This measures how much a ceiling depends on which bins were held out; it does not
+    cover the sampling of cells or animals (that is the over-cells CI of the summaries).
+
+    Parameters
+    ----------
+    per_split : array (n_cells, n_splits)
+        Per-cell, per-split ceiling r.
+    included : bool array (n_cells,), optional
+        Cells that enter the pooled median (default: every cell with a finite mean).
+    n_boot, ci, seed
+        Bootstrap replicates, interval level and seed of ``numpy.random.default_rng``.
+
+    Returns
+    -------
+    cell_low, cell_high : ndarray (n_cells,)
+        Per-cell interval (NaN for cells without a defined split).
+    pooled_low, pooled_high : float
+        Interval of the median over the included cells (NaN when none).
+    """
+    if not (0 < ci < 1):
+        raise ConfigError(f"ci must lie in (0, 1); got {ci!r}")
+    if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 1:
+        raise ConfigError(f"n_boot must be a positive integer; got {n_boot!r}")
+    values = np.asarray(per_split, dtype=np.float64)
+    if values.ndim != 2:
+        raise DataError(f"per_split must be (n_cells, n_splits); got shape {values.shape}")
+    n_cells, n_splits = values.shape
+    nan = np.full(n_cells, np.nan)
+    if n_cells == 0 or n_splits == 0:
+        return nan, nan.copy(), np.nan, np.nan
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, n_splits, size=(n_boot, n_splits))
+    weights = np.zeros((n_boot, n_splits))
+    np.add.at(weights, (np.repeat(np.arange(n_boot), n_splits), draws.ravel()), 1.0)
+    finite = np.isfinite(values)
+    sums = np.where(finite, values, 0.0) @ weights.T          # (n_cells, n_boot)
+    counts = finite.astype(np.float64) @ weights.T
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means = np.where(counts > 0, sums / counts, np.nan)
+    q = [(1 - ci) / 2, (1 + ci) / 2]
+    defined = finite.any(axis=1)
+    low, high = nan.copy(), nan.copy()
+    if defined.any():
+        with np.errstate(invalid="ignore"):
+            bounds = np.nanquantile(means[defined], q, axis=1)
+        low[defined], high[defined] = bounds[0], bounds[1]
+    if included is None:
+        included = defined
+    included = np.asarray(included, dtype=bool) & defined
+    if not included.any():
+        return low, high, np.nan, np.nan
+    medians = np.nanmedian(means[included], axis=0)
+    medians = medians[np.isfinite(medians)]
+    if medians.size == 0:
+        return low, high, np.nan, np.nan
+    plo, phi = np.quantile(medians, q)
+    return low, high, float(plo), float(phi)
+
+
+def pool_reliable(n_source_cells_min: int | None, min_source_cells: int = MIN_SOURCE_CELLS
+                  ) -> bool:
+    """Whether an inter-animal ceiling whose smallest source pool is ``n_source_cells_min``
+    cells may be used (False for None: no other animal)."""
+    return n_source_cells_min is not None and int(n_source_cells_min) >= int(min_source_cells)
+
+
+def ceiling_warnings(summary: dict, *, method: str, reliable: bool | None,
+                     support: dict | None = None, requested: str | None = None,
+                     min_source_cells: int = MIN_SOURCE_CELLS,
+                     warn_above: float = CEILED_WARN_ABOVE) -> list[str]:
+    """The sentences a ceiled score must be printed with.
+
+    Parameters
+    ----------
+    summary : dict
+        A score's summary (:meth:`mecbench.score.Score.summary`).
+    method : str
+        The ceiling used (``holdout``, ``pairwise``, ``split-half`` or ``none``).
+    reliable : bool or None
+        Whether that ceiling passed the pool rule (None: unknown, e.g. an old score).
+    support : dict, optional
+        :func:`support_summary` of the inter-animal pool.
+    requested : str, optional
+        The ceiling the benchmark asked for (to say when another one was used).
+    min_source_cells, warn_above
+        The pool rule and the headline above which reasons are always given.
+
+    Returns
+    -------
+    list of str
+        Empty when there is nothing to say.
+    """
+    out: list[str] = []
+    ceiled = summary.get("ceiled_median")
+    support = support or {}
+    pool = support.get("n_source_cells_min")
+    if method in INTERANIMAL_MODES and reliable is False:
+        out.append(
+            f"unreliable ceiling: the inter-animal ceiling rests on as few as {pool} source "
+            f"cells (fewer than {min_source_cells}, where on mec-sim it is still more than "
+            f"{POOL_TOLERANCE:.0%} below its full-pool value) and the data have no split halves "
+            "to fall back on; the ceiling is underestimated and 'ceiled' overstated")
+    if ceiled is not None and np.isfinite(ceiled) and ceiled > warn_above:
+        reasons = []
+        frac = summary.get("frac_ceiled_above_1")
+        if frac is not None and np.isfinite(frac):
+            reasons.append(f"{frac:.0%} of the cells are predicted better by the model than "
+                           "by their ceiling estimate")
+        if method in INTERANIMAL_MODES:
+            if reliable is False:
+                reasons.append("the inter-animal ceiling is unreliable (see above)")
+            elif pool is not None:
+                reasons.append(f"the inter-animal ceiling rests on {pool} or more source cells "
+                               "per target, so the model may genuinely predict these cells "
+                               "better than the other animals do")
+        elif method == "split-half":
+            reasons.append("the split-half ceiling measures the agreement of two half "
+                           "sessions, which is lower than the full session's reliability "
+                           "when a half is short or unevenly covered")
+        low = summary.get("ceiling_median")
+        if low is not None and np.isfinite(low) and low < 0.3:
+            reasons.append(f"the median ceiling is low ({low:.3f}): small differences in "
+                           "raw r become large ceiled ones")
+        out.append(f"ceiled score {ceiled:.3f} is above {warn_above:g}: "
+                   + "; ".join(reasons or ["the ceiling is a finite-sample estimate"]))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Ceiling as a function of the source pool (scripts/ceiling_pool_study.py)
+# ---------------------------------------------------------------------------------------------
+
+def pool_curve(
+    neural: xr.DataArray,
+    mapping,
+    splits: SplitScheme | Sequence[Split],
+    sizes: Sequence[int],
+    *,
+    seeds: Sequence[int] = (0,),
+) -> np.ndarray:
+    """Inter-animal (holdout) ceiling of every cell with its source pool subsampled.
+
+    For each seed and target animal, the cells of every other animal in the arena are put in
+    one random order (``numpy.random.default_rng([seed, k])`` for the ``k``-th animal in sorted
+    order); the pool of size ``n`` is the first ``n`` of them, so pools are nested. Each cell's
+    ceiling is its mean over splits of the cross-validated r from that pool, through the same
+    scoring path as :func:`interanimal_consistency` (which the full pool reproduces).
+
+    Parameters
+    ----------
+    neural : DataArray (x, y, neuroid)
+        Rate maps of one arena, at least two animals.
+    mapping, splits
+        As for :func:`interanimal_consistency`.
+    sizes : sequence of int
+        Pool sizes (>= 1); a size larger than a target's pool gives NaN for its cells.
+    seeds : sequence of int
+        Independent orders of the pools.
+
+    Returns
+    -------
+    ndarray (n_seeds, n_sizes, n_cells)
+        Per-cell ceiling (NaN where undefined), cells in the order of ``neural``.
+    """
+    neural = validate_rate_maps(neural, "neural rate maps")
+    sizes = [int(s) for s in sizes]
+    if not sizes or min(sizes) < 1:
+        raise ConfigError(f"sizes must be positive integers; got {sizes}")
+    split_list = resolve_splits(splits, (neural.sizes["x"], neural.sizes["y"]))
+    values = flat_values(neural)
+    animals, order = _animal_order(neural)
+    if len(order) < 2:
+        raise DataError("pool_curve needs at least two animals in the arena")
+    out = np.full((len(seeds), len(sizes), animals.size), np.nan)
+    for s, seed in enumerate(seeds):
+        for k, target in enumerate(order):
+            cols = np.flatnonzero(animals == target)
+            pool = np.flatnonzero(animals != target)
+            pool = pool[np.random.default_rng([int(seed), k]).permutation(pool.size)]
+            for j, n in enumerate(sizes):
+                if n > pool.size:
+                    continue
+                res = predictivity_details(prepare_source(values[:, pool[:n]]),
+                                           values[:, cols], mapping, split_list)
+                out[s, j, cols] = cell_mean(res.r.T)
+    return out
+
+
+def saturating(n: np.ndarray, c_inf: float, n_half: float, form: str = "hyperbolic"
+               ) -> np.ndarray:
+    """A saturating ceiling-versus-pool curve.
+
+    ``hyperbolic``: ``c_inf * n / (n + n_half)`` (half the asymptote at ``n_half`` cells).
+    ``sqrt-snr``: ``c_inf * sqrt(n / (n + n_half))`` — the correlation reached by the best
+    linear read-out of ``n`` sources that each carry the target's signal plus independent
+    noise (signal-to-noise ratios add, so r² = c_inf² · n / (n + n_half)).
+    """
+    n = np.asarray(n, dtype=np.float64)
+    if form == "hyperbolic":
+        return c_inf * n / (n + n_half)
+    if form == "sqrt-snr":
+        return c_inf * np.sqrt(n / (n + n_half))
+    raise UnknownIdentifierError("saturating form", form, SATURATING_FORMS)
+
+
+def fit_saturating(sizes: Sequence[int], values: Sequence[float], form: str = "hyperbolic"
+                   ) -> dict[str, float | str]:
+    """Least-squares fit of :func:`saturating` to (pool size, ceiling) points.
+
+    Returns
+    -------
+    dict
+        ``form``, ``c_inf``, ``n_half`` and ``rmse`` (root mean square residual of the fit).
+    """
+    from scipy.optimize import curve_fit
+
+    if form not in SATURATING_FORMS:
+        raise UnknownIdentifierError("saturating form", form, SATURATING_FORMS)
+    n = np.asarray(sizes, dtype=np.float64)
+    y = np.asarray(values, dtype=np.float64)
+    ok = np.isfinite(n) & np.isfinite(y)
+    n, y = n[ok], y[ok]
+    if n.size < 3:
+        raise DataError(f"fit_saturating needs at least 3 finite points; got {n.size}")
+    start = (max(float(y.max()), 1e-3), float(np.median(n)))
+    params, _ = curve_fit(lambda x, c, h: saturating(x, c, h, form), n, y, p0=start,
+                          bounds=([0.0, 1e-9], [np.inf, np.inf]), maxfev=20000)
+    resid = y - saturating(n, *params, form=form)
+    return {"form": form, "c_inf": float(params[0]), "n_half": float(params[1]),
+            "rmse": float(np.sqrt(np.mean(resid ** 2)))}

@@ -18,10 +18,20 @@ Variables
     ``ceiling_median``, ``ceiled_median``, ``ceiled_ci_low``, ``ceiled_ci_high``,
     ``ratio_of_medians``, ``frac_ceiled_above_1``; counts ``n_cells``, ``n_cells_scored``,
     ``n_cells_undefined``, ``n_splits_undefined``, ``n_cells_ceiled``, ``n_cells_low_ceiling``.
+What the ceiling rests on (present when known)
+    ``ceiling_ci_low``, ``ceiling_ci_high`` (neuroid): each cell's ceiling with its percentile
+    bootstrap interval over splits (:func:`mecbench.ceiling.split_bootstrap`; per-split
+    ceilings only, i.e. inter-animal), and 0-d ``ceiling_split_ci_low``,
+    ``ceiling_split_ci_high``: the same bootstrap of the median ceiling over the cells with
+    ``ceiling_ok``. ``n_source_cells``, ``n_source_animals`` (neuroid): the inter-animal source
+    pool of each cell (:func:`mecbench.ceiling.source_pool_sizes`), summarised by 0-d
+    ``ceiling_n_source_cells_min``, ``ceiling_n_source_cells_median``,
+    ``ceiling_n_source_animals_min``.
 Attributes
     Whatever the caller passes (``model``, ``benchmark``, ``benchmark_version``, ``layer``,
-    hashes...), plus ``mecbench_version``, ``formula``, ``min_ceiling``, ``ci``, ``n_boot``,
-    ``bootstrap_seed`` and ``ceiling_kind``.
+    hashes...; a :class:`~mecbench.benchmarks.Benchmark` adds ``ceiling_requested``,
+    ``ceiling_reliable`` (0/1) and ``min_source_cells``), plus ``mecbench_version``,
+    ``formula``, ``min_ceiling``, ``ci``, ``n_boot``, ``bootstrap_seed`` and ``ceiling_kind``.
 """
 
 from __future__ import annotations
@@ -33,7 +43,14 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from mecbench.ceiling import CEILING_FORMULA, DEFAULT_MIN_CEILING, cell_mean, summarize
+from mecbench.ceiling import (
+    CEILING_FORMULA,
+    DEFAULT_MIN_CEILING,
+    cell_mean,
+    split_bootstrap,
+    summarize,
+    support_summary,
+)
 from mecbench.errors import DataError
 from mecbench.metrics import nanmedian
 from mecbench.neural_data import atomic_write
@@ -45,7 +62,10 @@ SUMMARY_KEYS = (
     "ceiling_median", "ceiled_median", "ceiled_ci_low", "ceiled_ci_high", "ratio_of_medians",
     "frac_ceiled_above_1", "n_cells", "n_cells_scored", "n_cells_undefined",
     "n_splits_undefined", "n_cells_ceiled", "n_cells_low_ceiling",
+    "ceiling_split_ci_low", "ceiling_split_ci_high", "ceiling_n_source_cells_min",
+    "ceiling_n_source_cells_median", "ceiling_n_source_animals_min",
 )
+_INT_KEYS = ("ceiling_n_source_cells_min", "ceiling_n_source_animals_min")
 
 
 def _attr(value):
@@ -86,6 +106,7 @@ class Score:
         ceiling: xr.DataArray | np.ndarray | None = None,
         *,
         ceiling_kind: str | None = None,
+        source_pool: tuple[np.ndarray, np.ndarray] | None = None,
         min_ceiling: float = DEFAULT_MIN_CEILING,
         n_boot: int = 1000,
         ci: float = 0.95,
@@ -104,6 +125,9 @@ class Score:
         ceiling_kind : str, optional
             E.g. ``"interanimal-holdout"`` or ``"split-half"``; default taken from the
             ceiling's ``ceiling`` attribute.
+        source_pool : (n_source_cells, n_source_animals), optional
+            Per-cell inter-animal source pool, in the order of ``r``'s neuroids
+            (:func:`mecbench.ceiling.source_pool_sizes`); stored with its summary.
         min_ceiling, n_boot, ci, seed
             See :func:`mecbench.ceiling.summarize`.
         **attrs
@@ -115,9 +139,9 @@ class Score:
         raw = cell_mean(r)
         ds = xr.Dataset({"r": r.rename(None).drop_attrs()})
         ds["raw"] = ("neuroid", raw)
-        ceil_values = None
+        ceil_values = per_split = None
         if ceiling is not None:
-            ceil_values, kind = _ceiling_values(ceiling, r)
+            ceil_values, kind, per_split = _ceiling_values(ceiling, r)
             ceiling_kind = ceiling_kind or kind
         summary = summarize(raw, ceil_values, min_ceiling=min_ceiling, n_boot=n_boot, ci=ci,
                             seed=seed)
@@ -126,6 +150,25 @@ class Score:
             ds["ceiling"] = ("neuroid", ceil_values)
             ds["ceiling_ok"] = ("neuroid", ok)
             ds["ceiled"] = ("neuroid", np.where(ok, raw / np.where(ok, ceil_values, 1.0), np.nan))
+            if per_split is not None:
+                low, high, plow, phigh = split_bootstrap(per_split, included=ok, n_boot=n_boot,
+                                                         ci=ci, seed=seed)
+                ds["ceiling_ci_low"] = ("neuroid", low)
+                ds["ceiling_ci_high"] = ("neuroid", high)
+                summary["ceiling_split_ci_low"] = plow
+                summary["ceiling_split_ci_high"] = phigh
+        if source_pool is not None:
+            cells, animals = (np.asarray(a, dtype=np.int64) for a in source_pool)
+            if cells.shape != raw.shape or animals.shape != raw.shape:
+                raise DataError(f"source_pool arrays have shapes {cells.shape} and "
+                                f"{animals.shape}; expected ({raw.size},)")
+            ds["n_source_cells"] = ("neuroid", cells)
+            ds["n_source_animals"] = ("neuroid", animals)
+            pool = support_summary(cells, animals)
+            if pool["n_source_cells_min"] is not None:
+                summary["ceiling_n_source_cells_min"] = pool["n_source_cells_min"]
+                summary["ceiling_n_source_cells_median"] = pool["n_source_cells_median"]
+                summary["ceiling_n_source_animals_min"] = pool["n_source_animals_min"]
         values = r.values
         per_split = nanmedian(values, axis=0) if values.size else np.array([])
         per_split = np.atleast_1d(per_split)
@@ -170,7 +213,8 @@ class Score:
         for key in SUMMARY_KEYS:
             if key in self.dataset:
                 value = self.dataset[key].values.item()
-                out[key] = int(value) if key.startswith("n_") else float(value)
+                out[key] = (int(value) if key.startswith("n_") or key in _INT_KEYS
+                            else float(value))
         return out
 
     @property
@@ -231,12 +275,18 @@ def read_score_dataset(path: str | os.PathLike) -> xr.Dataset:
     return ds
 
 
-def _ceiling_values(ceiling, r: xr.DataArray) -> tuple[np.ndarray, str | None]:
+def _ceiling_values(ceiling, r: xr.DataArray
+                    ) -> tuple[np.ndarray, str | None, np.ndarray | None]:
+    """Per-cell ceiling aligned to ``r``, its kind, and the (neuroid, split) values aligned the
+    same way when the ceiling has splits (else None)."""
     kind = None
+    per_split = None
     if isinstance(ceiling, xr.DataArray):
         kind = ceiling.attrs.get("ceiling")
         if "split" in ceiling.dims:
-            values = cell_mean(ceiling.transpose("neuroid", "split"))
+            per_split = np.asarray(ceiling.transpose("neuroid", "split").values,
+                                   dtype=np.float64)
+            values = cell_mean(per_split)
             ceiling = xr.DataArray(values, dims=("neuroid",), coords={
                 k: v for k, v in ceiling.coords.items() if v.dims == ("neuroid",)})
         if ceiling.dims != ("neuroid",):
@@ -250,9 +300,13 @@ def _ceiling_values(ceiling, r: xr.DataArray) -> tuple[np.ndarray, str | None]:
             if missing:
                 raise DataError(f"ceiling lacks {len(missing)} neuroids of the score, e.g. "
                                 f"{missing[:3]}")
-            return np.asarray(ceiling.values, dtype=np.float64)[[pos[i] for i in rid]], kind
+            take = [pos[i] for i in rid]
+            return (np.asarray(ceiling.values, dtype=np.float64)[take], kind,
+                    None if per_split is None else per_split[take])
         ceiling = ceiling.values
     values = np.asarray(ceiling, dtype=np.float64)
     if values.shape != (r.sizes["neuroid"],):
         raise DataError(f"ceiling has shape {values.shape}; expected ({r.sizes['neuroid']},)")
-    return values, kind
+    if per_split is not None and per_split.shape[0] != values.shape[0]:
+        per_split = None
+    return values, kind, per_split

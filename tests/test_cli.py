@@ -71,7 +71,8 @@ def test_score_table_and_json(env, capsys):
     code, out, _ = run(env, capsys, *score_args(env), "--layer", "all", "--no-cache")
     assert code == 0
     assert "toy-fourier on lab.ridge (version 0)" in out
-    assert "ceiling holdout" in out
+    # 10 source cells per target, below the pool rule: the split-half ceiling, with a note
+    assert "ceiling split-half" in out and "source cells per target" in out
     lines = out.splitlines()
     header = next(i for i, x in enumerate(lines) if x.startswith("layer"))
     assert [x.split()[0] for x in lines[header + 2:header + 4]] == ["low", "high"]
@@ -79,7 +80,8 @@ def test_score_table_and_json(env, capsys):
     doc = json.loads(out)
     assert code == 0 and doc["schema"] == 1 and doc["command"] == "score"
     assert doc["model"] == "toy-fourier" and doc["benchmark"] == "lab.ridge"
-    assert doc["splits"] == "random-tf0.5-n3-s0" and doc["ceiling_method"] == "holdout"
+    assert doc["splits"] == "random-tf0.5-n3-s0" and doc["ceiling_method"] == "split-half"
+    assert doc["ceiling_requested"] == "holdout" and doc["ceiling_reliable"] is True
     (layer,) = doc["layers"]
     assert layer["layer"] == "high" and layer["entry_id"] is None
     assert set(layer) >= {"raw", "raw_ci", "ceiling", "ceiled", "ci", "n_cells",
@@ -103,7 +105,8 @@ def test_ceiling_command(env, capsys):
     code, out, _ = run(env, capsys, "ceiling", env["data"], "--splits",
                        "random:train_frac=0.5,n_splits=3", "--json")
     doc = json.loads(out)
-    assert code == 0 and doc["command"] == "ceiling" and doc["ceiling_method"] == "holdout"
+    assert code == 0 and doc["command"] == "ceiling" and doc["ceiling_method"] == "split-half"
+    assert doc["ceiling_support"]["n_source_cells_min"] == 10
     assert set(doc["arenas"]) == {"0.5x0.5m", "0.6x0.6m"}
     assert doc["n_cells_total"] == 30
     assert doc["ci"][0] <= doc["median"] <= doc["ci"][1]

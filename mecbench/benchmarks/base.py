@@ -24,6 +24,13 @@ reliability from ``rate_halves``. When an arena has a single animal the inter-an
 impossible: the benchmark falls back to ``split-half`` (or to no ceiling when the data have no
 halves) and says so in :attr:`Benchmark.notes`.
 
+An inter-animal ceiling is only as good as its source pool: when the smallest pool of other
+animals' cells that predicts a target (in any arena) is below ``min_source_cells`` (default
+:data:`mecbench.ceiling.MIN_SOURCE_CELLS`, set by ``scripts/ceiling_pool_study.py``), the
+benchmark falls back to ``split-half`` where every arena has halves; otherwise it keeps the
+inter-animal ceiling, marks it unreliable (:attr:`Benchmark.ceiling_reliable`) and says so in
+the notes. :meth:`Benchmark.ceiling_support` reports the pools either way.
+
 Work units and caching
 ----------------------
 Model rate maps are computed once per (layer, arena) in this process (a network's rollout is
@@ -84,6 +91,9 @@ class Benchmark:
         Cells whose ceiling is not above this are excluded from ceiled summaries.
     per_animal : bool
         Fit the mapping per animal (reference behaviour) rather than on all cells at once.
+    min_source_cells : int, optional
+        Smallest inter-animal source pool (cells) at which an inter-animal ceiling is used;
+        default :data:`mecbench.ceiling.MIN_SOURCE_CELLS`, 0 turns the rule off.
     """
 
     def __init__(
@@ -101,6 +111,7 @@ class Benchmark:
         bootstrap_seed: int = 0,
         min_ceiling: float | None = None,
         per_animal: bool = True,
+        min_source_cells: int | None = None,
     ):
         from mecbench.ceiling import DEFAULT_MIN_CEILING
 
@@ -123,6 +134,17 @@ class Benchmark:
         self.bootstrap_seed = int(bootstrap_seed)
         self.min_ceiling = DEFAULT_MIN_CEILING if min_ceiling is None else float(min_ceiling)
         self.per_animal = bool(per_animal)
+        from mecbench.ceiling import MIN_SOURCE_CELLS
+
+        if min_source_cells is not None and (isinstance(min_source_cells, bool) or not
+                                             isinstance(min_source_cells, (int, np.integer))
+                                             or min_source_cells < 0):
+            raise ConfigError(f"min_source_cells must be an integer >= 0, got "
+                              f"{min_source_cells!r}")
+        self.min_source_cells = (MIN_SOURCE_CELLS if min_source_cells is None
+                                 else int(min_source_cells))
+        self._ceiling_reliable: bool | None = None
+        self._support: dict | None = None
         self._ceiling_method: str | None = None
         self.notes: list[str] = []
         #: How to rebuild an ad-hoc benchmark (path and specifications); None when registered.
@@ -167,28 +189,127 @@ class Benchmark:
         return self._ceiling_method
 
     def _resolve_ceiling(self) -> str:
+        from mecbench.ceiling import pool_reliable
+
         method = self.requested_ceiling
         data = self.neural_data
+        self._ceiling_reliable = None
         if method in ("holdout", "pairwise"):
             lonely = [a for a in data.arena_names if len(data.animals(a)) < 2]
+            has_halves = all(data.halves(a) is not None for a in data.arena_names)
             if lonely:
-                has_halves = all(data.halves(a) is not None for a in data.arena_names)
                 which = ", ".join(lonely)
                 if has_halves:
                     self.notes.append(
                         f"arena {which} has a single animal, so the inter-animal ceiling is "
                         "impossible; the split-half ceiling (Spearman-Brown corrected) is used")
+                    self._ceiling_reliable = True
                     return "split-half"
                 self.notes.append(
                     f"arena {which} has a single animal and the data have no split halves: "
                     "no ceiling can be computed, scores are raw only")
                 return "none"
+            support = self.ceiling_support()
+            pool = support["n_source_cells_min"]
+            if not pool_reliable(pool, self.min_source_cells):
+                why = (f"the {method} inter-animal ceiling would rest on as few as {pool} "
+                       f"source cells per target (median {support['n_source_cells_median']:g}, "
+                       f"{support['n_animals']} animals), fewer than the "
+                       f"{self.min_source_cells} it needs (on mec-sim, pools that small "
+                       "underestimate the ceiling; see mecbench.ceiling.MIN_SOURCE_CELLS)")
+                if has_halves:
+                    self.notes.append(f"{why}: the split-half ceiling (Spearman-Brown "
+                                      "corrected) is used instead")
+                    self._ceiling_reliable = True
+                    return "split-half"
+                self.notes.append(f"{why}, and the data have no split halves to fall back on: "
+                                  "the ceiling is kept but UNRELIABLE (too low, so 'ceiled' is "
+                                  "overstated)")
+                self._ceiling_reliable = False
+                return method
+            self._ceiling_reliable = True
         if method == "split-half":
             missing = [a for a in data.arena_names if data.halves(a) is None]
             if missing:
                 raise DataError(f"benchmark {self.identifier}: --ceiling split-half needs "
                                 f"'rate_halves', missing in arena(s) {', '.join(missing)}")
+            self._ceiling_reliable = True
         return method
+
+    @property
+    def ceiling_reliable(self) -> bool | None:
+        """False when the ceiling used is an inter-animal one whose smallest source pool is
+        below ``min_source_cells`` (no split halves to fall back on); True for any other
+        ceiling; None without a ceiling."""
+        _ = self.ceiling_method
+        return self._ceiling_reliable
+
+    def ceiling_support(self) -> dict[str, Any] | None:
+        """What an inter-animal ceiling of these data rests on: per target cell, the number of
+        source cells and source animals (:func:`mecbench.ceiling.source_pool_sizes`, mode of
+        the requested ceiling, ``holdout`` for ``split-half``), summarised pooled and per
+        arena. None when no arena has two animals.
+
+        Returns
+        -------
+        dict
+            ``mode``, ``n_source_cells_min``, ``n_source_cells_median``,
+            ``n_source_animals_min``, ``n_animals`` (distinct animals in the data),
+            ``min_source_cells`` (the rule), ``reliable_pool`` (the smallest pool meets the
+            rule), ``arenas`` (the same per arena) and ``per_cell``: arena ->
+            (neuroid ids, n_source_cells, n_source_animals).
+        """
+        from mecbench.ceiling import pool_reliable, source_pool_sizes, support_summary
+
+        if self._support is not None:
+            return self._support
+        data = self.neural_data
+        mode = self.requested_ceiling if self.requested_ceiling in ("holdout", "pairwise") \
+            else "holdout"
+        arenas = [a for a in data.arena_names if len(data.animals(a)) >= 2]
+        if not arenas:
+            return None
+        per_cell, per_arena, all_cells, all_animals = {}, {}, [], []
+        for arena in arenas:
+            rate = data.rate(arena)
+            cells, animals = source_pool_sizes(rate, mode)
+            per_cell[arena] = (rate["neuroid_id"].values.astype(str), cells, animals)
+            per_arena[arena] = support_summary(cells, animals, len(data.animals(arena)))
+            all_cells.append(cells)
+            all_animals.append(animals)
+        names = set()
+        for arena in data.arena_names:
+            names.update(str(a) for a in data.animals(arena))
+        out = {"mode": mode, **support_summary(np.concatenate(all_cells),
+                                               np.concatenate(all_animals), len(names))}
+        out["min_source_cells"] = self.min_source_cells
+        out["reliable_pool"] = pool_reliable(out["n_source_cells_min"], self.min_source_cells)
+        out["arenas"] = per_arena
+        out["per_cell"] = per_cell
+        self._support = out
+        return out
+
+    def _source_pool_of(self, r: xr.DataArray) -> tuple[np.ndarray, np.ndarray] | None:
+        """Per-cell (n_source_cells, n_source_animals) aligned to a pooled result ``r``; None
+        unless the ceiling used is an inter-animal one."""
+        import pandas as pd
+
+        if self.ceiling_method not in ("holdout", "pairwise"):
+            return None
+        support = self.ceiling_support()
+        n = r.sizes["neuroid"]
+        cells = np.zeros(n, dtype=np.int64)
+        animals = np.zeros(n, dtype=np.int64)
+        arena_of = r["arena"].values.astype(str)
+        recorded = r["recorded_id"].values.astype(str)
+        for arena, (ids, c, a) in support["per_cell"].items():
+            rows = np.flatnonzero(arena_of == arena)
+            pos = pd.Index(ids).get_indexer(recorded[rows])
+            if (pos < 0).any():
+                raise DataError(f"benchmark {self.identifier}: scored cells missing from the "
+                                f"recordings of arena {arena}")
+            cells[rows], animals[rows] = c[pos], a[pos]
+        return cells, animals
 
     # keys ---------------------------------------------------------------------------------
     def key_parts(self) -> dict[str, Any]:
@@ -241,18 +362,29 @@ class Benchmark:
 
     def ceiling_score(self, *, cache=None, parallel=None, progress: ProgressFn | None = None
                       ) -> dict[str, Any]:
-        """Summary of the ceiling: per arena and pooled median with a bootstrap 95 % CI."""
-        from mecbench.ceiling import cell_mean
+        """Summary of the ceiling: per arena and pooled median with a bootstrap 95 % CI over
+        cells and (inter-animal ceilings) over splits (``split_ci``), what it rests on
+        (``support``: :meth:`ceiling_support` without the per-cell part), the ceiling asked
+        for (``requested``) and whether the one used passed the pool rule (``reliable``)."""
+        from mecbench.ceiling import cell_mean, split_bootstrap
         from mecbench.metrics import bootstrap_median_ci, nanmedian
 
         ceiling = self.ceiling(cache=cache, parallel=parallel, progress=progress)
+        support = self.ceiling_support()
         out: dict[str, Any] = {"benchmark": self.identifier, "version": self.version,
                                "method": self.ceiling_method, "notes": list(self.notes),
+                               "requested": self.requested_ceiling,
+                               "reliable": self.ceiling_reliable,
+                               "support": None if support is None else {
+                                   k: v for k, v in support.items() if k != "per_cell"},
                                "arenas": {}}
         if ceiling is None:
-            out.update(median=None, ci=[None, None], n_cells=0, n_cells_total=0)
+            out.update(median=None, ci=[None, None], split_ci=[None, None], n_cells=0,
+                       n_cells_total=0)
             return out
-        values = (cell_mean(ceiling) if "split" in ceiling.dims
+        per_split = (np.asarray(ceiling.transpose("neuroid", "split").values, dtype=np.float64)
+                     if "split" in ceiling.dims else None)
+        values = (cell_mean(per_split) if per_split is not None
                   else np.asarray(ceiling.values, dtype=np.float64))
         arenas = ceiling["arena"].values.astype(str)
         groups = [("all", np.ones(values.size, dtype=bool))] + [
@@ -263,6 +395,12 @@ class Benchmark:
             summary = {"median": _num(nanmedian(v)), "ci": [_num(lo), _num(hi)],
                        "n_cells": int(np.isfinite(v).sum()), "n_cells_total": int(v.size),
                        "n_cells_low": int((~(v > self.min_ceiling)).sum())}
+            split_ci = [None, None]
+            if per_split is not None:
+                *_, slo, shi = split_bootstrap(per_split[mask], included=v > self.min_ceiling,
+                                               n_boot=self.n_boot, seed=self.bootstrap_seed)
+                split_ci = [_num(slo), _num(shi)]
+            summary["split_ci"] = split_ci
             if name == "all":
                 out.update(summary)
             else:
@@ -401,6 +539,10 @@ class Benchmark:
         return Score.from_results(
             r, ceiling,
             ceiling_kind=None if ceiling is None else ceiling.attrs.get("ceiling"),
+            source_pool=self._source_pool_of(r),
+            ceiling_requested=self.requested_ceiling,
+            ceiling_reliable=self.ceiling_reliable,
+            min_source_cells=self.min_source_cells,
             min_ceiling=self.min_ceiling, n_boot=self.n_boot, seed=self.bootstrap_seed,
             model=provider.identifier, benchmark=self.identifier,
             benchmark_version=self.version, layer=layer, data_hash=self.data_hash,

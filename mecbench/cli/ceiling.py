@@ -30,9 +30,12 @@ def _run(args) -> int:
     doc = {"schema": opt.JSON_SCHEMA_VERSION, "command": "ceiling",
            "benchmark": bench.identifier, "benchmark_version": bench.version,
            "mapping": bench.mapping.text, "splits": bench.splits.identifier,
-           "ceiling_method": summary["method"], "notes": summary["notes"],
+           "ceiling_method": summary["method"], "ceiling_requested": summary["requested"],
+           "ceiling_reliable": summary["reliable"], "ceiling_support": summary["support"],
+           "notes": summary["notes"],
            "min_ceiling": bench.min_ceiling, "data_hash": bench.data_hash,
-           "median": summary["median"], "ci": summary["ci"], "n_cells": summary["n_cells"],
+           "median": summary["median"], "ci": summary["ci"], "split_ci": summary["split_ci"],
+           "n_cells": summary["n_cells"],
            "n_cells_total": summary["n_cells_total"],
            "n_cells_low": summary.get("n_cells_low", 0),
            "arenas": summary["arenas"]}
@@ -43,14 +46,25 @@ def _run(args) -> int:
           f"with mapping {bench.mapping.text}, splits {bench.splits.identifier}")
     for note in summary["notes"]:
         print(f"note: {note}")
+    support = summary["support"]
+    if support is not None:
+        used = summary["method"] in ("holdout", "pairwise")
+        state = ("" if not used else
+                 " (reliable)" if summary["reliable"] else " (UNRELIABLE)")
+        print(f"inter-animal source pool{state}: source cells per target min "
+              f"{support['n_source_cells_min']}, median {support['n_source_cells_median']:g} "
+              f"(rule: >= {support['min_source_cells']}), at least "
+              f"{support['n_source_animals_min']} source animals of {support['n_animals']}"
+              + ("" if used else "; not used"))
     if summary["method"] == "none":
         return 0
     rows = [["all", opt.fmt(doc["median"]), opt.fmt_ci(doc["ci"]),
+             opt.fmt_ci(doc["split_ci"]),
              f"{doc['n_cells']}/{doc['n_cells_total']}", str(doc["n_cells_low"])]]
     for name, a in summary["arenas"].items():
-        rows.append([name, opt.fmt(a["median"]), opt.fmt_ci(a["ci"]),
+        rows.append([name, opt.fmt(a["median"]), opt.fmt_ci(a["ci"]), opt.fmt_ci(a["split_ci"]),
                      f"{a['n_cells']}/{a['n_cells_total']}", str(a["n_cells_low"])])
-    print(opt.table(rows, ["arena", "median", "95% CI", "cells",
+    print(opt.table(rows, ["arena", "median", "95% CI (cells)", "95% CI (splits)", "cells",
                            f"ceiling <= {bench.min_ceiling:g}"]))
     print("Cells whose ceiling is not above the threshold are left out of ceiled scores.")
     return 0

@@ -69,10 +69,21 @@ def run_score(model: str, benchmark, *, layer: str | None = None, seed: int = 0,
     return provider, scores
 
 
-def _layer_doc(layer: str, score, entry: dict | None) -> dict:
+def _layer_doc(layer: str, score, entry: dict | None, bench=None) -> dict:
+    from mecbench.ceiling import ceiling_warnings
     from mecbench.leaderboard import clean_float
 
     s = score.summary()
+    support = None
+    if "ceiling_n_source_cells_min" in s:
+        support = {"n_source_cells_min": s["ceiling_n_source_cells_min"],
+                   "n_source_cells_median": clean_float(s["ceiling_n_source_cells_median"]),
+                   "n_source_animals_min": s["ceiling_n_source_animals_min"]}
+    method = bench.ceiling_method if bench is not None else None
+    warnings = [] if bench is None else ceiling_warnings(
+        s, method=method, reliable=bench.ceiling_reliable,
+        support=_public_support(bench), requested=bench.requested_ceiling,
+        min_source_cells=bench.min_source_cells)
     return {
         "layer": layer,
         "raw": clean_float(s.get("raw_median")),
@@ -86,7 +97,19 @@ def _layer_doc(layer: str, score, entry: dict | None) -> dict:
         "frac_ceiled_above_1": clean_float(s.get("frac_ceiled_above_1")),
         "entry_id": entry["id"] if entry else None,
         "score_file": (f"{entry['_dir']}/{entry['score_file']}" if entry else None),
+        "ceiling_split_ci": [clean_float(s.get("ceiling_split_ci_low")),
+                             clean_float(s.get("ceiling_split_ci_high"))],
+        "ceiling_support": support,
+        "warnings": warnings,
     }
+
+
+def _public_support(bench) -> dict | None:
+    """The benchmark's ceiling support without its per-cell arrays (JSON-ready)."""
+    support = bench.ceiling_support()
+    if support is None:
+        return None
+    return {k: v for k, v in support.items() if k != "per_cell"}
 
 
 def _run(args) -> int:
@@ -108,7 +131,8 @@ def _run(args) -> int:
         command = opt.command_line()
         for layer, score in scores.items():
             entries[layer] = lb.save_entry(directory, score, command=command)
-    layers = [_layer_doc(layer, score, entries.get(layer)) for layer, score in scores.items()]
+    layers = [_layer_doc(layer, score, entries.get(layer), bench)
+              for layer, score in scores.items()]
     doc = {
         "schema": opt.JSON_SCHEMA_VERSION,
         "command": "score",
@@ -118,6 +142,9 @@ def _run(args) -> int:
         "mapping": bench.mapping.text,
         "splits": bench.splits.identifier,
         "ceiling_method": bench.ceiling_method,
+        "ceiling_requested": bench.requested_ceiling,
+        "ceiling_reliable": bench.ceiling_reliable,
+        "ceiling_support": _public_support(bench),
         "notes": list(bench.notes),
         "data_hash": bench.data_hash,
         "weights_hash": provider.fingerprint(),
@@ -134,9 +161,11 @@ def _run(args) -> int:
           f"{bench.ceiling_method}")
     for note in bench.notes:
         print(f"note: {note}")
-    rows = [[d["layer"], opt.fmt(d["raw"]), opt.fmt(d["ceiling"]), opt.fmt(d["ceiled"]),
+    mark = " (unreliable)" if bench.ceiling_reliable is False else ""
+    rows = [[d["layer"], opt.fmt(d["raw"]), opt.fmt(d["ceiling"]) + mark, opt.fmt(d["ceiled"]),
              opt.fmt_ci(d["ci"]), f"{d['n_cells']}/{d['n_cells_total']}"] for d in layers]
     print(opt.table(rows, ["layer", "raw", "ceiling", "ceiled", "95% CI (ceiled)", "cells"]))
+    _print_ceiling_basis(bench, layers)
     if bench.ceiling_method == "none":
         print("no ceiling: 'ceiled' is undefined; 'raw' is the median per-cell Pearson r")
     for layer, entry in entries.items():
@@ -149,3 +178,25 @@ def _run(args) -> int:
             print(f"mecbench: error: layer {layer}: {err}", file=sys.stderr)
         return 2
     return 0
+
+
+def _print_ceiling_basis(bench, layers: list[dict]) -> None:
+    """What the ceiling rests on, and every warning of every layer."""
+    method = bench.ceiling_method
+    support = _public_support(bench)
+    if method in ("holdout", "pairwise") and support is not None:
+        lo, hi = layers[0]["ceiling_split_ci"] if layers else (None, None)
+        state = "reliable" if bench.ceiling_reliable else "UNRELIABLE"
+        print(f"ceiling ({state}): {method} inter-animal; source cells per target: min "
+              f"{support['n_source_cells_min']}, median {support['n_source_cells_median']:g} "
+              f"(rule: >= {bench.min_source_cells}), from at least "
+              f"{support['n_source_animals_min']} other animals of {support['n_animals']}; "
+              f"95% CI of the median ceiling over splits {opt.fmt_ci([lo, hi])}")
+    elif method == "split-half":
+        pool = ("" if support is None else
+                f"; the inter-animal ceiling was not used (source cells per target: min "
+                f"{support['n_source_cells_min']}, median {support['n_source_cells_median']:g})")
+        print(f"ceiling: split-half reliability (Spearman-Brown corrected) per cell{pool}")
+    for d in layers:
+        for text in d["warnings"]:
+            print(f"warning: layer {d['layer']}: {text}")
