@@ -301,6 +301,12 @@ def test_modules_from_noisy_rate_maps():
     assert all(r.n_modules == 3 for r in no_e.values())
     sp_only = grid_modules(da, features=("spacing",), seed=0)
     assert all(r.n_modules == 2 for r in sp_only.values())
+    # a plain stack (one animal's maps, no neuroid labels) is one group, ids are indices
+    r1 = np.flatnonzero(animal == "r1")
+    plain = grid_modules(stack[..., r1], bin_size=BIN, seed=0)
+    assert list(plain) == ["all"]
+    np.testing.assert_array_equal(plain["all"].labels, found["r1"].labels)
+    np.testing.assert_array_equal(plain["all"].ids, np.arange(r1.size))
     with pytest.raises(ConfigError, match="unknown module features"):
         grid_modules(da, features=("phase",))
     with pytest.raises(DataError, match="session"):

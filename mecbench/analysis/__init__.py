@@ -1,5 +1,5 @@
-"""Spatial analysis of rate maps: autocorrelograms, grid scores, spacing/orientation, grid
-modules, border scores, head-direction tuning and effective dimensionality.
+"""Spatial analysis of rate maps: autocorrelograms, grid scores, spacing/orientation/ellipticity,
+grid modules, border scores, head-direction tuning and effective dimensionality.
 
 Every function takes one map ``(X, Y)`` or a stack ``(X, Y, n)`` (the layout of rate-map
 arrays, NaN = unvisited) and is vectorised over the stack; the ``*_scores`` / ``grid_properties``
