@@ -3,6 +3,8 @@ autocorrelogram peaks, against closed forms and simulations with known ground tr
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from scipy.stats import circmean, gmean
@@ -16,9 +18,12 @@ from mecbench.analysis import (
     peak_ellipse,
 )
 from mecbench.errors import ConfigError, DataError
+from mecbench.loaders import load_recordings
 from mecbench.ratemaps import make_rate_maps
 
 BIN = 0.05
+REAL_MEC = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "real-mec" \
+    / "sargolini-1m-box"
 
 
 def stretch_matrix(e: float, axis_deg: float) -> np.ndarray:
@@ -311,3 +316,24 @@ def test_modules_from_noisy_rate_maps():
         grid_modules(da, features=("phase",))
     with pytest.raises(DataError, match="session"):
         grid_modules(da, by="session")
+
+
+def test_real_grid_cells_of_one_session_are_one_module():
+    """The seven grid cells of rat 10073 (one session, tetrodes 1-4; Sargolini et al. 2006)
+    are one module; the other two rats have one grid cell each."""
+    if not REAL_MEC.is_dir():
+        pytest.skip("../shared/data/real-mec is not available")
+    data = load_recordings(REAL_MEC, arena=1.0, bin_size=0.025)
+    rates = data.rate(data.arena_names[0])
+    props = grid_properties(rates)
+    found = grid_modules(rates, seed=0)
+    res = found["10073"]
+    mine = rates["animal"].values.astype(str) == "10073"
+    grid = props["grid_score_sargolini"].values[mine] > 0.3
+    assert grid.sum() == 7
+    assert res.n_modules == 1 and ((res.labels == 0) == grid).all()
+    o = props["orientation"].values[mine][grid]
+    assert circ_err(res.orientations[0], circmean(o, high=60)) < 1e-9
+    assert circ_err(o, res.orientations[0]).max() < 3      # co-modular: one orientation
+    assert res.spacings[0] == pytest.approx(gmean(props["spacing"].values[mine][grid]))
+    assert {k: r.n_modules for k, r in found.items()} == {"10073": 1, "11207": 1, "11343": 1}
