@@ -318,3 +318,26 @@ def test_the_rule_leaves_mec_sim_unchanged():
     ok = np.isfinite(ceiling) & (ceiling > bench.min_ceiling)
     for entry in current:
         assert entry["ceiling"] == pytest.approx(float(np.median(ceiling[ok])), abs=1e-9)
+
+
+def test_pool_study_script_supports_the_rule(tmp_path, capsys):
+    """A small run of scripts/ceiling_pool_study.py (1 seed, 2 splits): it writes its numbers
+    and plot, and in the 1 m arena the rule's pool is within the tolerance of the full pool
+    while the pools of the real sample (<= 9 cells) are far below it."""
+    import importlib.util
+
+    from mecbench.ceiling import POOL_TOLERANCE
+
+    spec = importlib.util.spec_from_file_location(
+        "ceiling_pool_study", REPO / "scripts" / "ceiling_pool_study.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.main(["--seeds", "1", "--splits", "2", "--out-dir", str(tmp_path)]) == 0
+    assert "MIN_SOURCE_CELLS" in capsys.readouterr().out
+    result = json.loads((tmp_path / "ceiling_pool_study.json").read_text())
+    assert (tmp_path / "ceiling_pool_study.png").stat().st_size > 10_000
+    one_m = result["arenas"]["1x1m"]
+    assert result["min_source_cells_rule"] == MIN_SOURCE_CELLS
+    assert one_m["ratio_at_rule_min_over_seeds"] >= 1 - POOL_TOLERANCE
+    ratio = dict(zip(result["sizes"], one_m["ratio_min_over_seeds"], strict=True))
+    assert ratio[8] < 0.6 and ratio[result["sizes"][-1]] == 1.0
