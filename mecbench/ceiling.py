@@ -24,6 +24,16 @@ Ceiled scores (see :func:`summarize`)
     noisy, finite-sample estimate (and inter-animal consistency is limited by how many cells
     the other animals contribute), so it is not a hard upper bound. The fraction of cells above 1
     is reported so that this is visible.
+
+What a ceiling rests on (see :func:`source_pool_sizes`, :func:`split_bootstrap`)
+    Every inter-animal ceiling is reported with its source pool (cells of the other animals per
+    target; animals) and a bootstrap CI over splits. The ceiling grows with the pool
+    (:func:`pool_curve`; ``scripts/ceiling_pool_study.py`` measures it on mec-sim), so below
+    :data:`MIN_SOURCE_CELLS` source cells a benchmark does not use it: it falls back to the
+    split-half ceiling where halves exist and otherwise flags it unreliable
+    (:class:`mecbench.benchmarks.Benchmark`). :func:`ceiling_warnings` gives the sentences a
+    score must be printed with, including the reasons for any ceiled median above
+    :data:`CEILED_WARN_ABOVE`.
 """
 
 from __future__ import annotations

@@ -20,8 +20,8 @@ Two ways to use the curve are checked:
   (the real recordings' box), and the JSON gives each arena's shortfall at that pool.
 
 Writes ``docs/ceiling_pool_study.json`` (every number) and ``docs/ceiling_pool_study.png``.
-Run: ``python scripts/ceiling_pool_study.py`` (about 2 minutes on 2 cores; ``--seeds`` and
-``--splits`` trade time for precision).
+Run: ``python scripts/ceiling_pool_study.py`` (about a minute on 2 cores once mec-sim is
+cached; ``--seeds`` and ``--splits`` trade time for precision).
 """
 
 from __future__ import annotations
