@@ -641,12 +641,19 @@ def verify_entry(entry: Mapping[str, Any], *, tolerance: float = 1e-6, cache=Non
                  parallel=None, benchmarks: dict | None = None) -> dict:
     """Re-run an entry and compare it with what the board says.
 
-    Returns a dict with ``status`` (``"ok"``, ``"mismatch"``, ``"stale"`` or ``"error"``),
-    ``message`` and, when re-run, ``max_abs_diff`` (over raw, ceiling, ceiled and, when the
-    score file exists, every per-cell raw score).
+    Returns a dict with ``status``, ``message`` and, when re-computed, ``max_abs_diff`` (over
+    raw, ceiling, ceiled and, when the score file exists, every per-cell raw score):
 
-    ``stale`` means the entry no longer describes the current benchmark or model (its benchmark
-    version, data hash or weights hash differs), so it cannot reproduce.
+    ``"ok"``
+        re-computed, equal within ``tolerance`` (on any machine: the entry's data identity
+        matches the benchmark's, see :mod:`mecbench.identity`);
+    ``"mismatch"``
+        re-computed, different: the code no longer gives the entry's scores;
+    ``"stale"``
+        not re-computed: the data, the benchmark (version) or the model (weights or
+        configuration) changed since the entry was scored, so it cannot reproduce;
+    ``"error"``
+        the entry could not be re-computed (a missing model or data, a failing mapping).
     """
     import numpy as np
 
@@ -664,15 +671,16 @@ def verify_entry(entry: Mapping[str, Any], *, tolerance: float = 1e-6, cache=Non
         bench = benchmarks[key]
         if bench.version != entry["benchmark_version"]:
             return {**out, "status": "stale", "message": (
-                f"benchmark version is now {bench.version}, entry has "
-                f"{entry['benchmark_version']}")}
+                f"not re-computed: the benchmark changed (version {bench.version} now, "
+                f"{entry['benchmark_version']} in the entry)")}
         why = data_difference(entry, bench.data_identity)
         if why is not None:
-            return {**out, "status": "stale", "message": f"the benchmark data changed: {why}"}
+            return {**out, "status": "stale",
+                    "message": f"not re-computed: the benchmark data changed ({why})"}
         provider = load_model(entry["model"])
         if provider.fingerprint() != entry["weights_hash"]:
             return {**out, "status": "stale",
-                    "message": "the model's weights or configuration changed"}
+                    "message": "not re-computed: the model's weights or configuration changed"}
         score = bench.score_layers(provider, [entry["layer"]], seed=entry["seeds"]["model"],
                                    cache=cache, parallel=parallel)[entry["layer"]]
     except MecbenchError as err:
@@ -701,7 +709,9 @@ def verify_entry(entry: Mapping[str, Any], *, tolerance: float = 1e-6, cache=Non
     worst = max(diffs.values(), default=0.0)
     out["max_abs_diff"] = worst
     if worst <= tolerance:
-        return {**out, "status": "ok", "message": f"reproduced (max |diff| {worst:.1e})"}
+        return {**out, "status": "ok", "message": (
+            f"re-computed, equal within {tolerance:g} (max |diff| {worst:.1e})")}
     bad = ", ".join(f"{k} {entry.get(k, '')}->{fresh.get(k, '')}" if k in fresh
                     else f"{k} |diff| {v:.2e}" for k, v in diffs.items() if v > tolerance)
-    return {**out, "status": "mismatch", "message": f"does not reproduce: {bad}"}
+    return {**out, "status": "mismatch", "message": (
+        f"re-computed, different (max |diff| {worst:.1e} > {tolerance:g}): {bad}")}

@@ -280,3 +280,90 @@ def test_a_cache_written_on_another_cpu_serves_the_same_data_here(tmp_path, data
                                                                cache=cache)
     assert here is not None and cache.hits == 1
     assert float(here["raw"].median()) == pytest.approx(float(there), abs=1e-12)
+
+
+# verify and compare ---------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def board_env(tmp_path_factory):
+    from benchkit import write_plugin
+
+    from mecbench.cli.main import main
+
+    root = tmp_path_factory.mktemp("identity-board")
+    plugin = write_plugin(root)
+    data = make_neural_data(n_cells=5).save(root / "lab.nc")
+    board = root / "board"
+    for model in ("toy-fourier", "toy-bumps"):
+        code = main(["--plugin", str(plugin), "-q", "score", model, str(data), "--splits",
+                     "random:train_frac=0.5,n_splits=3", "--save", "--leaderboard-dir",
+                     str(board)])
+        assert code == 0
+    return {"plugin": str(plugin), "board": board}
+
+
+def _cli(board_env, capsys, *args, entries=None):
+    from mecbench.cli.main import main
+
+    board = board_env["board"]
+    if entries is not None:
+        path = board / "lab.ridge.jsonl"
+        original = path.read_text()
+        path.write_text("".join(json.dumps(e) + "\n" for e in entries))
+    try:
+        code = main(["--plugin", board_env["plugin"], *args, "--leaderboard-dir", str(board)])
+    finally:
+        if entries is not None:
+            path.write_text(original)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _entries(board_env) -> list[dict]:
+    text = (board_env["board"] / "lab.ridge.jsonl").read_text()
+    return [json.loads(line) for line in text.splitlines()]
+
+
+def test_compare_accepts_entries_scored_on_another_machine(board_env, capsys):
+    fourier, bumps = _entries(board_env)
+    elsewhere = dict(bumps, data_fingerprint=[v + 1e-13 for v in bumps["data_fingerprint"]])
+    code, out, err = _cli(board_env, capsys, "compare", "toy-fourier", "toy-bumps", "-b",
+                          "lab.ridge", "--n-boot", "200", entries=[fourier, elsewhere])
+    assert code == 0, err
+
+
+def test_compare_refuses_entries_scored_on_other_data(board_env, capsys):
+    fourier, bumps = _entries(board_env)
+    other = dict(bumps, data_fingerprint=[v + 1e-6 for v in bumps["data_fingerprint"]])
+    code, _, err = _cli(board_env, capsys, "compare", "toy-fourier", "toy-bumps", "-b",
+                        "lab.ridge", entries=[fourier, other])
+    assert code == 2 and "not scored on the same data" in err and "values differ" in err
+    legacy = {k: v for k, v in bumps.items() if k not in ("data_id", "data_fingerprint")}
+    legacy.update(schema=1, data_hash="d" * 64)
+    code, _, err = _cli(board_env, capsys, "compare", "toy-fourier", "toy-bumps", "-b",
+                        "lab.ridge", entries=[fourier, legacy])
+    assert code == 2 and "schema 1" in err
+
+
+def test_verify_tells_changed_data_from_equal_and_different_scores(board_env, capsys):
+    fourier, bumps = _entries(board_env)
+    changed = dict(bumps, id="0123456789ab",
+                   data_fingerprint=[v + 1e-6 for v in bumps["data_fingerprint"]])
+    different = dict(fourier, id="ba9876543210", raw=fourier["raw"] + 0.01)
+    legacy = {k: v for k, v in bumps.items() if k not in ("data_id", "data_fingerprint")}
+    legacy.update(schema=1, data_hash="d" * 64, id="00000000000a")
+    code, out, _ = _cli(board_env, capsys, "leaderboard", "verify", "lab.ridge", "--json",
+                        entries=[fourier, changed, different, legacy])
+    doc = json.loads(out)
+    assert code == 1
+    by_id = {r["id"]: r for r in doc["results"]}
+    assert by_id[fourier["id"]]["status"] == "ok"
+    assert by_id[fourier["id"]]["max_abs_diff"] <= 1e-12
+    assert "equal within" in by_id[fourier["id"]]["message"]
+    assert by_id[changed["id"]]["status"] == "stale"
+    assert "data changed" in by_id[changed["id"]]["message"]
+    assert by_id[changed["id"]]["max_abs_diff"] is None
+    assert by_id[different["id"]]["status"] == "mismatch"
+    assert by_id[different["id"]]["max_abs_diff"] == pytest.approx(0.01, rel=1e-6)
+    assert "re-computed, different" in by_id[different["id"]]["message"]
+    assert by_id[legacy["id"]]["status"] == "stale"
+    assert "schema 1" in by_id[legacy["id"]]["message"]

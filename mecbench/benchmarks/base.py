@@ -124,7 +124,7 @@ class Benchmark:
         self.identifier = str(identifier)
         self.version = version
         self._data = data
-        self._data_hash: str | None = None
+        self._data_identity = None
         self.mapping = mapping
         self.splits = splits
         self.requested_ceiling = parse_ceiling(ceiling)
@@ -170,11 +170,17 @@ class Benchmark:
         return self._data
 
     @property
-    def data_hash(self) -> str:
-        """Content hash of the recordings."""
-        if self._data_hash is None:
-            self._data_hash = self.neural_data.content_hash()
-        return self._data_hash
+    def data_identity(self):
+        """The recordings' :class:`~mecbench.identity.DataIdentity` (the same on any machine
+        for the same data)."""
+        if self._data_identity is None:
+            self._data_identity = self.neural_data.identity()
+        return self._data_identity
+
+    @property
+    def data_id(self) -> str:
+        """The recordings' identity string (:attr:`DataIdentity.id`)."""
+        return self.data_identity.id
 
     @property
     def arenas(self) -> list[str]:
@@ -317,7 +323,7 @@ class Benchmark:
         return {
             "benchmark": self.identifier,
             "benchmark_version": self.version,
-            "data_hash": self.data_hash,
+            "data_id": self.data_id,
             "mapping": self.mapping.key(),
             "splits": self.splits.identifier,
             "ceiling": self.ceiling_method,
@@ -340,7 +346,7 @@ class Benchmark:
             return None
         cache = cache if cache is not None else Cache()
         parts = {"what": "ceiling", **self.key_parts()}
-        found = cache.get_array("ceiling", parts)
+        found = cache.get_array("ceiling", parts, guard=self.data_identity)
         if found is not None:
             return found
         progress = progress or _quiet
@@ -357,7 +363,7 @@ class Benchmark:
         pooled = pool_arenas(list(zip(self.arenas, results, strict=True)))
         pooled.name = "ceiling"
         pooled.attrs["ceiling"] = results[0].attrs.get("ceiling", method)
-        cache.put_array("ceiling", parts, pooled)
+        cache.put_array("ceiling", parts, pooled, guard=self.data_identity)
         return pooled
 
     def ceiling_score(self, *, cache=None, parallel=None, progress: ProgressFn | None = None
@@ -439,7 +445,8 @@ class Benchmark:
         from mecbench.score import Score
 
         cache = cache if cache is not None else Cache()
-        return cache.fetch("score", self._score_parts(provider, layer, seed), Score.load)
+        return cache.fetch("score", self._score_parts(provider, layer, seed), Score.load,
+                           guard=self.data_identity)
 
     def score_layers(
         self,
@@ -529,7 +536,8 @@ class Benchmark:
                     continue
                 r = pool_arenas(list(zip(self.arenas, per_arena, strict=True)))
                 score = self._make_score(r, ceiling, provider, layer, seed)
-                cache.store("score", self._score_parts(provider, layer, seed), score.save)
+                cache.store("score", self._score_parts(provider, layer, seed), score.save,
+                            guard=self.data_identity)
                 scores[layer] = score
         return {layer: scores[layer] for layer in layers}
 
@@ -545,7 +553,8 @@ class Benchmark:
             min_source_cells=self.min_source_cells,
             min_ceiling=self.min_ceiling, n_boot=self.n_boot, seed=self.bootstrap_seed,
             model=provider.identifier, benchmark=self.identifier,
-            benchmark_version=self.version, layer=layer, data_hash=self.data_hash,
+            benchmark_version=self.version, layer=layer, data_id=self.data_id,
+            data_fingerprint=json.dumps(list(self.data_identity.fingerprint)),
             weights_hash=provider.fingerprint(), mapping=self.mapping.text,
             splits=self.splits.identifier, ceiling_method=self.ceiling_method,
             model_seed=int(seed), arenas=list(self.arenas),

@@ -33,7 +33,7 @@ def _run(args) -> int:
            "ceiling_method": summary["method"], "ceiling_requested": summary["requested"],
            "ceiling_reliable": summary["reliable"], "ceiling_support": summary["support"],
            "notes": summary["notes"],
-           "min_ceiling": bench.min_ceiling, "data_hash": bench.data_hash,
+           "min_ceiling": bench.min_ceiling, "data_id": bench.data_id,
            "median": summary["median"], "ci": summary["ci"], "split_ci": summary["split_ci"],
            "n_cells": summary["n_cells"],
            "n_cells_total": summary["n_cells_total"],

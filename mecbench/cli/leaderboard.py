@@ -32,8 +32,12 @@ def register(subparsers) -> None:
     verify = sub.add_parser(
         "verify", help="re-run entries and report those that do not reproduce",
         description="Re-run every entry (fresh computation in a temporary cache) and compare "
-                    "raw, ceiling, ceiled and the per-cell scores with the stored ones. Exit "
-                    "code 1 when any entry is stale, does not reproduce or fails.")
+                    "raw, ceiling, ceiled and the per-cell scores with the stored ones. Each "
+                    "entry is 'ok' (re-computed, equal within the tolerance), 'mismatch' "
+                    "(re-computed, different), 'stale' (not re-computed: the data, benchmark "
+                    "version or model changed) or 'error'. Entries scored on another machine "
+                    "verify here when their data identity matches. Exit code 1 when any entry "
+                    "is not 'ok'.")
     verify.add_argument("benchmark", nargs="?", default=None,
                         help="benchmark identifier (default: every board)")
     verify.add_argument("--model", action="append", default=None, metavar="MODEL",
@@ -42,6 +46,8 @@ def register(subparsers) -> None:
                         help="largest accepted absolute difference (default 1e-6)")
     verify.add_argument("--latest", action="store_true",
                         help="only the newest entry of each model and layer")
+    verify.add_argument("--entry", action="append", default=None, metavar="ID",
+                        help="only the entry with this id (repeatable)")
     opt.add_board_option(verify)
     opt.add_json_option(verify)
     opt.add_parallel_options(verify)
@@ -126,6 +132,8 @@ def _verify(args) -> int:
             entries = board.latest() if args.latest else board.entries
             if args.model:
                 entries = [e for e in entries if e["model"] in args.model]
+            if args.entry:
+                entries = [e for e in entries if e["id"] in args.entry]
             for entry in entries:
                 res = lb.verify_entry(entry, tolerance=args.tolerance, cache=cache,
                                       parallel=parallel, benchmarks=benchmarks)

@@ -146,7 +146,7 @@ def _run(args) -> int:
         "ceiling_reliable": bench.ceiling_reliable,
         "ceiling_support": _public_support(bench),
         "notes": list(bench.notes),
-        "data_hash": bench.data_hash,
+        "data_id": bench.data_id,
         "weights_hash": provider.fingerprint(),
         "seeds": {"model": args.seed, "splits": bench.splits.seed,
                   "bootstrap": bench.bootstrap_seed},
