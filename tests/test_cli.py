@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from benchkit import make_neural_data, write_plugin
 
+from mecbench.benchmarks import get_benchmark
 from mecbench.cli.main import build_parser, main
 from mecbench.leaderboard import load_board_score
 
@@ -61,7 +62,7 @@ def test_lists(capsys):
     doc = json.loads(capsys.readouterr().out)
     assert doc["schema"] == 1 and doc["command"] == "benchmarks"
     row = next(r for r in doc["benchmarks"] if r["name"] == "mec-sim.ridge")
-    assert row["version"] == 1 and row["description"]
+    assert row["version"] == get_benchmark("mec-sim.ridge").version and row["description"]
     assert main(["datasets", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["command"] == "datasets" and isinstance(doc["datasets"], list)
