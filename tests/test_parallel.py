@@ -232,29 +232,38 @@ def toy(tmp_path_factory):
     return registry.load("model", "toy-fourier")
 
 
-def _toy_bench(data) -> Benchmark:
-    return Benchmark("toy.ridge", 0, data, parse_mapping("ridge:alpha=1.0"), SPLITS, n_boot=100)
+def _toy_bench(data, ceiling: str) -> Benchmark:
+    return Benchmark("toy.ridge", 0, data, parse_mapping("ridge:alpha=1.0"), SPLITS,
+                     ceiling=ceiling, n_boot=100)
 
 
-def test_benchmark_on_dask_matches_serial_and_loky_without_data_in_graphs(toy, monkeypatch):
-    data = make_neural_data(n_animals=3, n_cells=20, arenas=((1.0, 1.0), (1.2, 1.2)))
+# enough cells for the inter-animal ceiling's pool rule, or the split-half ceiling
+@pytest.mark.parametrize(("n_cells", "ceiling"), [(70, "holdout"), (20, "split-half")])
+def test_benchmark_on_dask_matches_serial_and_loky_without_data_in_graphs(
+        toy, monkeypatch, n_cells, ceiling):
+    data = make_neural_data(n_animals=3, n_cells=n_cells, arenas=((1.0, 1.0), (1.2, 1.2)))
+    assert _toy_bench(data, ceiling).ceiling_method == ceiling
     layers = ["low", "high"]
-    serial = _toy_bench(data).score_layers(toy, layers, cache=Cache(enabled=False))
-    loky = _toy_bench(data).score_layers(toy, layers, cache=Cache(enabled=False),
+    serial = _toy_bench(data, ceiling).score_layers(toy, layers, cache=Cache(enabled=False))
+    loky = _toy_bench(data, ceiling).score_layers(toy, layers, cache=Cache(enabled=False),
                                          parallel=ParallelConfig(jobs=2))
     threshold = min(data.rate(a).nbytes for a in data.arena_names) // 2
     with _local_cluster() as cluster:
         config = ParallelConfig(backend="dask", scheduler=cluster.scheduler_address)
         with _graphs_and_scatters(monkeypatch, f"{threshold}B") as (caught, scattered):
-            dask_scores = _toy_bench(data).score_layers(toy, layers, cache=Cache(enabled=False),
-                                                        parallel=config)
+            dask_scores = _toy_bench(data, ceiling).score_layers(
+                toy, layers, cache=Cache(enabled=False), parallel=config)
     assert _large_graph_warnings(caught) == []
-    # every arena's recordings once for the ceiling (one unit each) and once, to every worker,
-    # for the scores (used by both layers); every (layer, arena) model map once
-    sent = sorted(("maps" if "model" in x.attrs else "rate", broadcast)
-                  for payloads, broadcast in scattered for x in payloads)
+    # for the ceiling, every arena's payload of its method once (one unit each: the rate maps,
+    # or the split halves); for the scores, every arena's rate maps once to every worker (both
+    # layers use them) and every (layer, arena) model map once
+    def kind(x):
+        return "maps" if "model" in x.attrs else "halves" if "half" in x.dims else "rate"
+
+    sent = sorted((kind(x), broadcast) for payloads, broadcast in scattered for x in payloads)
+    used = "halves" if ceiling == "split-half" else "rate"
     n_arenas = len(data.arena_names)
-    assert sent == sorted([("rate", False)] * n_arenas + [("rate", True)] * n_arenas
+    assert sent == sorted([(used, False)] * n_arenas + [("rate", True)] * n_arenas
                           + [("maps", False)] * (len(layers) * n_arenas))
     for layer in layers:
         xr.testing.assert_identical(serial[layer].dataset, loky[layer].dataset)

@@ -351,12 +351,14 @@ class Benchmark:
             return found
         progress = progress or _quiet
         data = self.neural_data
-        # payloads by reference: a dask cluster gets each once, not inside every task
+        # payloads by reference (a dask cluster gets each once, not inside every task), and
+        # only the one the method uses: the rate maps, or the split halves
         halves = method == "split-half"
-        shared = {("rate", a): data.rate(a) for a in self.arenas}
-        shared.update({("halves", a): data.halves(a) for a in self.arenas if halves})
-        units = [(method, Shared(("rate", a)), Shared(("halves", a)) if halves else None,
-                  self.mapping, self.splits) for a in self.arenas]
+        kind = "halves" if halves else "rate"
+        shared = {(kind, a): data.halves(a) if halves else data.rate(a) for a in self.arenas}
+        units = [(method, None if halves else Shared((kind, a)),
+                  Shared((kind, a)) if halves else None, self.mapping, self.splits)
+                 for a in self.arenas]
         progress("ceiling", 0, len(units))
         results = run_units(_ceiling_unit, units, parallel, shared=shared,
                             progress=lambda k: progress("ceiling", k, len(units)))
