@@ -33,7 +33,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import xarray as xr
-from sklearn.base import clone
 
 from mecbench.errors import ConfigError, DataError, ModelError
 from mecbench.metrics import (
@@ -340,6 +339,8 @@ def predictivity_details(
         Yg = np.where(v[src_ok, None], Y[np.ix_(src_ok, cols)], 0.0)
         group_mapping = mapping
         if target_params:
+            from sklearn.base import clone  # heavy: only when per-target parameters are fit
+
             group_mapping = clone(mapping).set_params(
                 **{k: vals[cols] for k, vals in target_params.items()})
         try:

@@ -50,7 +50,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import signal
 
 __all__ = ["CELL_TYPES", "PopulationParams", "draw_modules", "draw_cells", "spatial_factor",
            "cell_rates", "WALLS"]
@@ -389,6 +388,8 @@ def cell_rates(c: dict[str, np.ndarray], S: np.ndarray, resolution: float, width
         a = np.exp(-per * dt / p.gain_noise_tau)
         eps = rng.standard_normal((m, n)) * np.sqrt(1 - a * a)
         eps[0] = rng.standard_normal(n)
+        from scipy import signal  # imported on first simulation, not on import
+
         z = signal.lfilter([1.0], [1.0, -a], eps, axis=0)
         gain = np.exp(p.gain_noise_sd * z - p.gain_noise_sd**2 / 2).astype(f32)
         rate *= np.repeat(gain, per, axis=0)[:T]

@@ -35,7 +35,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import signal, special, stats
 
 __all__ = ["MotionParams", "Session", "simulate_sessions", "movement_statistics"]
 
@@ -87,6 +86,8 @@ def _ou(rng: np.random.Generator, n_steps: int, tau: float, dt: float) -> np.nda
     a = np.exp(-dt / tau)
     eps = rng.standard_normal(n_steps) * np.sqrt(1 - a * a)
     eps[0] = rng.standard_normal()
+    from scipy import signal  # imported on first simulation, not on import
+
     # z_0 ~ N(0, 1); z_t = a z_{t-1} + eps_t (an exact AR(1) filter)
     return signal.lfilter([1.0], [1.0, -a], eps)
 
@@ -95,6 +96,8 @@ def _walk(rng: np.random.Generator, width: float, height: float, n_steps: int,
           speed_factor: float, p: MotionParams) -> tuple[np.ndarray, ...]:
     """One session: body position, heading and speed per step (scalar loop over time; the
     process is sequential, and plain floats are faster here than small numpy arrays)."""
+    from scipy import special, stats  # imported on first simulation, not on import
+
     z = _ou(rng, n_steps, p.speed_tau, p.dt)
     u = np.clip(special.ndtr(z), 1e-9, 1 - 1e-9)
     base_speed = (stats.gamma.ppf(u, p.speed_shape, scale=p.speed_scale) * speed_factor).tolist()

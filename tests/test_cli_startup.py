@@ -1,0 +1,95 @@
+"""Listing commands and a warm score import no heavy library that their work does not need
+(the import graph is checked, not time: tests/perf/bench_startup.py measures the time)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from benchkit import make_neural_data, write_plugin
+
+from mecbench.cli.main import main
+
+PERF = Path(__file__).parent / "perf"
+
+# imported only where work needs them (the layering contract allows them inside functions)
+HEAVY = ("sklearn", "scipy.stats", "scipy.signal", "torch", "matplotlib", "statsmodels",
+         "pynwb")
+
+_PROBE = ("import json, sys; from mecbench.cli.main import main; code = main(sys.argv[1:]); "
+          "sys.stdout.flush(); print('@@' + json.dumps([code, sorted(sys.modules)]))")
+
+
+def _imported(argv: list[str], cwd: Path) -> set[str]:
+    """The modules a `mecbench` command imported, run in a new process."""
+    proc = subprocess.run([sys.executable, "-c", _PROBE, *argv], capture_output=True,
+                          text=True, cwd=cwd, timeout=600)
+    marker = [line for line in proc.stdout.splitlines() if line.startswith("@@")]
+    assert marker, proc.stderr[-2000:]
+    code, modules = json.loads(marker[-1][2:])
+    assert code == 0, proc.stderr[-2000:]
+    return set(modules)
+
+
+@pytest.mark.parametrize("argv", [["models"], ["benchmarks"], ["datasets"], ["cache", "info"]],
+                         ids=" ".join)
+def test_listings_import_no_heavy_library(argv, tmp_path):
+    modules = _imported(argv, tmp_path)
+    assert [h for h in (*HEAVY, "dask") if h in modules] == []
+
+
+BENCHMARK_PLUGIN = """
+from mecbench import registry
+from mecbench.benchmarks import Benchmark
+from mecbench.benchmarks.specs import MappingSpec
+from mecbench.neural_data import NeuralData
+from mecbench.splits import SplitScheme
+
+
+def lab_ridge():
+    \"\"\"A lab's own benchmark: its recordings, ridge, random splits.\"\"\"
+    return Benchmark("lab.ridge", 1, lambda: NeuralData.load({data!r}),
+                     MappingSpec("ridge", {{"alpha": 1.0}}),
+                     SplitScheme("random", train_frac=0.5, n_splits=3), ceiling="split-half")
+
+
+registry.register("benchmark", "lab.ridge", lab_ridge)
+"""
+
+
+def test_warm_score_imports_no_heavy_library(tmp_path, capsys):
+    models = write_plugin(tmp_path)
+    data = make_neural_data(n_cells=5).save(tmp_path / "lab.nc")
+    bench = tmp_path / "lab_benchmark.py"
+    bench.write_text(BENCHMARK_PLUGIN.format(data=str(data)))
+    argv = ["--plugin", str(models), "-q", "score", "toy-fourier", "lab.ridge",
+            "--plugin", str(bench)]
+    assert main(argv) == 0                    # fills the cache (this process imports all)
+    computed = capsys.readouterr().out
+    assert "toy-fourier on lab.ridge (version 1)" in computed
+    modules = _imported(argv, tmp_path)       # a new process finds every result cached
+    assert [h for h in HEAVY if h in modules] == []
+    # control: the same probe sees the libraries a computation needs
+    assert "sklearn" in _imported([*argv, "--no-cache"], tmp_path)
+    assert main(argv) == 0
+    assert capsys.readouterr().out == computed   # the cached result is the computed one
+
+
+def test_bench_startup_quick_run_prints_the_table(capsys):
+    spec = importlib.util.spec_from_file_location("bench_startup", PERF / "bench_startup.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    assert bench.main(["--quick"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[:2] == ["command", "wall"]
+    rows = {line.split("  ")[0].strip(): line for line in lines[1:-1]}
+    assert set(rows) == {"python -c pass", "mecbench --help", "mecbench models",
+                         "mecbench benchmarks", "mecbench datasets"}
+    # the baseline's ratio to itself, and every listing's heavy libraries at most xarray
+    assert rows["python -c pass"].split()[5] == "1.0"
+    assert all(line.rstrip().endswith(("none", "xarray", "xarray, netCDF4"))
+               for line in rows.values())
