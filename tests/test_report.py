@@ -157,6 +157,79 @@ def test_empty_board_and_escaping(tmp_path):
     assert "<script" not in page
 
 
+def _meta(page: str) -> str:
+    return re.search(r'<p class="meta">(.*?)</p>', page).group(1)
+
+
+def test_boards_are_named_by_role_and_paths_only_when_asked(board, tmp_path, monkeypatch):
+    import shutil as sh
+
+    root = str(board["root"])
+    page = _report(board, options={"gallery_models": 0})
+    assert root not in page
+    assert "from a directory you passed;" in _meta(page)
+    assert f"Benchmark {board['benchmark']}: 3 entries" in _meta(page)
+    shown = _report(board, options={"gallery_models": 0}, show_paths=True)
+    assert f"a directory you passed ({board['dir']})" in _meta(shown)
+    # the same board as the user's own board, found through $XDG_DATA_HOME, beside the shipped
+    # reference board (read by default), or found through $MECBENCH_LEADERBOARD_DIR
+    own = tmp_path / "xdg" / "mecbench" / "leaderboards"
+    sh.copytree(board["dir"], own)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    shipped = lb.shipped_board_dir()
+    page = build_report(board["benchmark"], directories=[shipped, own],
+                        options={"gallery_models": 0})
+    assert "from the shipped reference board and your board;" in _meta(page)
+    assert str(tmp_path) not in page and str(shipped) not in page
+    monkeypatch.setenv("MECBENCH_LEADERBOARD_DIR", str(board["dir"]))
+    page = build_report(board["benchmark"], directories=lb.read_dirs(), passed=False,
+                        options={"gallery_models": 0})
+    assert "from the board in $MECBENCH_LEADERBOARD_DIR;" in _meta(page)
+    two = build_report(board["benchmark"], directories=[board["dir"], tmp_path],
+                       options={"gallery_models": 0})
+    assert "from a directory you passed (1) and a directory you passed (2);" in _meta(two)
+
+
+def test_unreadable_lines_are_placed_by_role(board, tmp_path):
+    import shutil as sh
+
+    directory = tmp_path / "damaged"
+    sh.copytree(board["dir"], directory)
+    path = lb.board_path(directory, board["benchmark"])
+    with open(path, "a") as fh:
+        fh.write("{not json\n")
+    page = build_report(board["benchmark"], directories=[directory],
+                        options={"gallery_models": 0})
+    assert f"a directory you passed: {path.name}" in page and str(directory) not in page
+    shown = build_report(board["benchmark"], directories=[directory],
+                         options={"gallery_models": 0}, show_paths=True)
+    assert str(path) in shown
+
+
+def test_title(board):
+    page = _report(board, options={"gallery_models": 0}, title="Lab meeting <3 June>")
+    assert "<title>Lab meeting &lt;3 June&gt;</title>" in page
+    assert "<h1>Lab meeting &lt;3 June&gt;</h1>" in page
+    assert f"Benchmark {board['benchmark']}:" in _meta(page)   # still named in the header
+    default = _report(board, options={"gallery_models": 0})
+    assert f"<h1>mecbench report: {board['benchmark']}</h1>" in default
+
+
+def test_report_command_title_and_paths(board, tmp_path, capsys):
+    from mecbench.cli.main import main
+
+    out = tmp_path / "r.html"
+    argv = ["report", "--benchmark", board["benchmark"], "-o", str(out), "--gallery-models",
+            "0", "--leaderboard-dir", str(board["dir"]), "--title", "Our models"]
+    assert main(argv) == 0
+    page = out.read_text()
+    assert "<h1>Our models</h1>" in page and str(board["root"]) not in page
+    assert "from a directory you passed;" in _meta(page)
+    assert main([*argv, "--show-paths"]) == 0
+    assert f"a directory you passed ({board['dir']})" in _meta(out.read_text())
+    capsys.readouterr()
+
+
 def _chromium() -> str | None:
     for name in ("chromium", "chromium-browser", "google-chrome", "chrome"):
         path = shutil.which(name)

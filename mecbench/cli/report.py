@@ -1,4 +1,5 @@
-"""``mecbench report --benchmark B -o FILE.html``: a static HTML report of a leaderboard."""
+"""``mecbench report --benchmark B -o FILE.html [--title TEXT] [--show-paths]``: a static HTML
+report of a leaderboard, naming the boards it read by role (paths only with --show-paths)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,12 @@ def register(subparsers) -> None:
                         help="cells per model in the gallery (default 4)")
     parser.add_argument("--metric", default=None, choices=("ceiled", "raw"),
                         help="score shown in figures (default ceiled when available)")
+    parser.add_argument("--title", default=None, metavar="TEXT",
+                        help="title of the page (default: mecbench report: BENCHMARK)")
+    parser.add_argument("--show-paths", action="store_true",
+                        help="name the boards and files read with their local paths (by "
+                             "default they are named by role: the shipped reference board, "
+                             "your board, a directory you passed)")
     opt.add_board_option(parser)
     opt.add_cache_option(parser)
     opt.add_json_option(parser)
@@ -46,7 +53,8 @@ def _run(args) -> int:
     path = write_report(args.benchmark, args.output, directories=dirs,
                         options={"gallery_models": args.gallery_models,
                                  "gallery_cells": args.gallery_cells, "metric": args.metric},
-                        cache=opt.cache_from_args(args))
+                        cache=opt.cache_from_args(args), title=args.title,
+                        show_paths=args.show_paths, passed=bool(args.leaderboard_dir))
     if args.json:
         opt.print_json({"schema": opt.JSON_SCHEMA_VERSION, "command": "report",
                         "benchmark": args.benchmark, "output": str(path.resolve())})

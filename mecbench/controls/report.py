@@ -56,7 +56,7 @@ def controls_section(ctx):
         return None
     doc, path = found
     parts = [
-        f'<p class="meta">From <code>{esc(path)}</code> (benchmark version '
+        f'<p class="meta">From <code>{esc(ctx.place(path))}</code> (benchmark version '
         f"{esc(doc.get('benchmark_version'))}, dimensions {esc(doc['dims'])}, seeds "
         f"{esc(doc['seeds'])}). Effective dimensionality (ED) is the participation ratio of the "
         f"rate-map covariance and the grid fraction the share of units with grid score > 0.3, "

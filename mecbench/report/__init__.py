@@ -26,6 +26,11 @@ section, write such a function and register it::
 model providers (:meth:`ReportContext.provider`) and their rate maps through the result cache
 (:meth:`ReportContext.model_maps`). A section that raises is replaced by a short note naming
 the error, so one failing figure never loses the whole report.
+
+Boards and files are named by role, not by path (the report is meant to be shared): "the
+shipped reference board", "your board" (``~/.local/share/mecbench/leaderboards``), "the board
+in $MECBENCH_LEADERBOARD_DIR" or "a directory you passed" (:func:`board_role`). A section that
+mentions a file shows :meth:`ReportContext.place` of it; ``show_paths=True`` adds the paths.
 """
 
 from __future__ import annotations
@@ -46,6 +51,7 @@ __all__ = [
     "register_section",
     "build_report",
     "write_report",
+    "board_role",
     "figure_img",
     "html_table",
     "esc",
@@ -68,6 +74,10 @@ class ReportContext:
     options : dict
         ``gallery_models`` (models in the rate-map gallery), ``gallery_cells`` (cells per
         model), ``metric`` (``"ceiled"`` or ``"raw"``).
+    roles : dict
+        The role of each board directory (str of the directory -> e.g. "your board").
+    show_paths : bool
+        Whether the report may show local paths.
     """
 
     benchmark_id: str
@@ -75,6 +85,8 @@ class ReportContext:
     entries: list[dict]
     options: dict = field(default_factory=dict)
     cache: Any = None
+    roles: dict = field(default_factory=dict)
+    show_paths: bool = False
     _scores: dict = field(default_factory=dict)
     _providers: dict = field(default_factory=dict)
     _benchmark: Any = None
@@ -113,6 +125,21 @@ class ReportContext:
         """The model's rate maps on one of the benchmark's arenas (through the cache)."""
         return self.benchmark.model_maps(self.provider(model), layer, arena, seed=seed,
                                          cache=self.cache)
+
+    def place(self, path: str | os.PathLike) -> str:
+        """How the report names a file: its board's role and its path inside the board
+        (e.g. "your board: controls/mec-sim.ridge.json"), or the full path with
+        ``show_paths``; a file outside every board is named by its file name."""
+        path = Path(path)
+        if self.show_paths:
+            return str(path)
+        for directory, role in self.roles.items():
+            try:
+                inside = path.relative_to(directory)
+            except ValueError:
+                continue
+            return f"{role}: {inside.as_posix()}"
+        return path.name
 
     @property
     def metric(self) -> str:
@@ -159,8 +186,57 @@ def _sort_key(entry: dict, metric: str):
     return (value is None, -(value or 0.0), entry["model"], entry["layer"])
 
 
+def _same_dir(a: str | os.PathLike, b: str | os.PathLike) -> bool:
+    return os.path.realpath(os.path.expanduser(a)) == os.path.realpath(os.path.expanduser(b))
+
+
+def board_role(directory: str | os.PathLike, *, passed: bool = False) -> str:
+    """What a board directory is, in words that hold on anyone's machine.
+
+    Parameters
+    ----------
+    directory : path
+    passed : bool
+        The directory was named explicitly (``--leaderboard-dir``, ``directories=``) rather
+        than found through ``$MECBENCH_LEADERBOARD_DIR``.
+
+    Returns
+    -------
+    str
+        "the shipped reference board", "your board", "the board in
+        $MECBENCH_LEADERBOARD_DIR" or "a directory you passed".
+    """
+    from mecbench import leaderboard as lb
+
+    shipped = lb.shipped_board_dir()
+    if shipped is not None and _same_dir(directory, shipped):
+        return "the shipped reference board"
+    if _same_dir(directory, lb.user_board_dir()):
+        return "your board"
+    env = os.environ.get(lb.ENV_VAR)
+    if not passed and env and _same_dir(directory, env):
+        return "the board in $MECBENCH_LEADERBOARD_DIR"
+    return "a directory you passed"
+
+
+def _roles(dirs: list[Path], passed: bool) -> dict[str, str]:
+    """Each directory's role; roles that repeat are numbered."""
+    names = [board_role(d, passed=passed) for d in dirs]
+    out = {}
+    for d, name in zip(dirs, names, strict=True):
+        if names.count(name) > 1:
+            name = f"{name} ({names[:len(out) + 1].count(name)})"
+        out[str(d)] = name
+    return out
+
+
+def _and(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
 def build_report(benchmark: str, *, directories=None, options: dict | None = None,
-                 cache=None) -> str:
+                 cache=None, title: str | None = None, show_paths: bool = False,
+                 passed: bool | None = None) -> str:
     """The report of ``benchmark``'s leaderboard as an HTML string.
 
     Parameters
@@ -173,6 +249,13 @@ def build_report(benchmark: str, *, directories=None, options: dict | None = Non
         See :class:`ReportContext`.
     cache : mecbench.cache.Cache, optional
         For model rate maps in the gallery.
+    title : str, optional
+        The page's title and heading (default "mecbench report: BENCHMARK").
+    show_paths : bool
+        Name the boards and files with their local paths too (default: by role only).
+    passed : bool, optional
+        Whether ``directories`` were named by the user (see :func:`board_role`); default:
+        whether ``directories`` is given.
     """
     from mecbench import __version__
     from mecbench import leaderboard as lb
@@ -180,7 +263,8 @@ def build_report(benchmark: str, *, directories=None, options: dict | None = Non
     dirs = lb.read_dirs() if directories is None else [Path(d) for d in directories]
     board = lb.load_boards(dirs, benchmark)
     opts = {"gallery_models": 3, "gallery_cells": 4, "metric": None, **(options or {})}
-    ctx = ReportContext(benchmark, board, [], opts, cache)
+    roles = _roles(dirs, directories is not None if passed is None else passed)
+    ctx = ReportContext(benchmark, board, [], opts, cache, roles=roles, show_paths=show_paths)
     ctx.entries = sorted(board.latest(), key=lambda e: _sort_key(e, ctx.metric))
     sections = []
     for sid, fn in list(SECTIONS):
@@ -193,11 +277,12 @@ def build_report(benchmark: str, *, directories=None, options: dict | None = Non
         if section is not None:
             sections.append(section)
     versions = sorted({e["benchmark_version"] for e in ctx.entries})
-    intro = (f'<p class="meta">{len(ctx.entries)} entries (newest per model and layer) from '
-             f"{esc(', '.join(str(d) for d in dirs))}; benchmark version "
-             f"{esc(', '.join(map(str, versions)) or '–')}; generated by mecbench "
-             f"{esc(__version__)} on {esc(lb.utc_now())}.</p>")
-    return render_page(f"mecbench report: {benchmark}", intro, sections)
+    sources = [f"{roles[str(d)]} ({d})" if show_paths else roles[str(d)] for d in dirs]
+    intro = (f'<p class="meta">Benchmark {esc(benchmark)}: {len(ctx.entries)} entries (newest '
+             f"per model and layer) from {esc(_and(sources) if sources else 'no board')}; "
+             f"benchmark version {esc(', '.join(map(str, versions)) or '–')}; generated by "
+             f"mecbench {esc(__version__)} on {esc(lb.utc_now())}.</p>")
+    return render_page(title or f"mecbench report: {benchmark}", intro, sections)
 
 
 def write_report(benchmark: str, output: str | os.PathLike, **kwargs) -> Path:

@@ -274,6 +274,6 @@ def unreadable_lines(ctx: ReportContext) -> Section | None:
     """Lines of the board files that could not be read."""
     if not ctx.board.problems:
         return None
-    rows = [[p.path, p.line, p.message] for p in ctx.board.problems]
+    rows = [[ctx.place(p.path), p.line, p.message] for p in ctx.board.problems]
     return Section("problems", "Unreadable leaderboard lines",
                    html_table(["file", "line", "problem"], rows, numeric=(1,)))
