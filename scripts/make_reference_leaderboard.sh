@@ -9,6 +9,10 @@
 #   BENCHMARKS="x y"  benchmarks (default: every registered mec-sim.* benchmark)
 #   JOBS=N            work units run at once (default 1)
 #   LAYERS=all|NAME|default   layers (default all; "default": each model's default layer)
+#   RESUME=0|1        skip a (model, benchmark) whose entries are already in OUT at the
+#                     benchmark's current version for every requested layer (default 1), so an
+#                     interrupted rebuild continues where it stopped (each score is appended to
+#                     its board as soon as it is done)
 #   CONTROLS=0|1      finally run `mecbench controls mec-sim.ridge --save` on every
 #                     model@layer of that board (default 1 when mec-sim.ridge is among the
 #                     benchmarks): their entries
@@ -29,9 +33,31 @@ BENCHMARKS=${BENCHMARKS:-$(mecbench benchmarks --json | python -c '
 import json, sys
 print(" ".join(r["name"] for r in json.load(sys.stdin)["benchmarks"]
                if r["name"].startswith("mec-sim.")))')}
+# exit 0 when OUT's board of benchmark $2 holds, at the benchmark's current version, an entry of
+# model $1 for every layer LAYERS asks for
+on_board() {
+  python - "$OUT" "$1" "$2" "$LAYERS" <<'PY'
+import sys
+from mecbench import leaderboard as lb, registry
+out, model, bench, layers = sys.argv[1:]
+version = registry.load("benchmark", bench).version
+have = {e["layer"] for e in lb.load_board(out, bench).find(model)
+        if e["benchmark_version"] == version}
+if layers in ("all", "default"):
+    provider = registry.load("model", model)
+    want = set(provider.layers) if layers == "all" else {provider.default_layer}
+else:
+    want = {layers}
+sys.exit(0 if want <= have else 1)
+PY
+}
 failed=()
 for model in $MODELS; do
   for bench in $BENCHMARKS; do
+    if [ "${RESUME:-1}" = 1 ] && on_board "$model" "$bench"; then
+      echo "== $model on $bench: already on the board (version current), skipped"
+      continue
+    fi
     start=$(date +%s)
     layer_args=(--layer "$LAYERS")
     [ "$LAYERS" = default ] && layer_args=()

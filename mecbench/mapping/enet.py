@@ -30,6 +30,7 @@ from .cache import FeatureCache
 __all__ = [
     "ElasticNet", "Lasso", "elastic_net_cv", "enet_solve", "REFERENCE_ALPHAS",
     "REFERENCE_L1_RATIOS", "REFERENCE_ALPHAS_SHORT", "REFERENCE_L1_RATIOS_SHORT",
+    "CV_SELECT_RULES", "cv_error_band", "select_stable", "validation_curvature",
 ]
 
 #: Nayebi et al. 2021 grids: 99 alphas geometrically spaced over [1e-9, 1e9] ...
@@ -836,26 +837,192 @@ def _design_problem(d: Design, tr, Yc) -> _Problem:
     return _Problem(Xf, Yc, gram=d.pcov(tr), eig=(s, W), kernel_eig=False)
 
 
+#: Selection rules of :func:`elastic_net_cv`: ``"stable"`` (default; the most regularised
+#: candidate the solver tolerance cannot tell apart from the best) and ``"min"`` (the smallest
+#: validation error, ties to the first grid entry).
+CV_SELECT_RULES = ("stable", "min")
+
+
+def validation_curvature(Xf: np.ndarray, Xv: np.ndarray, lam2: np.ndarray) -> np.ndarray:
+    """``μ(λ₂) = λ_max(X_v (X_fᵀX_f / n_f + λ₂ I)⁻¹ X_vᵀ)`` for every ridge part ``λ₂``.
+
+    ``Xf`` (n_f, p) and ``Xv`` (n_v, p) are the fitting and validation rows, both centred on
+    the fitting rows' means. ``μ`` bounds the validation rows' response to a coefficient error
+    ``d``: ``||X_v d||² <= μ · dᵀ (X_fᵀX_f / n_f + λ₂ I) d``. Returns an array like ``lam2``;
+    ``inf`` where ``λ₂ = 0`` and the validation rows reach outside the span of the fitting rows
+    (a lasso with more features than fitting rows: its validation error is not bounded by its
+    duality gap).
+    """
+    lam2 = np.asarray(lam2, dtype=np.float64)
+    nf = Xf.shape[0]
+    _, sv, Vt = np.linalg.svd(Xf, full_matrices=False)
+    # directions with singular values at rounding level count as outside the span (bounded
+    # through λ₂ alone, which only widens the bound)
+    rank_tol = (sv[0] if sv.size else 0.0) * np.finfo(float).eps * max(Xf.shape)
+    keep = sv > rank_tol
+    C = Xv @ Vt[keep].T  # validation rows in the span's coordinates
+    ev = sv[keep] ** 2 / nf
+    K = Xv @ Xv.T
+    N = K - C @ C.T  # X_v (I - P_span) X_vᵀ
+    N = 0.5 * (N + N.T)
+    nu = float(np.linalg.eigvalsh(N)[-1]) if N.size else 0.0
+    if nu <= 1e-12 * max(float(np.trace(K)), np.finfo(float).tiny):
+        N = None  # the validation rows lie in the span (up to rounding)
+    out = np.empty(lam2.shape)
+    for idx, lam in np.ndenumerate(lam2):
+        if lam <= 0 and N is not None:
+            out[idx] = np.inf
+            continue
+        M = (C / (ev + lam)) @ C.T
+        if N is not None:
+            M += N / lam
+        out[idx] = max(float(np.linalg.eigvalsh(0.5 * (M + M.T))[-1]), 0.0) if M.size else 0.0
+    return out
+
+
+def cv_error_band(val_err: np.ndarray, gap: np.ndarray, mu: np.ndarray) -> np.ndarray:
+    """Half-width of the interval that holds the exact validation error, given a solve whose
+    duality gap is at most ``gap``.
+
+    Parameters
+    ----------
+    val_err : array (..., n_targets)
+        Summed squared validation errors of one fold, ``E = ||y_v - ŷ_v||²``.
+    gap : array broadcastable to ``val_err``
+        Bound on each solve's duality gap (``tol · ||y_f - ȳ_f||² / n_f``).
+    mu : array broadcastable to ``val_err``
+        :func:`validation_curvature` of each solve's ridge part ``λ₂``.
+
+    Returns
+    -------
+    array like ``val_err``: ``δ (2 √E + δ)`` with ``δ² = 2 · gap · μ`` (``inf`` where ``μ``
+    is).
+
+    Notes
+    -----
+    With ``w*`` the exact minimiser of the elastic-net objective ``P`` on the fitting rows and
+    ``w`` a point whose duality gap is ``G``: ``P(w) - P(w*) <= G``; and because the loss is
+    quadratic and the penalty is ``λ₂``-strongly convex, with ``0 ∈ ∂P(w*)``,
+    ``P(w) - P(w*) >= dᵀ (X_fᵀX_f / n_f + λ₂ I) d / 2`` for ``d = w - w*``. Hence
+    ``||X_v d||² <= μ · dᵀ (X_fᵀX_f / n_f + λ₂ I) d <= 2 G μ = δ²``, and by the triangle
+    inequality ``|√E(w) - √E(w*)| <= ||X_v d|| <= δ``, so
+    ``|E(w) - E(w*)| <= δ (2 √E(w) + δ)``. The intercept is the fitting rows' mean in both
+    (centred design), so it adds nothing. No assumption is made about the rows.
+    """
+    with np.errstate(invalid="ignore"):
+        d2 = 2.0 * np.asarray(gap, dtype=np.float64) * np.asarray(mu, dtype=np.float64)
+        e = np.sqrt(np.maximum(val_err, 0.0))
+        return np.sqrt(d2) * (2.0 * e) + d2
+
+
+def select_stable(cv_error: np.ndarray, band: np.ndarray, alphas, l1_ratios) -> np.ndarray:
+    """Per target, the most regularised candidate whose CV error may be the smallest.
+
+    Parameters
+    ----------
+    cv_error, band : arrays (n_l1_ratios, n_alphas, n_targets)
+        Validation error of every candidate and the half-width of the interval that holds its
+        exact value (:func:`cv_error_band`, summed over folds; ``inf`` for a candidate whose
+        error is not bounded).
+    alphas, l1_ratios : sequences of float
+        The grids (``alphas`` along axis 1, ``l1_ratios`` along axis 0).
+
+    Returns
+    -------
+    array (n_targets,) of flat indices into ``(n_l1_ratios, n_alphas)``.
+
+    Notes
+    -----
+    A candidate is *tied with the best* when its interval reaches below the lowest upper end
+    of all intervals, ``E_c - h_c <= min_k (E_k + h_k)``: the solver's certificate cannot
+    rule out that it is the exact minimiser. Among the tied candidates the pick is the one
+    with the largest ``alpha``; among equal alphas, the smallest ``l1_ratio`` (the largest
+    ridge part ``alpha · (1 - l1_ratio)``: the most strongly convex objective, whose solution
+    the certificate pins down best); exact duplicates in the grids go to the first entry.
+    Candidates with a non-finite error or band (NaN, or a lasso whose validation error the
+    certificate does not bound) are never tied; a target with none finite gets the most
+    regularised candidate of the grid (same order).
+    """
+    err = np.asarray(cv_error, dtype=np.float64)
+    band = np.asarray(band, dtype=np.float64)
+    if err.ndim != 3 or band.shape != err.shape:
+        raise ConfigError(f"cv_error and band must be arrays (n_l1_ratios, n_alphas, "
+                          f"n_targets) of one shape; got {err.shape} and {band.shape}")
+    n_l1, n_a, t = err.shape
+    alphas = np.asarray(alphas, dtype=np.float64).reshape(-1)
+    l1s = np.asarray(l1_ratios, dtype=np.float64).reshape(-1)
+    if alphas.size != n_a or l1s.size != n_l1:
+        raise ConfigError(f"grids of {l1s.size} l1_ratios and {alphas.size} alphas do not "
+                          f"match cv_error of shape {err.shape}")
+    flat_err = err.reshape(-1, t)
+    flat_band = band.reshape(-1, t)
+    finite = np.isfinite(flat_err) & np.isfinite(flat_band)
+    upper = np.min(np.where(finite, flat_err + flat_band, np.inf), axis=0)
+    tied = finite & (flat_err - flat_band <= upper)
+    tied[:, ~finite.any(axis=0)] = True  # nothing finite: the most regularised of the grid
+    # candidates from most to least regularised: alpha descending, then l1_ratio ascending,
+    # then grid order (np.lexsort: last key is primary)
+    a_of = np.tile(alphas, n_l1)
+    l1_of = np.repeat(l1s, n_a)
+    order = np.lexsort((np.arange(n_l1 * n_a), l1_of, -a_of))
+    first = np.argmax(tied[order], axis=0)
+    return order[first]
+
+
 def elastic_net_cv(X, Y, alphas=REFERENCE_ALPHAS, l1_ratios=REFERENCE_L1_RATIOS, cv: int = 2,
                    seed: int | np.random.Generator | None = 0, *, tol: float = 1e-4,
-                   max_iter: int = 5000) -> dict[str, np.ndarray]:
+                   max_iter: int = 5000, select: str = "stable",
+                   select_tol: float | None = None) -> dict[str, np.ndarray]:
     """Choose ``alpha`` and ``l1_ratio`` per target by ``cv``-fold CV on the given rows only.
 
     Rows are shuffled with ``seed`` and cut into ``cv`` folds; for every (alpha, l1_ratio) the
     elastic net is fitted on the other folds (all targets and all alphas of one ``l1_ratio`` in
-    one vectorised solve) and scored by summed squared error on the held-out fold. Ties go to
-    the first grid entry (l1_ratio-major). Pass only training rows (e.g. the 20 % training
-    bins of a split, as suggested by Nayebi et al. 2021).
+    one vectorised solve, to a relative duality gap of ``tol``) and scored by summed squared
+    error on the held-out fold. Pass only training rows (e.g. the 20 % training bins of a
+    split, as suggested by Nayebi et al. 2021).
+
+    Parameters
+    ----------
+    X : array (n_samples, n_features)
+    Y : array (n_samples, n_targets) or (n_samples,)
+    alphas, l1_ratios : sequences of float
+        The grids searched (every combination).
+    cv : int
+        Number of folds (>= 2).
+    seed : int, Generator or None
+        Shuffles the rows before they are cut into folds.
+    tol, max_iter : float, int
+        Solver settings of every fit (:func:`enet_solve`).
+    select : {"stable", "min"}
+        ``"stable"``: per target, the most regularised candidate whose CV error is within the
+        solver's certified uncertainty of the best (:func:`select_stable`, bands from
+        :func:`cv_error_band` at ``select_tol`` summed over folds): the pick does not depend
+        on solver noise below ``select_tol``. ``"min"``: the smallest CV error, ties to the
+        first grid entry (l1_ratio-major); near-tied candidates make it depend on the
+        solver's rounding and tolerance.
+    select_tol : float, optional
+        Gap tolerance the bands of ``"stable"`` are computed for (default ``tol``); must be
+        >= ``tol``. Fix it (as the ``enet`` benchmarks do) to make picks comparable across
+        solver tolerances.
 
     Returns
     -------
-    dict with ``alpha`` and ``l1_ratio``, arrays (n_targets,), and ``cv_error``
-    (n_l1_ratios, n_alphas, n_targets).
+    dict with ``alpha`` and ``l1_ratio``, arrays (n_targets,); ``cv_error`` and ``cv_band``
+    (n_l1_ratios, n_alphas, n_targets): CV errors and their half-widths at ``select_tol``
+    (zeros with ``select="min"``).
     """
     X, Y, _ = fit_design(X, Y)
     cv = check_positive_int(cv, "cv", minimum=2)
     alphas = check_nonneg(alphas, "alphas").reshape(-1)
     l1s = check_fraction(l1_ratios, "l1_ratios").reshape(-1)
+    if select not in CV_SELECT_RULES:
+        raise ConfigError(f"select must be one of {CV_SELECT_RULES}; got {select!r}")
+    tol = float(check_nonneg(tol, "tol").reshape(-1)[0])
+    band_tol = tol if select_tol is None else float(
+        check_nonneg(select_tol, "select_tol").reshape(-1)[0])
+    if band_tol < tol:
+        raise ConfigError(f"select_tol={band_tol:g} is below tol={tol:g}: the bands must "
+                          "cover the solver's tolerance (select_tol >= tol)")
     n, t = Y.shape
     if n < 2 * cv:
         raise ConfigError(f"cv={cv} needs >= {2 * cv} rows; got {n}")
@@ -863,23 +1030,37 @@ def elastic_net_cv(X, Y, alphas=REFERENCE_ALPHAS, l1_ratios=REFERENCE_L1_RATIOS,
     folds = np.array_split(rng.permutation(n), cv)
     na = alphas.size
     err = np.zeros((l1s.size, na, t))
+    band = np.zeros((l1s.size, na, t))
     a_col = np.repeat(alphas, t)  # column k = (alpha k // t, target k % t)
+    lam2_of = np.outer(1.0 - l1s, alphas)  # (n_l1_ratios, n_alphas): each solve's ridge part
     for val in folds:
         fit = np.setdiff1d(np.arange(n), val)
         xm = X[fit].mean(axis=0)
         ym = Y[fit].mean(axis=0)
         Yc = np.tile(Y[fit] - ym, (1, na))
         prob = _make_problem(X[fit] - xm, Yc)
+        gap_max = np.tile(band_tol * _gap_scale(Y[fit] - ym), na)  # per column
         Xv = X[val] - xm
+        if select == "stable":
+            with single_thread():
+                mu = validation_curvature(prob.Xf, Xv, lam2_of)
         W = None
         for i in np.argsort(l1s, kind="stable"):  # warm start from the neighbouring l1_ratio
             l1 = l1s[i]
             with single_thread():
-                W, _ = enet_solve(prob, a_col * l1, a_col * (1 - l1), tol=tol,
-                                  max_iter=max_iter, W0=W)
+                W, gaps = enet_solve(prob, a_col * l1, a_col * (1 - l1), tol=tol,
+                                     max_iter=max_iter, W0=W)
             P = Xv @ W + np.tile(ym, na)
             e = np.sum((np.tile(Y[val], (1, na)) - P) ** 2, axis=0)
             err[i] += e.reshape(na, t)
-    flat = err.reshape(-1, t)
-    best = np.argmin(flat, axis=0)
-    return {"alpha": alphas[best % na], "l1_ratio": l1s[best // na], "cv_error": err}
+            if select == "stable":
+                # a solve that did not reach select_tol (max_iter) has no certified band
+                h = np.where(gaps <= gap_max, cv_error_band(e, gap_max, np.repeat(mu[i], t)),
+                             np.inf)
+                band[i] += h.reshape(na, t)
+    if select == "stable":
+        best = select_stable(err, band, alphas, l1s)
+    else:
+        best = np.argmin(err.reshape(-1, t), axis=0)
+    return {"alpha": alphas[best % na], "l1_ratio": l1s[best // na], "cv_error": err,
+            "cv_band": band}
