@@ -15,8 +15,11 @@ imports, measured in one extra run), and which heavy libraries the command impor
 
 The warm scores use ``$MECBENCH_CACHE_DIR`` (default ``~/.cache/mecbench``): one untimed run
 fills the cache first if needed (building ``mec-sim`` and its ceiling the first time takes
-minutes). ``my-grid-model`` is a function of position registered by a plugin file (no torch);
-``rnn-relu-dos`` is a shipped torch network, whose provider imports torch to load its weights.
+minutes). "without dask installed" runs the same score with dask made unimportable, as in an
+install without the ``distributed`` extra: with dask installed, xarray imports ``dask.array``
+when it decodes the first string variable of a netCDF file. ``my-grid-model`` is a function
+of position registered by a plugin file (no torch); ``rnn-relu-dos`` is a shipped torch
+network, whose provider imports torch to load its weights.
 On a shared machine wall time includes waiting for the cores; compare ratios within one run.
 """
 
@@ -61,6 +64,16 @@ PLUGIN = textwrap.dedent('''
 
 def _mecbench(args: list[str]) -> list[str]:
     return [sys.executable, "-m", "mecbench", *args]
+
+
+# As installed without the `distributed` extra: dask cannot be imported. With dask installed,
+# xarray imports dask.array when it decodes the first string variable of a netCDF file.
+_WITHOUT_DASK = ("import sys; sys.modules['dask'] = None; from mecbench.cli.main import main; "
+                 "sys.exit(main(sys.argv[1:]))")
+
+
+def _mecbench_without_dask(args: list[str]) -> list[str]:
+    return [sys.executable, "-c", _WITHOUT_DASK, *args]
 
 
 def wall(cmd: list[str], env: dict) -> float:
@@ -114,6 +127,9 @@ def main(argv: list[str] | None = None) -> int:
                 cmd = _mecbench(["-q", "score", model, "mec-sim.ridge", *extra])
                 wall(cmd, env)  # fills the cache when it is cold; not timed
                 commands.append((f"warm score {model} mec-sim.ridge", cmd))
+                if model == "my-grid-model":
+                    commands.append(("  the same without dask installed",
+                                     _mecbench_without_dask(cmd[3:])))
         rows = []
         for name, cmd in commands:
             times = [wall(cmd, env) for _ in range(repeats)]
