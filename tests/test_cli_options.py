@@ -85,7 +85,7 @@ def test_both_positions_add_up(path):
 
 
 def test_every_global_option_is_in_every_help(capsys):
-    flags = [f for flags, _ in GLOBAL_OPTIONS for f in flags]
+    flags = [f for flags, _ in GLOBAL_OPTIONS for f in flags] + ["--version"]
     for path in LEAVES:
         with pytest.raises(SystemExit) as exc:
             main([*path, "--help"])
@@ -93,6 +93,16 @@ def test_every_global_option_is_in_every_help(capsys):
         out = capsys.readouterr().out
         assert "global options" in out
         assert all(f in out for f in flags), path
+
+
+def test_version_anywhere(capsys):
+    from mecbench import __version__
+
+    for argv in (["--version"], ["models", "--version"], ["leaderboard", "show", "--version"]):
+        with pytest.raises(SystemExit) as exc:
+            main(argv)
+        assert exc.value.code == 0
+        assert capsys.readouterr().out == f"mecbench {__version__}\n"
 
 
 def test_plugin_after_the_command_runs(tmp_path, capsys):

@@ -6,7 +6,8 @@ Modules import heavy dependencies inside their functions so ``mecbench --help`` 
 Errors from bad input (:class:`~mecbench.errors.MecbenchError`) print one line on stderr and
 exit with code 2, never a traceback.
 
-Global options (:data:`GLOBAL_OPTIONS`: ``--plugin``, ``--data-dir``, ``-q``/``--quiet``) mean
+Global options (:data:`GLOBAL_OPTIONS`: ``--plugin``, ``--data-dir``, ``-q``/``--quiet``; and
+``--version``) mean
 the same before or after the command and its sub-command: every sub-parser accepts them too,
 and :func:`main` merges both positions (``--plugin`` files from both places, in order; a
 later ``--data-dir`` wins, as with any repeated option). An option that the command does not
@@ -97,6 +98,7 @@ def _add_global_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
         else:  # kept apart so that a sub-parser never overwrites what was given before it
             group.add_argument(*flags, dest=_LATE + dest, default=argparse.SUPPRESS,
                                **kwargs)
+    group.add_argument("--version", action="version", version=f"mecbench {__version__}")
 
 
 def _sub_parsers(parser: argparse.ArgumentParser) -> list[tuple[str, argparse.ArgumentParser]]:
@@ -125,7 +127,6 @@ def build_parser() -> argparse.ArgumentParser:
         prog="mecbench",
         description="Neural-predictivity benchmarks for models of the medial entorhinal cortex.",
     )
-    parser.add_argument("--version", action="version", version=f"mecbench {__version__}")
     _add_global_options(parser, top=True)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
