@@ -7,12 +7,11 @@ Errors from bad input (:class:`~mecbench.errors.MecbenchError`) print one line o
 exit with code 2, never a traceback.
 
 Global options (:data:`GLOBAL_OPTIONS`: ``--plugin``, ``--data-dir``, ``-q``/``--quiet``; and
-``--version``) mean
-the same before or after the command and its sub-command: every sub-parser accepts them too,
-and :func:`main` merges both positions (``--plugin`` files from both places, in order; a
-later ``--data-dir`` wins, as with any repeated option). An option that the command does not
-know is reported by name, with the commands that do know it and the closest known options
-(:func:`option_problem`), rather than as a bad choice of the next word.
+``--version``) mean the same before or after the command and its sub-command: every sub-parser
+accepts them too, and :func:`main` merges both positions (``--plugin`` files from both places,
+in order; a later ``--data-dir`` wins, as with any repeated option). An option that the
+command does not know is reported by name, with the commands that do know it and the closest
+known options (:func:`option_problem`), rather than as a bad choice of the next word.
 
 The global option ``--data-dir DIR`` tells dataset plugins where user-supplied recordings are:
 it sets :data:`DATA_ENV` (``MECBENCH_DATA``, which the plugins read) for the duration of the
