@@ -181,16 +181,18 @@ window.addEventListener("load", () => {
 </script>"""
 
 
-def test_daily_loop_as_the_readme_writes_it(tmp_path):
+@pytest.fixture(scope="module")
+def loop(tmp_path_factory) -> dict:
+    """The README's commands, run in order in a fresh HOME; their outputs and places."""
     model, commands = daily_loop()
-    home, work = tmp_path / "home", tmp_path / "work"
+    root = tmp_path_factory.mktemp("tutorial")
+    home, work = root / "home", root / "work"
     home.mkdir()
     work.mkdir()
     (work / "my_model.py").write_text(model)
     write_lab(work / "my_lab")
     env = _fresh_env(home)
     exe = _mecbench()
-
     outputs = {}
     for command in commands:
         argv = shlex.split(command)
@@ -199,6 +201,17 @@ def test_daily_loop_as_the_readme_writes_it(tmp_path):
         assert proc.returncode == 0, f"$ {command}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
         assert "Traceback" not in proc.stderr
         outputs[command] = proc.stdout
+    report = shlex.split(_step(commands, "report"))
+    return {"commands": commands, "outputs": outputs, "root": root, "home": home, "work": work,
+            "env": env, "exe": exe, "report": work / report[report.index("-o") + 1],
+            "title": report[report.index("--title") + 1],
+            "board": home / ".local" / "share" / "mecbench" / "leaderboards"}
+
+
+def test_daily_loop_as_the_readme_writes_it(loop):
+    commands, outputs, work, env, exe = (loop[k] for k in ("commands", "outputs", "work", "env",
+                                                           "exe"))
+    home, board_dir = loop["home"], loop["board"]
 
     # the model is registered from the file
     assert re.search(r"^my-model\s+48 idealised grid cells", outputs[_step(commands, "models")],
@@ -215,7 +228,6 @@ def test_daily_loop_as_the_readme_writes_it(tmp_path):
     assert arena["has_halves"]
 
     # both scores were saved to the user's own board under the fresh HOME
-    board_dir = home / ".local" / "share" / "mecbench" / "leaderboards"
     lab = lb.load_board(board_dir, "my_lab.ridge").entries
     sim = lb.load_board(board_dir, "mec-sim.ridge").entries
     assert [(e["model"], e["layer"]) for e in lab] == [("my-model", "output")]
@@ -241,18 +253,19 @@ def test_daily_loop_as_the_readme_writes_it(tmp_path):
     assert "my-model@output" in verdict and reference in verdict
 
     # the report: the user's entry among the reference entries, boards named by role only
-    report_cmd = shlex.split(_step(commands, "report"))
-    page = (work / report_cmd[report_cmd.index("-o") + 1]).read_text(encoding="utf-8")
-    title = report_cmd[report_cmd.index("--title") + 1]
-    assert f"<h1>{title}</h1>" in page
+    page = loop["report"].read_text(encoding="utf-8")
+    assert f"<h1>{loop['title']}</h1>" in page
     assert "from the shipped reference board and your board;" in page
-    for local in (str(tmp_path), str(home), str(lb.shipped_board_dir())):
+    for local in (str(loop["root"]), str(home), str(lb.shipped_board_dir())):
         assert local not in page
     assert sim[0]["id"] in page and expected["id"] in page
 
+
+def test_the_report_renders_in_headless_chromium(loop, tmp_path):
     browser = _chromium()
     if browser is None:
-        pytest.skip("chromium is not installed: the report was not rendered")
+        pytest.skip("chromium is not installed")
+    page = loop["report"].read_text(encoding="utf-8")
     probe = tmp_path / "probe.html"
     probe.write_text(page.replace("</body>", _PROBE + "</body>"), encoding="utf-8")
     cmd = [browser, "--headless", "--no-sandbox", "--disable-gpu",
@@ -264,5 +277,5 @@ def test_daily_loop_as_the_readme_writes_it(tmp_path):
     assert found, shown.stderr[-2000:]
     n_imgs, n_ok, n_rows, n_mine = map(int, found.groups())
     assert n_imgs >= 1 and n_ok == n_imgs
-    shown_entries = lb.load_boards([lb.shipped_board_dir(), board_dir], "mec-sim.ridge")
+    shown_entries = lb.load_boards([lb.shipped_board_dir(), loop["board"]], "mec-sim.ridge")
     assert n_rows == len(shown_entries.latest()) and n_mine == 1
