@@ -11,8 +11,11 @@ mapping part                        mapping (:func:`mecbench.mapping.get_mapping
 ``pls``                             ``pls``, 25 components (the reference workload), no scaling
 ``enet``                            ``enet`` with per-cell (alpha, l1_ratio) from its CV over
                                     the reference's short grids on the training bins of each
-                                    split (:mod:`mecbench.benchmarks.enet_cv`); slow: about
-                                    1-1.5 CPU-hours per layer of 256 units on mec-sim
+                                    split (:mod:`mecbench.benchmarks.enet_cv`), the most
+                                    regularised candidate among those whose certified
+                                    validation error ties with the best (stable against
+                                    solver noise); slow: about 1-1.5 CPU-hours per layer of
+                                    256 units on mec-sim
 ``one-to-one``                      ``one-to-one``: best-correlated model unit per cell
 ==================================  =========================================================
 
