@@ -200,6 +200,9 @@ class Cache:
         except Exception:  # a damaged entry is a miss; the next store() rewrites it
             self.misses += 1
             return None
+        attrs = getattr(value, "attrs", None)
+        if isinstance(attrs, dict):  # the guard is the cache's, not part of the value
+            attrs.pop(GUARD_ATTR, None)
         self.hits += 1
         return value
 
@@ -323,9 +326,7 @@ def _guard_holds(path: Path, guard: DataIdentity) -> bool:
 
 
 def _read_dataset(path: Path) -> xr.Dataset:
-    ds = _restore_strings(xr.load_dataset(path, engine="netcdf4"))
-    ds.attrs.pop(GUARD_ATTR, None)
-    return ds
+    return _restore_strings(xr.load_dataset(path, engine="netcdf4"))
 
 
 def _restore_strings(ds: xr.Dataset) -> xr.Dataset:
