@@ -23,6 +23,8 @@
 # the list of failures is printed at the end and the exit code is 1 if there was one.
 set -u
 OUT=${1:-leaderboards}
+mkdir -p "$OUT"
+OUT_ABS=$(cd "$OUT" && pwd)
 JOBS=${JOBS:-1}
 LAYERS=${LAYERS:-all}
 MODELS=${MODELS:-$(mecbench models --json | python -c '
@@ -35,8 +37,10 @@ print(" ".join(r["name"] for r in json.load(sys.stdin)["benchmarks"]
                if r["name"].startswith("mec-sim.")))')}
 # exit 0 when OUT's board of benchmark $2 holds, at the benchmark's current version, an entry of
 # model $1 for every layer LAYERS asks for
+# (run from / so that the installed mecbench, with its mecbench.models plugins, is imported
+# rather than the source folder)
 on_board() {
-  python - "$OUT" "$1" "$2" "$LAYERS" <<'PY'
+  (cd / && python - "$OUT_ABS" "$1" "$2" "$LAYERS") <<'PY'
 import sys
 from mecbench import leaderboard as lb, registry
 out, model, bench, layers = sys.argv[1:]
