@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import xarray as xr
-from mecbench.mapping import get_mapping
 from scipy import stats
 from sklearn.linear_model import Ridge
 
@@ -15,6 +14,7 @@ from mecbench.ceiling import (
     summarize,
 )
 from mecbench.errors import DataError, UnknownIdentifierError
+from mecbench.mapping import get_mapping
 from mecbench.ratemaps import make_rate_maps
 from mecbench.score import Score
 from mecbench.scoring import score_rate_maps

@@ -24,7 +24,8 @@ def _entry(model="m", layer="g", raw=0.5, benchmark="mec-sim.ridge", **extra):
         "raw_ci": [0.4, 0.6], "n_cells": 10, "n_cells_total": 12,
         "ceiling_method": "holdout", "mapping": "ridge(alpha=1.0)",
         "splits": "random-tf0.2-n10-s0", "mecbench_version": "0.1.0", "data_id": "d" * 64,
-        "data_fingerprint": [1.0, 0.0], "weights_hash": "w" * 64, "seeds": {"model": 0, "splits": 0, "bootstrap": 0},
+        "data_fingerprint": [1.0, 0.0], "weights_hash": "w" * 64,
+        "seeds": {"model": 0, "splits": 0, "bootstrap": 0},
         "command": "mecbench score m mec-sim.ridge --save", "date": lb.utc_now(),
         "score_file": None,
     }
