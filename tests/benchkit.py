@@ -107,10 +107,11 @@ def load_plugin(directory: Path) -> Path:
 
 
 def sklearn_enet_cv_errors(X, Y, alphas, l1_ratios, *, seed: int, tol: float,
-                           max_iter: int) -> np.ndarray:
+                           max_iter: int, skip_lasso: bool = False) -> np.ndarray:
     """Independent reference for :func:`mecbench.mapping.elastic_net_cv`: summed squared
     validation errors (n_l1_ratios, n_alphas, n_targets) of scikit-learn's ``ElasticNet`` over
-    the same 2 folds (rows permuted with ``default_rng(seed)``)."""
+    the same 2 folds (rows permuted with ``default_rng(seed)``); NaN for pure-lasso candidates
+    with ``skip_lasso``."""
     import warnings
 
     import sklearn.linear_model as lm
@@ -124,7 +125,21 @@ def sklearn_enet_cv_errors(X, Y, alphas, l1_ratios, *, seed: int, tol: float,
             fit = np.setdiff1d(np.arange(n), val)
             for i, l1 in enumerate(l1_ratios):
                 for k, a in enumerate(alphas):
+                    if skip_lasso and l1 == 1.0:
+                        err[i, k] = np.nan
+                        continue
                     m = lm.ElasticNet(alpha=a, l1_ratio=l1, tol=tol, max_iter=max_iter)
                     pred = m.fit(X[fit], Y[fit]).predict(X[val])
                     err[i, k] += ((Y[val] - pred) ** 2).sum(axis=0)
     return err
+
+
+def find_chromium() -> str | None:
+    """Path of a Chromium-like browser on PATH, or None."""
+    import shutil
+
+    for name in ("chromium", "chromium-browser", "google-chrome", "chrome"):
+        path = shutil.which(name)
+        if path:
+            return path
+    return None

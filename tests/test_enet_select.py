@@ -138,26 +138,8 @@ def _exact_cv_errors(X, Y, alphas, l1s, seed):
     """CV errors from scikit-learn's ElasticNet fitted per candidate (tol 1e-10) on the same
     folds; NaN for pure lasso candidates (their bands are unbounded here, so the rule never
     reads their errors, and coordinate descent is slowest on them)."""
-    import warnings
-
-    import sklearn.linear_model as lm
-
-    n, t = Y.shape
-    folds = np.array_split(np.random.default_rng(seed).permutation(n), 2)
-    err = np.zeros((len(l1s), len(alphas), t))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for val in folds:
-            fit = np.setdiff1d(np.arange(n), val)
-            for i, l1 in enumerate(l1s):
-                for k, a in enumerate(alphas):
-                    if l1 == 1.0:
-                        err[i, k] = np.nan
-                        continue
-                    m = lm.ElasticNet(alpha=a, l1_ratio=l1, tol=1e-10, max_iter=100_000)
-                    pred = m.fit(X[fit], Y[fit]).predict(X[val])
-                    err[i, k] += ((Y[val] - pred) ** 2).sum(axis=0)
-    return err
+    return sklearn_enet_cv_errors(X, Y, alphas, l1s, seed=seed, tol=1e-10, max_iter=100_000,
+                                  skip_lasso=True)
 
 
 @pytest.mark.slow

@@ -5,13 +5,12 @@ from __future__ import annotations
 import base64
 import io
 import re
-import shutil
 import subprocess
 from html.parser import HTMLParser
 
 import numpy as np
 import pytest
-from benchkit import load_plugin, make_neural_data
+from benchkit import find_chromium, load_plugin, make_neural_data
 
 from mecbench import leaderboard as lb
 from mecbench import registry
@@ -230,14 +229,6 @@ def test_report_command_title_and_paths(board, tmp_path, capsys):
     capsys.readouterr()
 
 
-def _chromium() -> str | None:
-    for name in ("chromium", "chromium-browser", "google-chrome", "chrome"):
-        path = shutil.which(name)
-        if path:
-            return path
-    return None
-
-
 _PROBE = """<script>
 window.addEventListener("load", () => {
   const imgs = Array.from(document.images);
@@ -252,7 +243,7 @@ window.addEventListener("load", () => {
 
 
 def test_renders_in_headless_chromium(board, tmp_path):
-    browser = _chromium()
+    browser = find_chromium()
     if browser is None:
         pytest.skip("chromium is not installed")
     page = write_report(board["benchmark"], tmp_path / "report.html",

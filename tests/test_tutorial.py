@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import scipy.io as sio
+from benchkit import find_chromium
 from scipy.signal import lfilter
 
 from mecbench import leaderboard as lb
@@ -159,14 +160,6 @@ def _fresh_env(home: Path) -> dict:
     return env
 
 
-def _chromium() -> str | None:
-    for name in ("chromium", "chromium-browser", "google-chrome", "chrome"):
-        path = shutil.which(name)
-        if path:
-            return path
-    return None
-
-
 _PROBE = """<script>
 window.addEventListener("load", () => {
   const imgs = Array.from(document.images);
@@ -262,7 +255,7 @@ def test_daily_loop_as_the_readme_writes_it(loop):
 
 
 def test_the_report_renders_in_headless_chromium(loop, tmp_path):
-    browser = _chromium()
+    browser = find_chromium()
     if browser is None:
         pytest.skip("chromium is not installed")
     page = loop["report"].read_text(encoding="utf-8")
