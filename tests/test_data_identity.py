@@ -27,9 +27,11 @@ from mecbench.splits import SplitScheme
 OTHER_CPU = {"NPY_DISABLE_CPU_FEATURES": "X86_V3"}
 
 
-def _python(code: str, *, env_extra: dict | None = None) -> str:
+def _python(code: str, *, cwd, env_extra: dict | None = None) -> str:
+    """Run ``code`` in a new interpreter, from ``cwd`` (not the source folder, whose
+    ``mecbench`` lacks the installed plugin packages)."""
     env = {**os.environ, **(env_extra or {})}
-    done = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env=env,
+    done = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env=env, cwd=cwd,
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     return done.stdout
@@ -187,8 +189,9 @@ _SIM = """
 
 
 def test_generated_data_have_the_same_identity_on_another_cpu(tmp_path):
-    here = _python(_SIM.format(path=str(tmp_path / "a.npy")))
-    there = _python(_SIM.format(path=str(tmp_path / "b.npy")), env_extra=OTHER_CPU)
+    here = _python(_SIM.format(path=str(tmp_path / "a.npy")), cwd=tmp_path)
+    there = _python(_SIM.format(path=str(tmp_path / "b.npy")), cwd=tmp_path,
+                    env_extra=OTHER_CPU)
     a, b = (DataIdentity.from_dict(json.loads(x)) for x in (here, there))
     assert a.matches(b) and a.id == b.id
     ra, rb = np.load(tmp_path / "a.npy"), np.load(tmp_path / "b.npy")
@@ -216,8 +219,8 @@ _RATES = """
 def test_simulated_firing_rates_agree_to_the_last_bits_on_another_cpu(tmp_path):
     """The spike generator amplifies rate differences into moved spikes: the rates must not
     depend on the CPU beyond float64 rounding (float32 rates differed by ~1e-7)."""
-    _python(_RATES.format(path=str(tmp_path / "a.npy")))
-    _python(_RATES.format(path=str(tmp_path / "b.npy")), env_extra=OTHER_CPU)
+    _python(_RATES.format(path=str(tmp_path / "a.npy")), cwd=tmp_path)
+    _python(_RATES.format(path=str(tmp_path / "b.npy")), cwd=tmp_path, env_extra=OTHER_CPU)
     a, b = np.load(tmp_path / "a.npy"), np.load(tmp_path / "b.npy")
     assert a.dtype == np.float64
     np.testing.assert_allclose(a, b, rtol=1e-13, atol=0)
@@ -273,7 +276,7 @@ _SCORE = """
 def test_a_cache_written_on_another_cpu_serves_the_same_data_here(tmp_path, data):
     path = data.save(tmp_path / "data.nc")
     cache_dir = tmp_path / "cache"
-    there = _python(_SCORE.format(data=str(path), cache=str(cache_dir)),
+    there = _python(_SCORE.format(data=str(path), cache=str(cache_dir)), cwd=tmp_path,
                     env_extra={**OTHER_CPU, "PYTHONPATH": os.path.dirname(__file__)})
     cache = Cache(cache_dir)
     here = _toy_benchmark(NeuralData.load(path)).cached_score(_toy_provider(), "waves",
