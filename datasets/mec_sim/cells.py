@@ -263,19 +263,19 @@ def draw_cells(rng: np.random.Generator, p: PopulationParams, modules: dict[str,
 
 def _grid_factor(c, idx, px, py) -> np.ndarray:
     """Sum of Gaussian fields at the lattice points near each position: (len(idx), n_points)."""
-    f32 = np.float64
+    real = np.float64
     a1x, a1y = c["a1"][idx, 0][:, None], c["a1"][idx, 1][:, None]
     a2x, a2y = c["a2"][idx, 0][:, None], c["a2"][idx, 1][:, None]
     det = a1x * a2y - a2x * a1y
-    dx = (px[None] - c["phase_x"][idx][:, None]).astype(f32)
-    dy = (py[None] - c["phase_y"][idx][:, None]).astype(f32)
+    dx = (px[None] - c["phase_x"][idx][:, None]).astype(real)
+    dy = (py[None] - c["phase_y"][idx][:, None]).astype(real)
     u = (a2y * dx - a2x * dy) / det
     v = (-a1y * dx + a1x * dy) / det
     iu, iv = np.rint(u).astype(int), np.rint(v).astype(int)
-    sig2 = (2 * c["field_sigma"][idx][:, None] ** 2).astype(f32)
-    rates = c["lattice_rates"][idx].astype(f32)
-    jitter = c["lattice_jitter"][idx].astype(f32)
-    a1x, a1y, a2x, a2y = (v.astype(f32) for v in (a1x, a1y, a2x, a2y))
+    sig2 = (2 * c["field_sigma"][idx][:, None] ** 2).astype(real)
+    rates = c["lattice_rates"][idx].astype(real)
+    jitter = c["lattice_jitter"][idx].astype(real)
+    a1x, a1y, a2x, a2y = (v.astype(real) for v in (a1x, a1y, a2x, a2y))
     rows = np.arange(len(idx))[:, None]
     out = np.zeros_like(dx)
     # with (u, v) rounded, the lattice points near the position are among these 7 (the far
@@ -369,18 +369,18 @@ def cell_rates(c: dict[str, np.ndarray], S: np.ndarray, resolution: float, width
     n, nx, ny = S.shape
     ix = np.clip(((np.asarray(x) + width / 2) / resolution).astype(np.int64), 0, nx - 1)
     iy = np.clip(((np.asarray(y) + height / 2) / resolution).astype(np.int64), 0, ny - 1)
-    f32 = np.float64
-    table = np.ascontiguousarray(S.reshape(n, -1).T, dtype=f32)           # (n_points, n)
+    real = np.float64
+    table = np.ascontiguousarray(S.reshape(n, -1).T, dtype=real)           # (n_points, n)
     rate = np.take(table, ix * ny + iy, axis=0)                           # (T, n) float64
     hd = np.flatnonzero(np.isfinite(c["hd_kappa"]))
     if hd.size:
-        phi = np.asarray(head_direction, dtype=f32)[:, None]
-        rate[:, hd] *= np.exp(c["hd_kappa"][hd].astype(f32)[None]
-                              * (np.cos(phi - c["hd_pref"][hd].astype(f32)[None]) - 1))
-    rate *= c["amplitude"].astype(f32)[None]
-    rate += c["baseline"].astype(f32)[None]
-    rel_speed = ((np.asarray(speed, dtype=f32) - f32(p.v_ref)) / f32(p.v_ref))[:, None]
-    rate *= np.maximum(f32(0.0), 1 + c["speed_gain"].astype(f32)[None] * rel_speed)
+        phi = np.asarray(head_direction, dtype=real)[:, None]
+        rate[:, hd] *= np.exp(c["hd_kappa"][hd].astype(real)[None]
+                              * (np.cos(phi - c["hd_pref"][hd].astype(real)[None]) - 1))
+    rate *= c["amplitude"].astype(real)[None]
+    rate += c["baseline"].astype(real)[None]
+    rel_speed = ((np.asarray(speed, dtype=real) - real(p.v_ref)) / real(p.v_ref))[:, None]
+    rate *= np.maximum(real(0.0), 1 + c["speed_gain"].astype(real)[None] * rel_speed)
     if p.gain_noise_sd > 0:
         T = rate.shape[0]
         per = max(1, int(round(gain_step / dt)))
@@ -391,6 +391,6 @@ def cell_rates(c: dict[str, np.ndarray], S: np.ndarray, resolution: float, width
         from scipy import signal  # imported on first simulation, not on import
 
         z = signal.lfilter([1.0], [1.0, -a], eps, axis=0)
-        gain = np.exp(p.gain_noise_sd * z - p.gain_noise_sd**2 / 2).astype(f32)
+        gain = np.exp(p.gain_noise_sd * z - p.gain_noise_sd**2 / 2).astype(real)
         rate *= np.repeat(gain, per, axis=0)[:T]
     return rate
