@@ -4,7 +4,10 @@
 and returns ``results[arena_size][animal]["corr"]``: a per-cell :class:`xarray.DataArray` (dim
 ``units``, coordinate = cell ids) holding the mean over splits of the Pearson r on the test bins.
 Scores go through :func:`mecbench.scoring.predictivity_details`, the path every mecbench
-benchmark uses.
+benchmark uses. With a model, one feature cache per arena serves every animal, and the cells
+of all animals whose mapping fits each cell on its own (ridge with one penalty, one-to-one) go
+through one pass: one factorisation or correlation product per split, each animal's unvisited
+bins handled by an exact downdate (in ``pairwise`` mode, one pass per source animal).
 
 Arguments mean what they mean in the reference code:
 
@@ -357,24 +360,65 @@ def _plan(cell_ids: np.ndarray, map_type: str, map_kwargs, map_kwargs_per_cell, 
     return plan
 
 
-def _score_target(source: PreparedSource, target: _Animal, plan) -> PredictivityResult:
-    parts = []
-    n_splits = None
-    for cols, mapping, per_target, scheme, params in plan:
-        if scheme.kind != "random" and target.shape[1] == 1:
-            raise ConfigError(f"train_frac={scheme.kind!r} needs the grid shape: give 'resp' as "
-                              "(x_bins, y_bins, cells), or pass shape_2d")
-        splits = scheme.splits(target.shape)
-        n_splits = len(splits) if n_splits is None else n_splits
-        if len(splits) != n_splits:
-            raise ConfigError("per-cell train_frac values give different numbers of splits; "
-                              "use one kind of split for every cell")
-        sets = [np.array([k]) for k in range(len(cols))] if per_target else [np.arange(len(cols))]
-        for k in sets:
-            sub = None if params is None else {n: v[k] for n, v in params.items()}
-            parts.append((cols[k], predictivity_details(source, target.values[:, cols[k]],
-                                                        mapping, splits, target_params=sub)))
-    return combine_results(parts, target.values.shape[1], n_splits)
+def _merge_key(mapping, per_target: bool, scheme: SplitScheme, params, shape) -> tuple | None:
+    """Key under which cells of several animals can share one scoring pass, or None.
+
+    A mapping with a masked path (:mod:`mecbench.mapping.masked`) fits every target on its
+    own, so the cells of all animals go into one pass per split (one factorisation, each
+    animal's unvisited bins handled by an exact downdate), as
+    :func:`mecbench.scoring.score_rate_maps` does. Joint fits (PLS) and per-cell parameters
+    stay per animal.
+    """
+    if params is not None or per_target or getattr(mapping, "_cross_predict_masked",
+                                                   None) is None:
+        return None
+    return (type(mapping), _freeze(mapping.get_params()), scheme, tuple(shape))
+
+
+def _slice_result(res: PredictivityResult, cols: slice) -> PredictivityResult:
+    return PredictivityResult(res.r[:, cols], res.n_train[:, cols], res.n_test[:, cols],
+                              res.reason[:, cols], n_groups=res.n_groups, extra=res.extra)
+
+
+def _score_targets(source: PreparedSource, targets: list[_Animal], plans: Mapping
+                   ) -> dict[Any, PredictivityResult]:
+    """Score every animal of ``targets`` from one prepared source.
+
+    Groups of cells whose mapping fits each target on its own are scored together across
+    animals (see :func:`_merge_key`); the others animal by animal."""
+    parts: dict[Any, list] = {t.name: [] for t in targets}
+    n_splits: dict[Any, int] = {}
+    merged: dict[tuple, list] = {}
+    for target in targets:
+        for cols, mapping, per_target, scheme, params in plans[target.name]:
+            if scheme.kind != "random" and target.shape[1] == 1:
+                raise ConfigError(f"train_frac={scheme.kind!r} needs the grid shape: give "
+                                  "'resp' as (x_bins, y_bins, cells), or pass shape_2d")
+            splits = scheme.splits(target.shape)
+            if n_splits.setdefault(target.name, len(splits)) != len(splits):
+                raise ConfigError("per-cell train_frac values give different numbers of "
+                                  "splits; use one kind of split for every cell")
+            key = _merge_key(mapping, per_target, scheme, params, target.shape)
+            if key is not None:
+                merged.setdefault(key, []).append((target, cols, mapping, splits))
+                continue
+            sets = ([np.array([k]) for k in range(len(cols))] if per_target
+                    else [np.arange(len(cols))])
+            for k in sets:
+                sub = None if params is None else {n: v[k] for n, v in params.items()}
+                parts[target.name].append((cols[k], predictivity_details(
+                    source, target.values[:, cols[k]], mapping, splits, target_params=sub)))
+    for members in merged.values():
+        _, _, mapping, splits = members[0]
+        Y = np.concatenate([t.values[:, cols] for t, cols, _, _ in members], axis=1)
+        res = predictivity_details(source, Y, mapping, splits)
+        start = 0
+        for target, cols, _, _ in members:
+            parts[target.name].append((cols, _slice_result(res, slice(start,
+                                                                     start + len(cols)))))
+            start += len(cols)
+    return {t.name: combine_results(parts[t.name], t.values.shape[1], n_splits[t.name])
+            for t in targets}
 
 
 def _package(mean: np.ndarray, target: _Animal, res_list: list[PredictivityResult]
@@ -490,9 +534,10 @@ def get_fits(
         if with_model:
             X = _model_features(arena, animals, model, model_resp, len(arenas),
                                 model_pred_layer, trajectory_seed)
-            source = prepare_source(X)  # one feature cache per arena, shared by all animals
+            # one feature cache per arena, and one pass for the cells of every animal
+            scored = _score_targets(prepare_source(X), animals, plans)
             for target in animals:
-                res = _score_target(source, target, plans[target.name])
+                res = scored[target.name]
                 results[arena][target.name] = {"corr": _package(_split_mean(res.r), target,
                                                                 [res])}
             continue
@@ -508,14 +553,18 @@ def get_fits(
                     np.concatenate([by_name[n].values for n in names], axis=1))
             return sources[names]
 
+        if interanimal_mode == "pairwise":
+            # each source animal scores every other animal in one pass
+            from_source = {src: _score_targets(source_of((src,)),
+                                               [a for a in animals if a.name != src], plans)
+                           for src in order}
         for target in animals:
             others = tuple(n for n in order if n != target.name)
             if interanimal_mode == "holdout":
-                res = _score_target(source_of(others), target, plans[target.name])
+                res = _score_targets(source_of(others), [target], plans)[target.name]
                 mean, used = _split_mean(res.r), [res]
             else:
-                used = [_score_target(source_of((src,)), target, plans[target.name])
-                        for src in others]
+                used = [from_source[src][target.name] for src in others]
                 # the reference's order: mean over splits per source, then over sources
                 per_source = np.stack([_split_mean(res.r) for res in used])
                 mean = _split_mean(per_source)
