@@ -13,25 +13,10 @@ build_network, save_network, load_network, weights_fingerprint
 
 Every network exposes ``layer_names``, ``default_layer`` and
 ``layer_activity(start (B, 2), velocities (B, T, 2)) -> {layer: (B, T, units)}``.
-"""
 
-from mecbench.nets.checkpoint import (
-    build_network,
-    load_network,
-    save_network,
-    weights_fingerprint,
-)
-from mecbench.nets.config import (
-    ACTIVATIONS,
-    ARCHITECTURES,
-    READOUTS,
-    PathIntegratorConfig,
-    SSLGridConfig,
-    config_from_dict,
-    config_from_json,
-)
-from mecbench.nets.pathint import PathIntegrator
-from mecbench.nets.ssl import SSLGridNet
+The names are imported on first use, so ``import mecbench.nets.config`` (or
+:mod:`mecbench.nets.zoo`) does not import torch.
+"""
 
 __all__ = [
     "ACTIVATIONS",
@@ -48,3 +33,31 @@ __all__ = [
     "load_network",
     "weights_fingerprint",
 ]
+
+_LAZY = {
+    "build_network": "mecbench.nets.checkpoint",
+    "load_network": "mecbench.nets.checkpoint",
+    "save_network": "mecbench.nets.checkpoint",
+    "weights_fingerprint": "mecbench.nets.checkpoint",
+    "ACTIVATIONS": "mecbench.nets.config",
+    "ARCHITECTURES": "mecbench.nets.config",
+    "READOUTS": "mecbench.nets.config",
+    "PathIntegratorConfig": "mecbench.nets.config",
+    "SSLGridConfig": "mecbench.nets.config",
+    "config_from_dict": "mecbench.nets.config",
+    "config_from_json": "mecbench.nets.config",
+    "PathIntegrator": "mecbench.nets.pathint",
+    "SSLGridNet": "mecbench.nets.ssl",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'mecbench.nets' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(__all__)

@@ -10,6 +10,9 @@ Loading reads the config, builds the network from it, then copies the stored ten
 checking that the names and shapes match exactly: a missing, unexpected or mis-shaped tensor
 raises :class:`~mecbench.errors.ModelError` naming it. Weights are read with
 :func:`safetensors.torch.load_file` only — nothing is ever unpickled.
+
+torch is imported by the functions that need it, so reading a checkpoint's configuration
+(:func:`read_config`) or fingerprint (:func:`weights_fingerprint`) does not import it.
 """
 
 from __future__ import annotations
@@ -17,15 +20,15 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-
-import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
-from torch import nn
+from typing import TYPE_CHECKING
 
 from mecbench.errors import ConfigError, ModelError
 from mecbench.nets.config import NetConfig, PathIntegratorConfig, SSLGridConfig, config_from_json
 from mecbench.neural_data import atomic_write
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
 
 __all__ = [
     "WEIGHTS_FILE",
@@ -67,6 +70,8 @@ def save_network(model: nn.Module, directory: str | Path, *,
 
     Each file is written atomically (temporary file, then rename). Returns the directory.
     """
+    from safetensors.torch import save_file
+
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     config: NetConfig = model.config
@@ -92,6 +97,9 @@ def read_config(directory: str | Path) -> NetConfig:
 
 def read_weights(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     """Tensors and metadata of a safetensors file (never unpickles)."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
     path = Path(path)
     if not path.is_file():
         raise ModelError(f"checkpoint weights {path} not found")
@@ -114,6 +122,8 @@ def load_checked_state(model: nn.Module, tensors: dict[str, torch.Tensor], sourc
     ModelError
         Naming the first missing, unexpected or mis-shaped tensor and ``source``.
     """
+    import torch
+
     expected = model.state_dict()
     missing = [k for k in expected if k not in tensors]
     if missing:

@@ -1,8 +1,10 @@
 """Turning checkpoints and seeds into response providers (used by the ``models/`` plugins).
 
 * :func:`checkpoint_provider` — a saved network (``config.json`` + ``model.safetensors``)
-  driven along random walks by :class:`~mecbench.providers.NetworkProvider`; the provider's
-  fingerprint is the SHA-256 of the checkpoint files.
+  driven along random walks: a :class:`CheckpointProvider`, the
+  :class:`~mecbench.providers.NetworkProvider` that builds the network (and imports torch) only
+  when rate maps are computed; its name, layers and fingerprint (which uses the SHA-256 of the
+  checkpoint files) come from the files, so a fully cached score never imports torch.
 * :func:`untrained_network` / :func:`parse_untrained_name` — an untrained network of an
   architecture built from a seed, with the configuration of the shipped trained counterpart
   (so trained and untrained versions differ only in their weights).
@@ -10,11 +12,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
-from typing import Any
-
-from torch import nn
+from typing import TYPE_CHECKING, Any
 
 from mecbench.errors import ConfigError, ModelError, UnknownIdentifierError
 from mecbench.nets.checkpoint import (
@@ -25,11 +26,19 @@ from mecbench.nets.checkpoint import (
     read_config,
     weights_fingerprint,
 )
-from mecbench.nets.config import NetConfig
+from mecbench.nets.config import NetConfig, PathIntegratorConfig, SSLGridConfig
+from mecbench.providers._common import check_identifier
+from mecbench.providers.network import DT, NetworkProvider
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
 
 __all__ = [
     "UNTRAINED_ARCHS",
+    "CheckpointProvider",
     "checkpoint_provider",
+    "network_layout",
     "untrained_config",
     "untrained_network",
     "parse_untrained_name",
@@ -50,20 +59,120 @@ UNTRAINED_ARCHS: dict[str, str] = {
 _NAME = re.compile(r"^(?P<arch>[a-z-]+?)(?:-n(?P<units>\d+))?(?:-seed(?P<seed>\d+))?$")
 
 
-def checkpoint_provider(directory: str | Path, identifier: str, **kwargs: Any):
-    """A :class:`~mecbench.providers.NetworkProvider` over the network saved in ``directory``.
+def network_layout(config: NetConfig) -> tuple[str, tuple[str, ...], str]:
+    """Class name, layer names and default layer of the network :func:`build_network` makes
+    for ``config``, known without building it (nor importing torch).
+
+    :class:`CheckpointProvider` checks them against the network when it builds it.
+    """
+    if isinstance(config, SSLGridConfig):
+        return "SSLGridNet", ("g",), "g"
+    if isinstance(config, PathIntegratorConfig):
+        return "PathIntegrator", ("g", "dc") if config.arch == "rnn" else ("pre_g", "g", "dc"), "g"
+    raise ConfigError(f"not a network config: {type(config).__name__}")
+
+
+class CheckpointProvider(NetworkProvider):
+    """A :class:`~mecbench.providers.NetworkProvider` over the network saved in a checkpoint
+    directory, built (and torch imported) the first time rate maps are computed or
+    :attr:`module` is read.
+
+    Its identifier, layers, default layer and :meth:`fingerprint` come from ``config.json``
+    and the SHA-256 of the checkpoint files (:func:`weights_fingerprint`), and equal those of a
+    ``NetworkProvider`` over the loaded network with that ``weights_fingerprint``, so cached
+    results are found without torch.
+
+    Parameters
+    ----------
+    directory : str or Path
+        The checkpoint (``config.json`` and ``model.safetensors``).
+    identifier : str
+        Model name.
+    device : str or torch.device
+        Where the network runs.
+    n_batches, batch_size, n_steps, dt, periodic, unvisited, progress
+        The trajectory protocol, as for :class:`~mecbench.providers.NetworkProvider`.
+
+    Attributes
+    ----------
+    directory : Path
+    config : NetConfig
+        The checkpoint's ``config.json``.
+
+    Raises
+    ------
+    ModelError
+        When a checkpoint file is missing (on creation); when the weights are unreadable or do
+        not fit the configuration, or the files changed since the provider was made (when the
+        network is built).
+    """
+
+    def __init__(self, directory: str | Path, identifier: str, *,
+                 device: str | torch.device = "cpu", n_batches: int = 100,
+                 batch_size: int = 200, n_steps: int = 20, dt: float = DT,
+                 periodic: bool = False, unvisited: str = "error",
+                 progress: bool | None = None):
+        directory = Path(directory)
+        if not (directory / WEIGHTS_FILE).is_file() or not (directory / CONFIG_FILE).is_file():
+            raise ModelError(f"model {identifier!r}: no checkpoint in {directory} (train one "
+                             f"with 'mecbench train {identifier} --out {directory}')")
+        self.identifier = check_identifier(identifier)
+        self._set_protocol(n_batches=n_batches, batch_size=batch_size, n_steps=n_steps, dt=dt,
+                           periodic=periodic, unvisited=unvisited, progress=progress)
+        self.directory = directory
+        self.config = read_config(directory)
+        self._class_name, layers, default_layer = network_layout(self.config)
+        self._set_layers(layers, default_layer)
+        self.weights_fingerprint = weights_fingerprint(directory)
+        self._device_spec = device
+        self._module: nn.Module | None = None
+        self._device: torch.device | None = None
+
+    def _network_identity(self) -> tuple[str, object]:
+        return self._class_name, dataclasses.asdict(self.config)
+
+    @property
+    def module(self) -> nn.Module:
+        """The network, loaded from the checkpoint on first use (in eval mode on
+        :attr:`device`)."""
+        if self._module is None:
+            self._load()
+        return self._module
+
+    @property
+    def device(self) -> torch.device:
+        """Where the network runs (reading it imports torch)."""
+        if self._device is None:
+            import torch
+
+            self._device = torch.device(self._device_spec)
+        return self._device
+
+    def _load(self) -> None:
+        who = f"model {self.identifier!r}"
+        if weights_fingerprint(self.directory) != self.weights_fingerprint:
+            raise ModelError(f"{who}: the checkpoint in {self.directory} changed after the "
+                             "model was loaded; load it again")
+        module = load_network(self.directory, device=self.device)
+        found = (type(module).__qualname__, tuple(str(x) for x in module.layer_names),
+                 module.default_layer)
+        expected = (self._class_name, self.layers, self.default_layer)
+        if found != expected:
+            raise ModelError(f"{who}: the network built from {self.directory} is "
+                             f"{found[0]} with layers {found[1]} (default {found[2]!r}); "
+                             f"mecbench.nets.zoo.network_layout says {expected[0]} with layers "
+                             f"{expected[1]} (default {expected[2]!r})")
+        self._module = module
+
+
+def checkpoint_provider(directory: str | Path, identifier: str,
+                        **kwargs: Any) -> CheckpointProvider:
+    """A :class:`CheckpointProvider` over the network saved in ``directory``.
 
     ``kwargs`` go to the provider (``n_batches``, ``batch_size``, ``n_steps``, ``device``...).
+    Neither this nor reading the provider's layers or fingerprint imports torch.
     """
-    from mecbench.providers import NetworkProvider
-
-    directory = Path(directory)
-    if not (directory / WEIGHTS_FILE).is_file() or not (directory / CONFIG_FILE).is_file():
-        raise ModelError(f"model {identifier!r}: no checkpoint in {directory} (train one with "
-                         f"'mecbench train {identifier} --out {directory}')")
-    module = load_network(directory)
-    return NetworkProvider(module, identifier, weights_fingerprint=weights_fingerprint(directory),
-                           **kwargs)
+    return CheckpointProvider(directory, identifier, **kwargs)
 
 
 def _shipped_dirs() -> dict[str, Path]:
@@ -115,8 +224,6 @@ def untrained_provider(rest: str, *, seed: int | None = None, n_units: int | Non
     Keyword ``seed`` / ``n_units`` override the name's; the identifier is canonical
     (``untrained/<arch>[-n<units>][-seed<seed>]``, seed 0 and default units omitted).
     """
-    from mecbench.providers import NetworkProvider
-
     arch, name_units, name_seed = parse_untrained_name(rest)
     seed = name_seed if seed is None else seed
     units = name_units if n_units is None else n_units

@@ -3,16 +3,17 @@
 The protocol is Nayebi et al. (2021)'s: 100 batches × 200 random-walk trajectories × 20 steps
 (400 000 positions) in a box centred on 0, each unit's activity averaged per bin. Any arena can
 be used, whatever the box the network was trained in.
+
+torch is imported when a provider is made from a network or computes rate maps, not by
+importing this module: :class:`NetworkProvider` subclasses whose network is built on first use
+(:class:`mecbench.nets.zoo.CheckpointProvider`) know their identity without it.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from typing import Protocol, runtime_checkable
-
-import torch
-import xarray as xr
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from mecbench.errors import ConfigError, MecbenchError, ModelError, UnknownIdentifierError
 from mecbench.providers._common import (
@@ -22,13 +23,19 @@ from mecbench.providers._common import (
     check_identifier,
     check_layer,
 )
-from mecbench.providers.accumulator import RateMapAccumulator
 from mecbench.ratemaps import Arena
-from mecbench.trajectories import DT, make_generator, random_walk
 
-__all__ = ["PathIntegrator", "NetworkProvider", "NETWORK_UNVISITED_POLICIES"]
+if TYPE_CHECKING:
+    import torch
+    import xarray as xr
+
+__all__ = ["PathIntegrator", "NetworkProvider", "NETWORK_UNVISITED_POLICIES", "DT"]
 
 NETWORK_UNVISITED_POLICIES = ("error", "nearest")
+
+DT = 0.02
+"""Default time step of the trajectories (s): :data:`mecbench.trajectories.DT`, restated so
+that a provider's identity needs no torch (tests check that the two are equal)."""
 
 
 @runtime_checkable
@@ -65,6 +72,8 @@ class PathIntegrator(Protocol):
 
 
 def _tensor_bytes(t) -> tuple[str, bytes]:
+    import torch
+
     if not isinstance(t, torch.Tensor):  # "extra state" entries
         return type(t).__qualname__, repr(t).encode()
     t = t.detach().to("cpu").contiguous()
@@ -129,11 +138,26 @@ class NetworkProvider:
                  batch_size: int = 200, n_steps: int = 20, device: str | torch.device = "cpu",
                  weights_fingerprint: str | None = None, dt: float = DT, periodic: bool = False,
                  unvisited: str = "error", progress: bool | None = None):
+        import torch
+
         self.identifier = check_identifier(identifier)
         for name in ("layer_names", "default_layer", "layer_activity"):
             if not hasattr(module, name):
                 raise ModelError(f"model {identifier!r}: the network has no {name!r}; it must "
                                  "satisfy mecbench.providers.PathIntegrator")
+        self._set_protocol(n_batches=n_batches, batch_size=batch_size, n_steps=n_steps, dt=dt,
+                           periodic=periodic, unvisited=unvisited, progress=progress)
+        if weights_fingerprint is None and not hasattr(module, "state_dict"):
+            raise ConfigError(f"model {identifier!r}: the network has no state_dict; pass "
+                              "weights_fingerprint")
+        self.device = torch.device(device)
+        self.module = module.to(self.device) if hasattr(module, "to") else module
+        self._set_layers(module.layer_names, module.default_layer)
+        self.weights_fingerprint = weights_fingerprint
+
+    def _set_protocol(self, *, n_batches: int, batch_size: int, n_steps: int, dt: float,
+                      periodic: bool, unvisited: str, progress: bool | None) -> None:
+        """Check and store the trajectory protocol (see the class parameters)."""
         for name, value in (("n_batches", n_batches), ("batch_size", batch_size),
                             ("n_steps", n_steps)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -141,18 +165,19 @@ class NetworkProvider:
         if unvisited not in NETWORK_UNVISITED_POLICIES:
             raise UnknownIdentifierError("unvisited policy", unvisited,
                                          NETWORK_UNVISITED_POLICIES)
-        if weights_fingerprint is None and not hasattr(module, "state_dict"):
-            raise ConfigError(f"model {identifier!r}: the network has no state_dict; pass "
-                              "weights_fingerprint")
-        self.device = torch.device(device)
-        self.module = module.to(self.device) if hasattr(module, "to") else module
-        self.layers = tuple(str(x) for x in module.layer_names)
-        self.default_layer = check_layer(identifier, self.layers, self.layers[0],
-                                         module.default_layer)
         self.n_batches, self.batch_size, self.n_steps = n_batches, batch_size, n_steps
         self.dt, self.periodic, self.unvisited = float(dt), bool(periodic), unvisited
-        self.weights_fingerprint = weights_fingerprint
         self.progress = progress
+
+    def _set_layers(self, layer_names, default_layer: str) -> None:
+        """Store the network's layers and check its default layer."""
+        self.layers = tuple(str(x) for x in layer_names)
+        self.default_layer = check_layer(self.identifier, self.layers, self.layers[0],
+                                         default_layer)
+
+    def _network_identity(self) -> tuple[str, object]:
+        """The network's class name and configuration, as :meth:`fingerprint` hashes them."""
+        return type(self.module).__qualname__, _config_of(self.module)
 
     @property
     def n_positions(self) -> int:
@@ -160,6 +185,8 @@ class NetworkProvider:
         return self.n_batches * self.batch_size * self.n_steps
 
     def _dtype(self) -> torch.dtype:
+        import torch
+
         params = getattr(self.module, "parameters", None)
         if params is not None:
             for p in params():
@@ -169,6 +196,8 @@ class NetworkProvider:
 
     def _activity(self, start: torch.Tensor, velocities: torch.Tensor,
                   layer: str) -> torch.Tensor:
+        import torch
+
         who = f"model {self.identifier!r} layer {layer!r}"
         try:
             out = self.module.layer_activity(start, velocities)
@@ -208,7 +237,11 @@ class NetworkProvider:
         """
         arena = as_arena(arena)
         layer = check_layer(self.identifier, self.layers, self.default_layer, layer)
+        import torch
         from tqdm.auto import tqdm
+
+        from mecbench.providers.accumulator import RateMapAccumulator
+        from mecbench.trajectories import make_generator, random_walk
 
         # trajectories always come from a CPU generator (cheap), so that the same seed gives
         # the same trajectories, hence the same maps to float tolerance, on every device
@@ -254,9 +287,10 @@ class NetworkProvider:
         """sha256 of the weights (every state-dict tensor, or ``weights_fingerprint``), the
         network's class and ``config`` attribute, and the trajectory protocol."""
         h = Hasher("network")
+        network_class, config = self._network_identity()
         h.update_config({
-            "class": type(self.module).__qualname__,
-            "config": _config_of(self.module),
+            "class": network_class,
+            "config": config,
             "layers": list(self.layers), "default_layer": self.default_layer,
             "n_batches": self.n_batches, "batch_size": self.batch_size,
             "n_steps": self.n_steps, "dt": self.dt, "periodic": self.periodic,

@@ -19,7 +19,8 @@ minutes). "without dask installed" runs the same score with dask made unimportab
 install without the ``distributed`` extra: with dask installed, xarray imports ``dask.array``
 when it decodes the first string variable of a netCDF file. ``my-grid-model`` is a function
 of position registered by a plugin file (no torch); ``rnn-relu-dos`` is a shipped torch
-network, whose provider imports torch to load its weights.
+network, whose provider reads its name, layers and fingerprint from the checkpoint files and
+imports torch only to compute rate maps (so not in a warm score).
 On a shared machine wall time includes waiting for the cores; compare ratios within one run.
 """
 
