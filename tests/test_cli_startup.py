@@ -40,6 +40,19 @@ def _imported(argv: list[str], cwd: Path) -> set[str]:
 def test_listings_import_no_heavy_library(argv, tmp_path):
     modules = _imported(argv, tmp_path)
     assert [h for h in (*HEAVY, "dask") if h in modules] == []
+    if argv[0] in ("models", "datasets"):   # names and docstrings only: no data library either
+        assert [h for h in ("xarray", "netCDF4", "numpy") if h in modules] == []
+
+
+def test_the_datasets_listing_reads_the_loaders_docstrings(tmp_path):
+    """Read from the source, the descriptions are those of the imported loaders."""
+    from mecbench import registry
+    from mecbench.cli.datasets import list_datasets
+
+    rows = {row["name"]: row["description"] for row in list_datasets()}
+    assert {"mec-sim", "sargolini2006"} <= set(rows)
+    assert rows == {name: registry.describe("dataset", name) for name in rows}
+    assert all(rows.values())
 
 
 BENCHMARK_PLUGIN = """
@@ -77,6 +90,41 @@ def test_warm_score_imports_no_heavy_library(tmp_path, capsys):
     assert "sklearn" in _imported([*argv, "--no-cache"], tmp_path)
     assert main(argv) == 0
     assert capsys.readouterr().out == computed   # the cached result is the computed one
+
+
+MODEL_PLUGIN = """
+from pathlib import Path
+
+import mecbench.models.pathint as pathint
+from mecbench import register_model
+from mecbench.nets.zoo import checkpoint_provider
+
+
+@register_model("rnn-relu-dos-quick")
+def quick():
+    \"\"\"The shipped rnn-relu-dos network on 2 000 trajectory positions.\"\"\"
+    return checkpoint_provider(Path(pathint.__file__).parent / "rnn-relu-dos",
+                               "rnn-relu-dos-quick", n_batches=2, batch_size=100, n_steps=10,
+                               unvisited="nearest")
+"""
+
+
+def test_warm_score_of_a_torch_network_imports_no_torch(tmp_path, capsys):
+    models = tmp_path / "quick_model.py"
+    models.write_text(MODEL_PLUGIN)
+    data = make_neural_data(n_cells=5).save(tmp_path / "lab.nc")
+    bench = tmp_path / "lab_benchmark.py"
+    bench.write_text(BENCHMARK_PLUGIN.format(data=str(data)))
+    argv = ["--plugin", str(models), "--plugin", str(bench), "-q", "score",
+            "rnn-relu-dos-quick", "lab.ridge", "--layer", "all"]
+    assert main(argv) == 0                    # computes the rate maps with the network
+    computed = capsys.readouterr().out
+    assert "rnn-relu-dos-quick on lab.ridge" in computed and "\ndc " in computed
+    modules = _imported(argv, tmp_path)       # a new process finds every layer cached
+    assert [h for h in HEAVY if h in modules] == []
+    assert "safetensors" not in modules
+    # control: the same probe sees torch when the maps are computed
+    assert "torch" in _imported([*argv, "--no-cache"], tmp_path)
 
 
 def test_bench_startup_quick_run_prints_the_table(capsys):
