@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.abc
+import importlib.util
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +17,37 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 REAL_MEC = SHARED_DATA / "real-mec" / "sargolini-1m-box"
+
+#: Package → folder of the project root that an install maps into ``mecbench`` (setup.py).
+PLUGIN_FOLDERS = {"mecbench.models": "models", "mecbench.datasets": "datasets",
+                  "mecbench.leaderboards": "leaderboards"}
+
+
+class _PluginFolders(importlib.abc.MetaPathFinder):
+    """Finds :data:`PLUGIN_FOLDERS` in the project root, as an editable install does."""
+
+    @staticmethod
+    def find_spec(fullname, path=None, target=None):
+        if fullname not in PLUGIN_FOLDERS:
+            return None
+        folder = REPO / PLUGIN_FOLDERS[fullname]
+        return importlib.util.spec_from_file_location(
+            fullname, folder / "__init__.py", submodule_search_locations=[str(folder)])
+
+
+def _map_plugin_folders() -> None:
+    """``python -m pytest`` from the project root puts the root first on ``sys.path``, so
+    ``mecbench`` is the source folder, which lacks the plugin packages an install adds
+    (``models/`` is installed as ``mecbench.models``...): find them in the root then."""
+    import mecbench
+
+    if Path(mecbench.__file__).resolve().parent != REPO / "mecbench":
+        return  # an installed mecbench: it has them
+    if any(importlib.util.find_spec(name) is None for name in PLUGIN_FOLDERS):
+        sys.meta_path.append(_PluginFolders())
+
+
+_map_plugin_folders()
 
 
 def _env_pointing_to(variable: str, path) -> Iterator[None]:
