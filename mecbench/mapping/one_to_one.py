@@ -1,40 +1,237 @@
-"""One-to-one mapping: each target is predicted by its best-correlated source unit."""
+"""One-to-one mapping: each target is predicted by its best-correlated source unit.
+
+The arg-max of every target's Pearson r over the sources needs one product ``Y₀ᵀ X`` of the
+centred targets with the sources (the only work of order targets × sources × rows). Big
+products are computed in float32 as a screen and every target's candidates are re-checked in
+float64; the screen is exact, not a heuristic. With powers of two scaling every column to a
+maximum magnitude in [0.5, 1) (exact), a float32 product of ``n`` rows is within
+``γ = (n + 8) u / (1 - (n + 8) u)`` (``u = 2⁻²⁴``; the standard bound for any summation order,
+the rounding of the inputs and of the scaling included) times ``Σ|y||x| ≤ ‖y‖ ‖x‖`` of the
+exact product, plus a term for float32 underflow. Every source whose screened score could
+still be the maximum is a candidate, and the candidates' correlations are recomputed in
+float64, so the chosen source is the one float64 correlations rank first (sources within
+float64 rounding of each other are ordered by the re-check's rounding, as they were by a
+float64 product's): constant sources are never chosen, ties go to the lowest index (equal
+columns give bit-equal re-checked values), constant targets get -1. A target with many
+candidates (near-equal sources) is decided by its float64 product row, and sources whose
+bound is wide (variance on a target's rows tiny against their norm) are always re-checked.
+"""
 
 from __future__ import annotations
+
+import contextlib
 
 import numpy as np
 
 from mecbench.errors import DataError
 
-from ._linalg import mm
+from ._linalg import BIG_PRODUCT, mm, multi_thread
 from ._validation import check_X
 from .base import Design, MappingBase, fit_design
 from .cache import FeatureCache
 
-__all__ = ["OneToOne"]
+__all__ = ["OneToOne", "best_sources"]
+
+#: Products of at least this many multiply-adds (targets × sources × rows) are screened in
+#: float32; smaller ones are computed in float64 directly.
+SCREEN_MIN_WORK = 5e7
+#: A target with more float32 candidates than this is decided by its float64 product row.
+MAX_CANDIDATES = 64
+#: Sources whose float32 error bound is this many times a well-conditioned source's (variance
+#: on a target's rows tiny against their norm) skip the screen: always re-checked in float64.
+WIDE_RHO = 16.0
+#: Targets whose screened scores are post-processed together (a block stays in cache).
+_BLOCK = 128
+_U32 = 2.0 ** -24
+_UNDERFLOW = 2.0 ** -149
 
 
-def _zscore_columns(A: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Centred, unit-norm columns and a mask of columns that are constant (ptp == 0)."""
-    Ac = A - A.mean(axis=0)
-    const = np.ptp(A, axis=0) == 0
-    norm = np.sqrt(np.einsum("ij,ij->j", Ac, Ac))
-    norm[const] = 1.0
-    return Ac / norm, const
+def _centred(X: np.ndarray) -> np.ndarray:
+    """A float64 copy of ``X`` with every column centred."""
+    Xc = np.array(X, dtype=np.float64)
+    Xc -= Xc.mean(axis=0)
+    return Xc
 
 
-def best_sources(Xz: np.ndarray, xconst: np.ndarray, Y: np.ndarray) -> np.ndarray:
-    """Index of the source column with the highest Pearson r for each target (-1 if none).
+class _Buffers:
+    """Arrays reused across the splits of one call: fresh pages for every split's big
+    temporaries cost about as much as a pass over them."""
 
-    ``Xz`` holds unit-norm centred sources; constant sources are never chosen, ties go to the
-    lowest index, constant targets get -1.
+    def __init__(self):
+        self._flat: dict[str, np.ndarray] = {}
+
+    def get(self, name: str, shape: tuple[int, ...], dtype) -> np.ndarray:
+        size = int(np.prod(shape))
+        flat = self._flat.get(name)
+        if flat is None or flat.size < size or flat.dtype != np.dtype(dtype):
+            flat = self._flat[name] = np.empty(size, dtype=dtype)
+        return flat[:size].reshape(shape)
+
+
+def _source_inv_sd(X: np.ndarray, Xc: np.ndarray) -> np.ndarray:
+    """``1 / ‖xc‖`` per column of the centred ``Xc``; NaN for constant columns of ``X``
+    (peak-to-peak 0) and columns whose spread underflows."""
+    ss = np.einsum("ij,ij->j", Xc, Xc)
+    out = np.full(ss.shape, np.nan)
+    ok = (np.ptp(X, axis=0) > 0) & (ss > 0)
+    out[ok] = 1.0 / np.sqrt(ss[ok])
+    return out
+
+
+def best_sources(X: np.ndarray, Y: np.ndarray) -> np.ndarray:
+    """Index of the source column of ``X`` (n, p) with the highest Pearson r for each target
+    column of ``Y`` (n, t) (-1 if none).
+
+    Constant sources (peak-to-peak 0) are never chosen, ties go to the lowest index, constant
+    targets get -1.
     """
-    Yz, yconst = _zscore_columns(Y)
-    R = mm(Yz.T, Xz)  # (t, p) Pearson correlations: the arg-max runs along contiguous rows
-    R[:, xconst] = -np.inf
-    best = np.argmax(R, axis=1)
-    best[yconst | xconst.all()] = -1
+    X = np.asarray(X, dtype=np.float64)
+    Y = np.asarray(Y, dtype=np.float64)
+    Xc = _centred(X)
+    return _best_from_centred(Xc, _source_inv_sd(X, Xc), Y)
+
+
+def _best_from_centred(Xc: np.ndarray, inv_sd: np.ndarray, Y: np.ndarray) -> np.ndarray:
+    Y0 = _centred(Y)
+    targets = np.flatnonzero(np.ptp(Y, axis=0) > 0)
+    return _best_per_target(Y0, Xc, [(targets, inv_sd)], Y.shape[1])
+
+
+def _pow2(A: np.ndarray) -> np.ndarray:
+    """Per column the power of two ``2⁻ᵉ`` that brings its largest magnitude into [0.5, 1)
+    (1 for all-zero columns); scaling by it is exact."""
+    _, e = np.frexp(np.abs(A).max(axis=0))
+    return np.ldexp(1.0, -e)
+
+
+def _best_per_target(Y0: np.ndarray, X: np.ndarray, groups, n_targets: int, *,
+                     xnorm2: np.ndarray | None = None, scale: np.ndarray | None = None,
+                     buffers: _Buffers | None = None) -> np.ndarray:
+    """Per target, the arg-max over sources ``j`` of ``(Y0[:, t] · X[:, j]) inv_sd[j]``.
+
+    ``Y0`` (n, n_targets) holds targets centred on their rows and zero elsewhere (each column
+    sums to zero, so any shift of ``X``'s columns leaves the products unchanged); ``groups`` is
+    a list of ``(targets, inv_sd)``, ``inv_sd`` (p,) NaN for sources never chosen for those
+    targets. Targets in no group, and targets whose every source is NaN, get -1; ties go to the
+    lowest index. ``xnorm2`` (the squared column norms of ``X``), ``scale`` (per column a
+    power of two bringing the column's magnitudes to at most 1) and ``buffers`` save passes.
+    """
+    best = np.full(n_targets, -1, dtype=np.intp)
+    groups = [(np.asarray(t, dtype=np.intp), s) for t, s in groups
+              if len(t) and not np.isnan(s).all()]
+    if not groups:
+        return best
+    n, p = X.shape
+    used = np.concatenate([t for t, _ in groups])
+    bounds = np.cumsum([0] + [t.size for t, _ in groups])  # group k: rows bounds[k]:bounds[k+1]
+    if n * p * used.size < SCREEN_MIN_WORK or (n + 8) * _U32 > 1e-3:
+        # float64 directly: one product for all targets, each row scaled and arg-maxed
+        C = mm(np.ascontiguousarray(Y0[:, used].T), X)
+        for k, (t, inv_sd) in enumerate(groups):
+            best[t] = _argmax_scaled(C[bounds[k]:bounds[k + 1]], inv_sd)
+        return best
+    Ys = Y0[:, used]
+    Ys *= _pow2(Ys)
+    ynorm = np.sqrt(np.einsum("ij,ij->j", Ys, Ys))
+    buffers = buffers or _Buffers()
+    sx = _pow2(X) if scale is None else scale
+    X32 = np.multiply(X, sx, out=buffers.get("x32", X.shape, np.float32), casting="same_kind")
+    C32 = buffers.get("c32", (used.size, p), np.float32)
+    with multi_thread() if used.size * n * p >= BIG_PRODUCT else contextlib.nullcontext():
+        np.matmul(np.ascontiguousarray(Ys.T, dtype=np.float32), X32, out=C32)
+    del Ys, X32
+    xnorm = np.sqrt(np.einsum("ij,ij->j", X, X) if xnorm2 is None else xnorm2)
+    g = (n + 8) * _U32
+    gamma = g / (1.0 - g) * (1.0 + 1e-6)
+    for k, (t, inv_sd) in enumerate(groups):
+        excluded = np.isnan(inv_sd)
+        inv = np.where(excluded, 0.0, inv_sd)
+        rho = xnorm * inv  # the float32 error bound of source j relative to |r| <= 1
+        wide = ~excluded & ~(rho <= WIDE_RHO)
+        off = excluded | wide
+        w = np.where(off, 0.0, inv / sx)
+        if wide.sum() > MAX_CANDIDATES // 2 or not (w.max() < 1e30) or off.all():
+            C = mm(np.ascontiguousarray(Y0[:, t].T), X)
+            best[t] = _argmax_scaled(C, inv_sd)
+            continue
+        w32 = w.astype(np.float32)
+        off_idx = np.flatnonzero(off)
+        slack = 2.0 * (gamma * rho[~off].max() * ynorm[bounds[k]:bounds[k + 1]]
+                       + 3.0 * (n + 1) * _UNDERFLOW * w.max())
+        top_j = np.empty(t.size, dtype=np.intp)
+        near_i, near_j = [], []  # other sources within the bound of a target's top score
+        for b0 in range(0, t.size, _BLOCK):
+            S = C32[bounds[k] + b0:bounds[k] + min(b0 + _BLOCK, t.size)]  # a view
+            S *= w32
+            if off_idx.size:
+                S[:, off_idx] = -np.inf
+            rows = np.arange(S.shape[0])
+            jb = np.argmax(S, axis=1)
+            top = S[rows, jb].astype(np.float64)
+            thr = np.nextafter((top - slack[b0:b0 + S.shape[0]]).astype(np.float32),
+                               np.float32(-np.inf))
+            top_j[b0:b0 + S.shape[0]] = jb
+            S[rows, jb] = -np.inf
+            tied = np.flatnonzero(S.max(axis=1) >= thr)  # near-ties only: rare
+            if tied.size:
+                ri, rj = np.nonzero(S[tied] >= thr[tied, None])
+                near_i.append(b0 + tied[ri])
+                near_j.append(rj)
+        wide_idx = np.flatnonzero(wide)
+        ni = np.concatenate(near_i) if near_i else np.empty(0, dtype=np.intp)
+        nj = np.concatenate(near_j) if near_j else np.empty(0, dtype=np.intp)
+        if not ni.size and not wide_idx.size:
+            best[t] = top_j  # one candidate each: the float32 arg-max is the arg-max
+            continue
+        # every target to re-check: its top source, its near sources and every wide source
+        recheck = np.zeros(t.size, dtype=bool)
+        recheck[ni] = True
+        if wide_idx.size:
+            recheck[:] = True
+        count = np.bincount(ni, minlength=t.size) + 1 + wide_idx.size
+        heavy = recheck & (count > MAX_CANDIDATES)
+        if heavy.any():  # many near-equal sources: the float64 product row decides
+            th = t[heavy]
+            best[th] = _argmax_scaled(mm(np.ascontiguousarray(Y0[:, th].T), X), inv_sd)
+        simple = ~recheck
+        best[t[simple]] = top_j[simple]
+        todo = np.flatnonzero(recheck & ~heavy)
+        if not todo.size:
+            continue
+        keep = ~heavy[ni]
+        ii = np.concatenate([todo, ni[keep], np.repeat(todo, wide_idx.size)])
+        jj = np.concatenate([top_j[todo], nj[keep], np.tile(wide_idx, todo.size)])
+        vals = _pair_products(Y0, X, t[ii], jj) * inv_sd[jj]
+        order = np.lexsort((jj, -vals, ii))
+        first = np.ones(order.size, dtype=bool)
+        first[1:] = ii[order[1:]] != ii[order[:-1]]
+        best[t[ii[order[first]]]] = jj[order[first]]
     return best
+
+
+def _pair_products(Y0: np.ndarray, X: np.ndarray, tt: np.ndarray, jj: np.ndarray,
+                   chunk: int = 1 << 22) -> np.ndarray:
+    """``Y0[:, tt[k]] · X[:, jj[k]]`` for every pair ``k``, in float64, each summed in row
+    order (equal columns give bit-equal values)."""
+    out = np.empty(tt.size)
+    step = max(1, chunk // max(1, Y0.shape[0]))
+    for s in range(0, tt.size, step):
+        a = Y0.take(tt[s:s + step], axis=1)
+        a *= X.take(jj[s:s + step], axis=1)
+        out[s:s + step] = a.sum(axis=0)
+    return out
+
+
+def _argmax_scaled(cov: np.ndarray, inv_sd: np.ndarray) -> np.ndarray:
+    """Arg-max over sources (columns) of ``cov * inv_sd`` per target (row), overwriting
+    ``cov``; -1 where every source is excluded (``inv_sd`` NaN: never chosen)."""
+    const = np.isnan(inv_sd)
+    if const.all():
+        return np.full(cov.shape[0], -1, dtype=np.intp)
+    cov *= np.where(const, 0.0, inv_sd)
+    if const.any():
+        cov[:, const] = -np.inf
+    return np.argmax(cov, axis=1)
 
 
 class OneToOne(MappingBase):
@@ -56,8 +253,7 @@ class OneToOne(MappingBase):
     def fit(self, X, Y):
         """Choose the source for each target of ``Y`` from ``X``'s columns."""
         X, Y, was_1d = fit_design(X, Y)
-        Xz, xconst = _zscore_columns(X)
-        best = best_sources(Xz, xconst, Y)
+        best = best_sources(X, Y)
         self._best = best
         self._mean = Y.mean(axis=0)
         self.best_source_ = int(best[0]) if was_1d else best
@@ -81,12 +277,14 @@ class OneToOne(MappingBase):
         d = Design(cache)
         out = []
         for tr, te in splits:
-            Xz, xconst = cache.memo(d.key("zscore", tr),
-                                    lambda tr=tr: _zscore_columns(cache.X[tr]))
-            best = best_sources(Xz, xconst, Y[tr])
+            def centred(tr=tr):
+                Xc = _centred(cache.X0[tr])
+                return Xc, _source_inv_sd(cache.X0[tr], Xc)
+
+            Xc, inv_sd = cache.memo(d.key("centred-sources", tr), centred)
+            best = _best_from_centred(Xc, inv_sd, Y[tr])
             out.append(_take(cache.X, best, Y[tr].mean(axis=0), te))
         return out
-
 
     def _cross_predict_masked(self, cache: FeatureCache, Y: np.ndarray, valid: np.ndarray,
                               splits):
@@ -102,50 +300,40 @@ class OneToOne(MappingBase):
         """
         from .masked import missing_row_groups
 
-        X0 = cache.X0  # globally centred: keeps the variance downdates well conditioned
         out = []
+        buffers = _Buffers()
+        # per source a power of two bringing its magnitudes to at most 1 (the float32 screen)
+        scale = cache.memo(("one-to-one", "scale"),
+                           lambda: _pow2(np.abs(cache.X0).max(axis=0)[None, :]))
         for tr, te in splits:
-            Xt = X0[tr]
+            # globally centred: keeps the variance downdates well conditioned
+            Xt = np.take(cache.X0, tr, axis=0, mode="clip",
+                         out=buffers.get("xt", (len(tr), cache.n_features), np.float64))
             Wt = valid[tr]
             Yt = Y[tr]
             n_s = Wt.sum(axis=0)
             with np.errstate(divide="ignore", invalid="ignore"):
                 ybar = Yt.sum(axis=0) / n_s
             Y0 = np.where(Wt, Yt - ybar, 0.0)
-            # (t, p): each target's covariances (times n_s) in one contiguous row, so the
-            # per-target scaling and arg-max below run along rows
-            CT = mm(Y0.T, Xt)
+            hi = np.where(Wt, Yt, -np.inf).max(axis=0)
+            lo = np.where(Wt, Yt, np.inf).min(axis=0)
+            varying = hi > lo  # constant targets get -1 (as :func:`best_sources`)
             sx = Xt.sum(axis=0)
             sxx = np.einsum("ij,ij->j", Xt, Xt)
-            best = np.empty(Y.shape[1], dtype=np.intp)
-            complete = np.ones(Y.shape[1], dtype=bool)
+            groups = []
+            complete = varying.copy()
             for cols, D in missing_row_groups(Wt):
                 complete[cols] = False
                 XD = Xt[D]
                 inv_sd = _inv_sd(Xt, D, sxx - np.einsum("ij,ij->j", XD, XD),
                                  sx - XD.sum(axis=0), sxx)
-                best[cols] = _best_scaled(CT[cols], inv_sd)
+                groups.append((cols[varying[cols]], inv_sd))
             if complete.any():
-                cols = np.flatnonzero(complete)
-                inv_sd = _inv_sd(Xt, None, sxx, sx, sxx)
-                best[cols] = _best_scaled(CT if cols.size == CT.shape[0] else CT[cols], inv_sd)
-            hi = np.where(Wt, Yt, -np.inf).max(axis=0)
-            lo = np.where(Wt, Yt, np.inf).min(axis=0)
-            best[~(hi > lo)] = -1  # constant target (as :func:`best_sources`)
+                groups.append((np.flatnonzero(complete), _inv_sd(Xt, None, sxx, sx, sxx)))
+            best = _best_per_target(Y0, Xt, groups, Y.shape[1], xnorm2=sxx, scale=scale,
+                                    buffers=buffers)
             out.append(_take(cache.X, best, ybar, te))
         return out
-
-
-def _best_scaled(cov: np.ndarray, inv_sd: np.ndarray) -> np.ndarray:
-    """Arg-max over sources (columns) of ``cov * inv_sd`` per target (row), overwriting
-    ``cov``; -1 where every source is constant (``inv_sd`` NaN: never chosen)."""
-    const = np.isnan(inv_sd)
-    if const.all():
-        return np.full(cov.shape[0], -1, dtype=np.intp)
-    cov *= np.where(const, 0.0, inv_sd)
-    if const.any():
-        cov[:, const] = -np.inf
-    return np.argmax(cov, axis=1)
 
 
 def _inv_sd(Xt: np.ndarray, missing: np.ndarray | None, sxx: np.ndarray, sx: np.ndarray,
@@ -156,7 +344,7 @@ def _inv_sd(Xt: np.ndarray, missing: np.ndarray | None, sxx: np.ndarray, sx: np.
 
     Downdated sums carry rounding errors relative to ``sxx_all`` (the sums before the
     downdate), so columns whose variance is tiny against it are re-checked on the rows
-    themselves: exactly constant (peak-to-peak 0, as :func:`_zscore_columns`) or not."""
+    themselves: exactly constant (peak-to-peak 0, as :func:`best_sources`) or not."""
     n = Xt.shape[0] - (0 if missing is None else missing.size)
     ss = sxx - sx * sx / max(n, 1)
     suspect = np.flatnonzero(ss <= 1e-8 * sxx_all)
@@ -176,12 +364,15 @@ def _inv_sd(Xt: np.ndarray, missing: np.ndarray | None, sxx: np.ndarray, sx: np.
 def _take(X: np.ndarray, best: np.ndarray, mean: np.ndarray,
           rows: np.ndarray | None = None) -> np.ndarray:
     """Columns ``best`` of ``X`` (at ``rows`` if given); -1 columns get ``mean``."""
-    # ``take`` along the columns, then the rows: a 2-D fancy index costs several times more,
-    # and a transposed copy of X made for row gathers costs as much as ten splits of this and
-    # doubles the layer's memory
-    P = X.take(np.maximum(best, 0), axis=1)
+    # each distinct column once and in increasing order (the gather runs forward through
+    # every row of X), then the rows, then the repeats: a 2-D fancy index costs several times
+    # more, and a transposed copy of X for row gathers doubles the layer's memory
+    cols, inverse = np.unique(np.maximum(best, 0), return_inverse=True)
+    P = X.take(cols, axis=1)
     if rows is not None:
         P = P.take(rows, axis=0)
+    if cols.size != best.size or not np.array_equal(cols, best):
+        P = P.take(inverse.reshape(-1), axis=1)
     none = best < 0
     if none.any():
         P[:, none] = mean[none]
