@@ -27,7 +27,13 @@ work — the correlation products alone (``X_trᵀ Y_tr`` per split for every ce
 map that computes every correlation, the reference's included, does this product) and the
 least kernel-ridge work (the Gram matrix, then per split one Cholesky solve for every cell and
 the test predictions ``K_te,tr C``) — with the speed-up and floor ratio they allow at most; and
-the peak RSS of the process.
+the peak RSS of the process; the one-to-one path over its correlation products (target
+<= 1.5).
+
+Rows ``get_fits ridge`` and ``get_fits one-to-one``: :func:`mecbench.compat.get_fits` (the
+reference API, which returns per-cell means over splits) on the same data and splits, best of
+3, against the reference rows' times and split-mean r; and get_fits over the scoring path of
+the same run (target <= 1.2).
 
 Usage: ``python tests/perf/bench_scoring.py [--quick]``
 """
@@ -273,7 +279,8 @@ def main(argv=None) -> int:
                          "--quick)")
     ap.add_argument("--skip", default="",
                     help="comma-separated methods to skip: ridge, ridgecv, himalaya, pls, enet "
-                         "(both elastic-net rows), one-to-one")
+                         "(both elastic-net rows), one-to-one, get_fits (its rows need the "
+                         "ridge and one-to-one rows)")
     args = ap.parse_args(argv)
     if args.quick:
         n_side, n_units, n_animals, n_cells, n_splits = 22, 512, 3, 20, 3
@@ -315,6 +322,7 @@ def main(argv=None) -> int:
     ]
     rows = []
     ours = {}
+    refs = {}  # the reference's r (n_splits, n_cells) per method
     n_pairs = n_animals * n_splits  # (animal, split) fits of a joint map
     for name, mapping, params, ref_kind, max_fits in methods:
         if name.split(",")[0] in skip:  # "enet" skips both elastic-net rows
@@ -358,6 +366,7 @@ def main(argv=None) -> int:
         ran = np.isfinite(r_ref)
         dr = np.nanmax(np.abs(ours[name][ran] - r_ref[ran])) if ran.any() else np.nan
         rows.append((name, t_ours, k < n_pairs, t_ref_all, done < total, dr, nc, done, total, k))
+        refs[name] = r_ref
         print(f"  {name}: mecbench {t_ours:.2f}s ({k}/{n_pairs} animal-splits), reference "
               f"{t_ref_all:.2f}s ({done}/{total} fits)", flush=True)
     if "one-to-one" in ours:
@@ -368,6 +377,38 @@ def main(argv=None) -> int:
         t_ours = next(row[1] for row in rows if row[0] == "one-to-one")
         rows.append(("one-to-one vs cell loop", t_ours, False, t_ref * total / done + t_prep,
                      done < total, dr, nc, done, total, n_pairs))
+    get_fits_ratio = {}
+    if "get_fits" not in skip:
+        # the reference API (mecbench.compat.get_fits) on the same data: one feature cache per
+        # arena and one scoring pass for the cells of every animal, timed against the scoring
+        # path above in this run
+        from mecbench.compat import get_fits
+
+        order = sorted(set(animals.tolist()))
+        dataset = {2.2: {a: {"resp": Y[:, animals == a].reshape(n_side, n_side, -1),
+                             "cell_ids": np.flatnonzero(animals == a)} for a in order}}
+        features = {2.2: X.reshape(n_side, n_side, n_units)}
+        for name, map_type in (("ridge", "sklinear"), ("one-to-one", "corr")):
+            if name not in ours:
+                continue
+            t_fits = np.inf
+            for _ in range(REPEATS):
+                t0 = time.perf_counter()
+                res = get_fits(dataset, model_resp=features, map_type=map_type,
+                               num_train_test_splits=n_splits)
+                t_fits = min(t_fits, time.perf_counter() - t0)
+            mean = np.empty(Y.shape[1])
+            for a in order:
+                mean[np.flatnonzero(animals == a)] = res[2.2][a]["corr"].values
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                ref_mean = np.nanmean(refs[name], axis=0)
+            ok = np.isfinite(ref_mean)
+            dr = np.nanmax(np.abs(mean[ok] - ref_mean[ok]))
+            row = next(row for row in rows if row[0] == name)
+            get_fits_ratio[name] = (t_fits, row[1])
+            rows.append((f"get_fits {name}", t_fits, False, row[3], row[4], dr, 0, row[7],
+                         row[8], n_pairs))
     if "himalaya" not in skip and "ridgecv" in ours:
         t_ref, t_prep, r_ref, done, total, nc = reference_run(
             "himalaya", X, Y, animals, splits, max_fits=args.himalaya_fits)
@@ -389,6 +430,8 @@ def main(argv=None) -> int:
             notes.append(f"reference extrapolated from {done}/{total} fits")
         if nc:
             notes.append(f"{nc} reference fits stopped at max_iter")
+        if name.startswith("get_fits"):
+            notes.append("mean over splits per cell, as get_fits returns")
         if name == "ridgecv vs himalaya":
             notes.append("himalaya uses 5-fold CV: Δr informative only")
         if name == "enet":
@@ -416,7 +459,11 @@ def main(argv=None) -> int:
         t_ours = next(row[1] for row in rows if row[0] == "one-to-one")
         print(f"  one-to-one: the correlation products Y₀ᵀ X_tr alone = {products:.2f} s "
               f"(mecbench's whole path: {t_ours:.2f} s) -> at most {t_ref / products:.1f}x "
-              f"faster than the reference for any map computing every correlation")
+              f"faster than the reference for any map computing every correlation; "
+              f"one-to-one path / products = {t_ours / products:.2f} (target <= 1.5)")
+    for name, (t_fits, t_path) in get_fits_ratio.items():
+        print(f"get_fits ({name}) / scoring path = {t_fits:.2f} / {t_path:.2f} s = "
+              f"{t_fits / t_path:.2f} (target <= 1.2)")
     print(f"peak RSS: {peak_rss_gb():.2f} GB (target < 4 GB)")
     return 0
 
