@@ -12,6 +12,7 @@ from scipy.optimize import linear_sum_assignment
 
 from mecbench.errors import ConfigError, DataError, UnknownIdentifierError
 from mecbench.similarity import SoftMatching, soft_matching, transport_plan
+from mecbench.similarity.transport import _column_generation
 
 
 def tuning(seed, n=40, p=6, q=6):
@@ -57,6 +58,31 @@ def test_unequal_sizes_equal_assignment_between_replicated_atoms(p, q):
     np.testing.assert_allclose(res.plan.sum(axis=0), 1 / q, atol=1e-12)
     assert res.plan.min() >= 0
     assert res.score == pytest.approx(np.sum(res.plan * pearson(X, Y)), rel=1e-12)
+
+
+@pytest.mark.parametrize("p,q", [(300, 40), (35, 200)])
+def test_column_generation_equals_full_linprog(p, q, monkeypatch):
+    X, Y = tuning(p + q, n=50, p=p, q=q)
+    full = soft_matching(X, Y, solver="linprog")
+    cg = soft_matching(X, Y, solver="column-generation")
+    assert cg.distance == pytest.approx(full.distance, rel=1e-9)
+    np.testing.assert_allclose(cg.plan.sum(axis=1), 1 / p, atol=1e-12)
+    np.testing.assert_allclose(cg.plan.sum(axis=0), 1 / q, atol=1e-12)
+    assert soft_matching(X, Y).solver == "linprog"
+    monkeypatch.setattr("mecbench.similarity.transport.FULL_LP_PAIRS", p * q - 1)
+    assert soft_matching(X, Y).solver == "column-generation"
+
+
+def test_column_generation_adds_pairs_until_optimal():
+    """Every unit prefers the same two cells: the first restricted problem (one cheapest cell
+    per unit) is infeasible or suboptimal, and later rounds must reach the full optimum."""
+    rng = np.random.default_rng(9)
+    C = rng.uniform(0.5, 2.0, (60, 7))
+    C[:, :2] = rng.uniform(0.0, 0.1, (60, 2))
+    plan, rounds = _column_generation(C, k_init=1)
+    full, _ = transport_plan(C, solver="linprog")
+    assert rounds > 1
+    assert np.sum(plan * C) == pytest.approx(np.sum(full * C), rel=1e-9)
 
 
 def test_permuted_rescaled_cells_have_distance_zero():

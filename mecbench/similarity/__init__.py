@@ -35,10 +35,10 @@ from __future__ import annotations
 from ._data import PairedBins, bin_splits, paired_bins
 from .cka import cka_from_arrays, linear_cka
 from .crossval import CrossValidatedSimilarity, cross_validated
+from .rdms import compare_rdms, rdm, rsa
 from .registry import METRICS, Metric, get_metric, metric_names
-from .rsa import compare_rdms, rdm, rsa
 from .shape import ShapeMetric, shape_distance
-from .soft_matching import SoftMatching, SoftMatchingResult, soft_matching, transport_plan
+from .transport import SoftMatching, SoftMatchingResult, soft_matching, transport_plan
 
 __all__ = [
     "PairedBins",

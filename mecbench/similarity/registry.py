@@ -35,9 +35,9 @@ from mecbench.errors import ConfigError, UnknownIdentifierError
 
 from ._data import PairedBins, paired_bins
 from .cka import cka_from_arrays
-from .rsa import rsa_from_arrays
+from .rdms import rsa_from_arrays
 from .shape import ShapeMetric
-from .soft_matching import SoftMatching, _distance
+from .transport import SoftMatching, _distance
 
 __all__ = ["Metric", "METRICS", "get_metric", "metric_names"]
 

@@ -69,20 +69,28 @@ def _check_components(n_components) -> int | None:
     return int(n_components)
 
 
+def _top_eigh(G: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` largest eigenpairs of the symmetric ``G``, largest first (a subset solver
+    when ``k`` is small against the size, the full divide-and-conquer one otherwise)."""
+    import scipy.linalg as sla
+
+    m = G.shape[0]
+    if 3 * k < m:
+        w, V = sla.eigh(G, subset_by_index=[m - k, m - 1], driver="evx", check_finite=False)
+    else:
+        w, V = sla.eigh(G, driver="evd", check_finite=False)
+        w, V = w[m - k:], V[:, m - k:]
+    return w[::-1], V[:, ::-1]
+
+
 def _pca(A: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Principal axes ``W`` (n_columns, k) and score variances ``var`` (k,) of the centred
     ``A``, leading first, from the smaller Gram matrix (``AᵀA`` or ``AAᵀ``)."""
-    import scipy.linalg as sla
-
     n, p = A.shape
     if p <= n:
-        G = A.T @ A
-        w, V = sla.eigh(G, subset_by_index=[p - k, p - 1], check_finite=False)
-        w, W = w[::-1], V[:, ::-1]
+        w, W = _top_eigh(A.T @ A, k)
     else:
-        G = A @ A.T
-        w, U = sla.eigh(G, subset_by_index=[n - k, n - 1], check_finite=False)
-        w, U = w[::-1], U[:, ::-1]
+        w, U = _top_eigh(A @ A.T, k)
         w = np.maximum(w, 0.0)
         sv = np.sqrt(w)
         W = A.T @ U

@@ -17,15 +17,26 @@ the one-to-one matching distance.
 
 Solvers
 -------
+All solvers are exact (no entropic regularisation, no Sinkhorn iterations).
+
 ``assignment``
-    Equal sizes only: :func:`scipy.optimize.linear_sum_assignment` (exact).
+    Equal sizes only: :func:`scipy.optimize.linear_sum_assignment`.
 ``linprog``
-    Any sizes: the transportation linear program solved exactly by HiGHS
-    (:func:`scipy.optimize.linprog`) with ``N_x · N_y`` variables and ``N_x + N_y`` equality
-    constraints (marginals scaled to the integers ``N_y`` and ``N_x`` for conditioning). No
-    entropic regularisation (Sinkhorn) is used.
+    Any sizes: the transportation linear program with all ``N_x · N_y`` variables and
+    ``N_x + N_y - 1`` equality constraints (one marginal constraint is implied by the others
+    and left out; marginals scaled to the integers ``N_y`` and ``N_x``), solved by the HiGHS
+    dual simplex (:func:`scipy.optimize.linprog`).
+``column-generation``
+    The same linear program restricted to candidate pairs (each unit's cheapest cells and each
+    cell's cheapest units), solved by HiGHS; pairs with a negative reduced cost
+    ``C_ij - u_i - v_j`` under the restricted problem's duals are added and the problem is
+    solved again, until no pair of the full cost matrix has a reduced cost below ``-1e-9``.
+    That certificate makes the plan optimal for the full problem (to within ``1e-9`` in the
+    transport cost); the restricted problems are much smaller than the full one, usually two
+    or three of them suffice.
 ``auto``
-    ``assignment`` for equal sizes, ``linprog`` otherwise.
+    ``assignment`` for equal sizes; otherwise ``linprog`` up to 50 000 pairs and
+    ``column-generation`` above.
 """
 
 from __future__ import annotations
@@ -41,7 +52,12 @@ from ._data import paired_bins, zscore_columns
 __all__ = ["SOLVERS", "SoftMatchingResult", "SoftMatching", "soft_matching",
            "transport_plan"]
 
-SOLVERS = ("auto", "assignment", "linprog")
+SOLVERS = ("auto", "assignment", "linprog", "column-generation")
+
+#: Largest number of (unit, cell) pairs ``auto`` solves as one full linear program.
+FULL_LP_PAIRS = 50_000
+
+_REDUCED_COST_TOL = 1e-9
 
 
 @dataclass(frozen=True)
@@ -63,7 +79,7 @@ class SoftMatchingResult:
     n_bins : int
         Bins used.
     solver : str
-        ``"assignment"`` or ``"linprog"``.
+        ``"assignment"``, ``"linprog"`` or ``"column-generation"``.
     """
 
     distance: float
@@ -87,7 +103,7 @@ def transport_plan(cost: np.ndarray, *, solver: str = "auto") -> tuple[np.ndarra
     ----------
     cost : array (n_sources, n_targets)
         Finite costs.
-    solver : {"auto", "assignment", "linprog"}
+    solver : {"auto", "assignment", "linprog", "column-generation"}
         See the module docstring.
 
     Returns
@@ -105,32 +121,95 @@ def transport_plan(cost: np.ndarray, *, solver: str = "auto") -> tuple[np.ndarra
         raise DataError("cost contains non-finite values")
     p, q = C.shape
     if solver == "auto":
-        solver = "assignment" if p == q else "linprog"
+        solver = "assignment" if p == q else "linprog" if p * q <= FULL_LP_PAIRS \
+            else "column-generation"
     if solver == "assignment":
         if p != q:
             raise ConfigError(f"solver='assignment' needs as many units as cells; got {p} and "
-                              f"{q} (use 'linprog')")
+                              f"{q} (use 'linprog' or 'column-generation')")
         from scipy.optimize import linear_sum_assignment
 
         rows, cols = linear_sum_assignment(C)
         plan = np.zeros((p, q))
         plan[rows, cols] = 1.0 / p
         return plan, "assignment"
+    if solver == "linprog":
+        x, _ = _solve_restricted(C, np.arange(p * q))
+        return _plan(x, np.arange(p * q), p, q), "linprog"
+    plan, _ = _column_generation(C)
+    return plan, "column-generation"
+
+
+def _solve_restricted(C: np.ndarray, pairs: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Transport LP on the flat ``pairs`` (``i * q + j``) of ``C``: the flow on each pair
+    (marginals ``q`` per unit, ``p`` per cell) and the duals ``(u, v)`` concatenated (the
+    last cell's constraint is implied and left out, so its dual is 0). None if infeasible."""
     import scipy.sparse as sp
     from scipy.optimize import linprog
 
-    # variable (i, j) at i * q + j; row sums q, column sums p: the plan times p * q
-    idx = np.arange(p * q)
-    A_rows = sp.csr_matrix((np.ones(p * q), (idx // q, idx)), shape=(p, p * q))
-    A_cols = sp.csr_matrix((np.ones(p * q), (idx % q, idx)), shape=(q, p * q))
-    A = sp.vstack([A_rows, A_cols], format="csc")
-    b = np.concatenate([np.full(p, float(q)), np.full(q, float(p))])
-    res = linprog(C.ravel(), A_eq=A, b_eq=b, bounds=(0, None), method="highs")
+    p, q = C.shape
+    m = pairs.size
+    var = np.arange(m)
+    ones = np.ones(m)
+    A = sp.vstack([sp.csr_matrix((ones, (pairs // q, var)), shape=(p, m)),
+                   sp.csr_matrix((ones, (pairs % q, var)), shape=(q, m))], format="csc")[:-1]
+    b = np.concatenate([np.full(p, float(q)), np.full(q - 1, float(p))])
+    # the dual simplex without presolve is several times faster on these degenerate problems
+    res = linprog(C.ravel()[pairs], A_eq=A, b_eq=b, bounds=(0, None), method="highs-ds",
+                  options={"presolve": False})
+    if res.status == 2:
+        return None
     if res.status != 0 or res.x is None:
         raise DataError(f"the soft-matching transport problem ({p} x {q}) was not solved: "
                         f"{res.message}")
-    plan = np.maximum(res.x.reshape(p, q), 0.0) / (p * q)
-    return plan, "linprog"
+    return res.x, np.concatenate([res.eqlin.marginals, [0.0]])
+
+
+def _plan(x: np.ndarray, pairs: np.ndarray, p: int, q: int) -> np.ndarray:
+    plan = np.zeros(p * q)
+    plan[pairs] = np.maximum(x, 0.0) / (p * q)
+    return plan.reshape(p, q)
+
+
+def _cheapest(C: np.ndarray, k: int, axis: int) -> np.ndarray:
+    """Mask of the ``k`` smallest entries of each row (axis 1) or column (axis 0)."""
+    k = min(k, C.shape[axis])
+    idx = np.argpartition(C, k - 1, axis=axis) if k < C.shape[axis] else \
+        np.indices(C.shape)[axis]
+    idx = idx[:, :k] if axis == 1 else idx[:k]
+    mask = np.zeros(C.shape, dtype=bool)
+    np.put_along_axis(mask, idx, True, axis=axis)
+    return mask
+
+
+def _column_generation(C: np.ndarray, k_init: int = 5, max_rounds: int = 100
+                       ) -> tuple[np.ndarray, int]:
+    """Exact transport plan by column generation (module docstring); returns the plan and
+    the number of restricted problems solved."""
+    p, q = C.shape
+    k_unit = max(k_init, -(-3 * q // p))
+    k_cell = max(k_init, -(-3 * p // q))
+    mask = _cheapest(C, k_unit, axis=1) | _cheapest(C, k_cell, axis=0)
+    rounds = 0
+    while True:
+        pairs = np.flatnonzero(mask.ravel())
+        solved = _solve_restricted(C, pairs)
+        rounds += 1
+        if solved is None:  # too few candidate pairs to meet the marginals: widen them
+            k_unit, k_cell = 2 * k_unit, 2 * k_cell
+            mask |= _cheapest(C, k_unit, axis=1) | _cheapest(C, k_cell, axis=0)
+            continue
+        x, y = solved
+        reduced = C - y[:p, None]
+        reduced -= y[None, p:]
+        violated = reduced < -_REDUCED_COST_TOL
+        if not violated.any():
+            return _plan(x, pairs, p, q), rounds
+        if rounds >= max_rounds:
+            x, _ = _solve_restricted(C, np.arange(p * q))
+            return _plan(x, np.arange(p * q), p, q), rounds + 1
+        # per unit, its k_init most violated pairs
+        mask |= _cheapest(np.where(violated, reduced, np.inf), k_init, axis=1) & violated
 
 
 def _correlations(X: np.ndarray, Y: np.ndarray) -> np.ndarray:
@@ -143,7 +222,7 @@ class SoftMatching:
 
     Parameters
     ----------
-    solver : {"auto", "assignment", "linprog"}
+    solver : {"auto", "assignment", "linprog", "column-generation"}
 
     Attributes
     ----------
@@ -212,7 +291,7 @@ def soft_matching(X, Y, *, solver: str = "auto") -> SoftMatchingResult:
         Model responses per bin.
     Y : array (n_bins, n_cells), (n_x, n_y, n_cells) or rate-map DataArray
         Recorded responses of one animal; NaN marks unvisited bins.
-    solver : {"auto", "assignment", "linprog"}
+    solver : {"auto", "assignment", "linprog", "column-generation"}
         Exact solver (module docstring).
 
     Returns
