@@ -145,6 +145,7 @@ def test_pairwise_ceiling_is_mean_over_source_animals(data):
     np.testing.assert_allclose(ceiling.values[tgt], ref, rtol=1e-6, atol=1e-9)
 
 
+@pytest.mark.slow
 def test_cache_hits_are_identical_and_keys_cover_layer_and_seed(data, toy, tmp_path):
     cache = Cache(tmp_path)
     bench = _bench(data)
@@ -171,6 +172,7 @@ def test_cache_is_keyed_by_data_content(toy, tmp_path):
     assert not np.array_equal(a["raw"].values, b["raw"].values, equal_nan=True)
 
 
+@pytest.mark.slow
 def test_parallel_runs_are_bit_identical(data, toy):
     bench = _bench(data)
     serial = bench.score_layers(toy, ["low", "high"], cache=Cache(enabled=False))

@@ -33,6 +33,8 @@ from mecbench.ratemaps import make_rate_maps
 from mecbench.score import Score
 from mecbench.splits import SplitScheme
 
+pytestmark = pytest.mark.slow  # ceiling pools, bootstraps and the pool study on mec-sim
+
 SPLITS = SplitScheme.random(train_frac=0.5, n_splits=3, seed=0)
 
 

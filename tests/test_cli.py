@@ -116,6 +116,7 @@ def test_ceiling_command(env, capsys):
     assert "0.5x0.5m" in out and "median" in out
 
 
+@pytest.mark.slow
 def test_save_show_compare_verify_report(env, capsys, tmp_path):
     board = tmp_path / "board"
     for model in ("toy-fourier", "toy-bumps"):
@@ -231,6 +232,7 @@ def test_cache_info_and_clear(env, capsys, tmp_path, monkeypatch):
     assert "total     0" in out
 
 
+@pytest.mark.slow
 def test_same_command_twice_jobs_and_dask_give_identical_numbers(env, capsys, tmp_path,
                                                                    monkeypatch):
     monkeypatch.setenv("MECBENCH_CACHE_DIR", str(tmp_path / "c"))

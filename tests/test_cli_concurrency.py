@@ -14,6 +14,8 @@ from benchkit import make_neural_data, write_plugin
 
 from mecbench.leaderboard import load_board
 
+pytestmark = pytest.mark.slow  # several mecbench processes at once
+
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):

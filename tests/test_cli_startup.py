@@ -74,6 +74,7 @@ registry.register("benchmark", "lab.ridge", lab_ridge)
 """
 
 
+@pytest.mark.slow
 def test_warm_score_imports_no_heavy_library(tmp_path, capsys):
     models = write_plugin(tmp_path)
     data = make_neural_data(n_cells=5).save(tmp_path / "lab.nc")
@@ -109,6 +110,7 @@ def quick():
 """
 
 
+@pytest.mark.slow
 def test_warm_score_of_a_torch_network_imports_no_torch(tmp_path, capsys):
     models = tmp_path / "quick_model.py"
     models.write_text(MODEL_PLUGIN)
@@ -127,6 +129,7 @@ def test_warm_score_of_a_torch_network_imports_no_torch(tmp_path, capsys):
     assert "torch" in _imported([*argv, "--no-cache"], tmp_path)
 
 
+@pytest.mark.slow
 def test_bench_startup_quick_run_prints_the_table(capsys):
     spec = importlib.util.spec_from_file_location("bench_startup", PERF / "bench_startup.py")
     bench = importlib.util.module_from_spec(spec)

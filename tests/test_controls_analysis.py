@@ -113,6 +113,7 @@ def result(bench):
                         dims=[3, 10], seeds=2, cache=Cache(enabled=False), n_boot=200)
 
 
+@pytest.mark.slow
 def test_sweep_points_equal_direct_scoring(bench, result):
     # a nested prefix of the sweep is scored exactly as `score control/fourier-d3-s1`
     point = next(p for p in result.points if p.name == "control/fourier-d3-s1")
@@ -126,6 +127,7 @@ def test_sweep_points_equal_direct_scoring(bench, result):
     assert point.ed == pytest.approx(participation_ratio(maps), rel=1e-9)
 
 
+@pytest.mark.slow
 def test_parallel_sweep_gives_identical_numbers(bench, result):
     par = run_controls(bench, families=["fourier", "grid"], dims=[3, 10], seeds=2,
                        cache=Cache(enabled=False), jobs=2)
@@ -158,6 +160,7 @@ def test_sweep_result_contents(result):
     assert doc["ols"]["n"] == len(fitted) == 1 + 2 * 2 * 2
 
 
+@pytest.mark.slow
 def test_matched_comparison_uses_compare_cells(result):
     from mecbench.compare import compare_cells
 
@@ -185,6 +188,7 @@ def test_matched_comparison_uses_compare_cells(result):
                                and all(r["better"] for r in c["per_seed"]))
 
 
+@pytest.mark.slow
 def test_untrained_family_sweep(bench):
     """Untrained networks as a control family: one network per (D, seed), built with D hidden
     units, scored through the benchmark like any model."""
@@ -260,6 +264,7 @@ def data_file(tmp_path_factory):
     return path
 
 
+@pytest.mark.slow
 def test_cli_json_plot_save_and_report(data_file, tmp_path, capsys):
     board = tmp_path / "board"
     plot = tmp_path / "controls.png"
@@ -311,6 +316,7 @@ def test_cli_json_plot_save_and_report(data_file, tmp_path, capsys):
     assert f"{entry['control_delta']:+.3f}" in table
 
 
+@pytest.mark.slow
 def test_cli_saves_analysis_and_plot_for_the_report_by_default(data_file, tmp_path, capsys):
     board = tmp_path / "board"
     argv = ["controls", str(data_file), "--dims", "4,8", "--seeds", "1", "--families",
@@ -337,6 +343,7 @@ def test_cli_saves_analysis_and_plot_for_the_report_by_default(data_file, tmp_pa
     assert not other.exists()
 
 
+@pytest.mark.slow
 def test_cli_text_output_with_a_model(data_file, capsys):
     code = main(["controls", str(data_file), "--models", "control/grid-d12-s0", "--dims",
                  "3,10,30", "--seeds", "2", "--families", "fourier", "grid", "--splits",
@@ -356,6 +363,7 @@ def test_cli_text_output_with_a_model(data_file, capsys):
             or "does NOT beat" in verdict[0] or "cannot be compared" in verdict[0])
 
 
+@pytest.mark.slow
 def test_cli_text_output(data_file, capsys):
     code = main(["controls", str(data_file), "--dims", "4,8,16,32", "--seeds", "1",
                  "--families", "relu", "--no-cache"])
@@ -393,6 +401,7 @@ def test_cli_model_without_maps_in_arena(data_file, capsys):
     assert code == 2 and "has no rate maps for arena 1x1m" in err
 
 
+@pytest.mark.slow
 def test_concurrent_saves_keep_both_analyses_whole(tmp_path):
     """Two runs saving the same benchmark's analysis at once: one ends current, the other is
     kept under a dated name, each with its own plot (the lock serialises rename + write)."""

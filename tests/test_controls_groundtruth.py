@@ -38,6 +38,8 @@ from mecbench.neural_data import NeuralData
 from mecbench.ratemaps import Arena, make_rate_maps
 from mecbench.splits import SplitScheme
 
+pytestmark = pytest.mark.slow  # controls sweeps on two simulated worlds
+
 ARENA = Arena(1.0, 1.0, 0.05)
 MODEL = "control/grid-d64-s0-o7.5"
 FAMILIES = ["fourier", "bumps-w0.06", "relu", "grid-o7.5"]

@@ -188,6 +188,7 @@ _SIM = """
 """
 
 
+@pytest.mark.slow
 def test_generated_data_have_the_same_identity_on_another_cpu(tmp_path):
     here = _python(_SIM.format(path=str(tmp_path / "a.npy")), cwd=tmp_path)
     there = _python(_SIM.format(path=str(tmp_path / "b.npy")), cwd=tmp_path,
@@ -216,6 +217,7 @@ _RATES = """
 """
 
 
+@pytest.mark.slow
 def test_simulated_firing_rates_agree_to_the_last_bits_on_another_cpu(tmp_path):
     """The spike generator amplifies rate differences into moved spikes: the rates must not
     depend on the CPU beyond float64 rounding (float32 rates differed by ~1e-7)."""
@@ -273,6 +275,7 @@ _SCORE = """
 """
 
 
+@pytest.mark.slow
 def test_a_cache_written_on_another_cpu_serves_the_same_data_here(tmp_path, data):
     path = data.save(tmp_path / "data.nc")
     cache_dir = tmp_path / "cache"

@@ -19,6 +19,8 @@ from mecbench import registry
 from mecbench.cli.main import main
 from mecbench.leaderboard import load_board_score
 
+pytestmark = pytest.mark.slow  # scores the shipped network on mec-sim (builds it)
+
 PLUGIN = textwrap.dedent('''
     from pathlib import Path
 

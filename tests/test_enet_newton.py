@@ -16,6 +16,8 @@ from benchkit import sklearn_enet_cv_errors
 from mecbench.mapping import ElasticNet, Lasso, elastic_net_cv
 from mecbench.mapping import enet as E
 
+pytestmark = pytest.mark.slow  # ill-conditioned elastic nets against scikit-learn
+
 
 def _ill_conditioned(n, p, t, seed, decay=4.0):
     """Features with singular values spread over ``10**decay`` and sparse signals."""

@@ -64,6 +64,7 @@ def _solve(Xc, Yc, lam1, lam2, tol, *, float64_only=False, monkeypatch=None):
     return E.enet_solve(prob, lam1, lam2, tol=tol, max_iter=20000)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("tol", [1e-4, 1e-7, 1e-10])
 def test_float32_products_reach_a_certified_optimum(tol, monkeypatch):
     X, Y, Xc, Yc, lam1, lam2 = _wide()
@@ -102,6 +103,7 @@ def test_float32_products_only_at_moderate_scales(x_scale, y_scale, safe):
     assert E._lowp_safe(E._make_problem(Xc * x_scale, Yc * y_scale)) is safe
 
 
+@pytest.mark.slow
 def test_extreme_feature_scale_still_matches_float64(monkeypatch):
     # features at 1e14: the solver stays in float64 and reaches the same fit as the unscaled
     # problem (features X·c with penalties lam1·c, lam2·c² have the solution w / c)

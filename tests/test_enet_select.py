@@ -17,6 +17,8 @@ from mecbench.errors import ConfigError
 from mecbench.mapping import elastic_net_cv
 from mecbench.mapping.enet import select_stable, validation_curvature
 
+pytestmark = pytest.mark.slow  # elastic-net CV on simulated problems
+
 ALPHAS = [1e-3, 1e-1, 10.0]
 L1S = [1e-16, 0.5, 1.0]
 

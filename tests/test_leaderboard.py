@@ -132,6 +132,7 @@ def _writer(tmp_path, model, n):
     return subprocess.Popen([sys.executable, str(script), str(tmp_path / "board"), model, str(n)])
 
 
+@pytest.mark.slow
 def test_concurrent_appends_from_processes_all_land_intact(tmp_path):
     procs = [_writer(tmp_path, f"model{k}", 25) for k in range(4)]
     assert [p.wait(timeout=120) for p in procs] == [0, 0, 0, 0]
@@ -142,6 +143,7 @@ def test_concurrent_appends_from_processes_all_land_intact(tmp_path):
         assert sorted(int(e["layer"]) for e in board.find(f"model{k}")) == list(range(25))
 
 
+@pytest.mark.slow
 def test_writer_killed_mid_run_leaves_a_loadable_board(tmp_path):
     proc = _writer(tmp_path, "victim", 100_000)
     board_file = tmp_path / "board" / "mec-sim.ridge.jsonl"

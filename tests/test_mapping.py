@@ -205,6 +205,7 @@ def _sk_enet(X, Y, alpha, l1):
     return np.column_stack(cols)
 
 
+@pytest.mark.slow
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(problems(max_n=30, max_p=40, max_t=4), st.integers(0, 2**31 - 1))
 def test_enet_matches_sklearn(data, seed):

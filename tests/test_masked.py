@@ -68,6 +68,7 @@ def _one_to_one_reference(X, y, s, te):
     return X[te, k], k
 
 
+@pytest.mark.slow
 @settings(max_examples=15, deadline=None)
 @given(seed=st.integers(0, 2**16), n=st.integers(30, 80), p=st.sampled_from([3, 40, 200]))
 def test_masked_one_to_one_equals_per_target_loop(seed, n, p):

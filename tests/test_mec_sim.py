@@ -241,6 +241,7 @@ def real_sessions(real_mec_dir):
     return out
 
 
+@pytest.mark.slow
 def test_trajectories_move_like_the_real_rats(real_mec_dir):
     real = [movement_statistics(t, x, y, 1.0) for t, x, y in real_sessions(real_mec_dir)]
     sims = simulate_sessions([1.0] * 3, [1.0] * 3, [600.0] * 3, rng=np.random.default_rng(0),
@@ -256,6 +257,7 @@ def test_trajectories_move_like_the_real_rats(real_mec_dir):
     assert np.mean([s["turn_sd"] for s in sim]) >= 0.6 * min(r["turn_sd"] for r in real)
 
 
+@pytest.mark.slow
 def test_default_build_and_documented_bands():
     """The default dataset (built once per test session into the session cache)."""
     data = load(seed=0)

@@ -249,6 +249,7 @@ def test_members_table_ids_and_bad_input():
 
 
 # ------------------------------------------------------------------------------ rate maps
+@pytest.mark.slow
 def test_modules_from_noisy_rate_maps():
     """Rate maps with noise and unvisited bins → autocorrelogram peaks → modules: two modules of
     equal spacing 15° apart and a larger, stretched one, in two animals."""

@@ -113,6 +113,7 @@ def test_periodic_place_cells_wrap_distances():
     np.testing.assert_allclose(pc.targets(pos).numpy(), pc.targets(shifted).numpy(), atol=1e-5)
 
 
+@pytest.mark.slow
 def test_place_cell_decoding_recovers_position():
     gen = torch.Generator().manual_seed(1)
     pc = GaussianPlaceCells(512, 0.12, 2.2, 2.2, top_k=3, generator=gen)

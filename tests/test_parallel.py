@@ -94,6 +94,7 @@ def test_bad_configs():
         ParallelConfig(jobs=-3)
 
 
+@pytest.mark.slow
 def test_unreachable_scheduler_is_a_config_error():
     import distributed  # noqa: F401  (in the test extra: missing is a failure)
     config = ParallelConfig(backend="dask", scheduler="tcp://127.0.0.1:9",
@@ -238,6 +239,7 @@ def _toy_bench(data, ceiling: str) -> Benchmark:
 
 
 # enough cells for the inter-animal ceiling's pool rule, or the split-half ceiling
+@pytest.mark.slow
 @pytest.mark.parametrize(("n_cells", "ceiling"), [(70, "holdout"), (20, "split-half")])
 def test_benchmark_on_dask_matches_serial_and_loky_without_data_in_graphs(
         toy, monkeypatch, n_cells, ceiling):

@@ -6,6 +6,10 @@ import importlib.util
 import re
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.slow  # smoke runs of the benchmark scripts
+
 PERF = Path(__file__).parent / "perf"
 
 

@@ -42,6 +42,7 @@ def test_readme_shows_exactly_the_example_the_tests_run():
     assert _readme_example() == body
 
 
+@pytest.mark.slow
 def test_readme_example_runs_as_written(tmp_path):
     """The code block itself, saved as a file: listed by ``mecbench models``, makes rate maps."""
     plugin = tmp_path / "example_plugin.py"
@@ -82,6 +83,7 @@ def test_readme_example_in_python(tiny):
     assert out[3] == 0.0
 
 
+@pytest.mark.slow
 def test_readme_example_listed_by_the_cli_in_a_subprocess():
     proc = subprocess.run(
         [sys.executable, "-m", "mecbench", "--plugin", str(EXAMPLE), "models"],

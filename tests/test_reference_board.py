@@ -40,6 +40,7 @@ def test_every_builtin_model_is_on_every_mec_sim_board(benchmark):
     assert {e["benchmark_version"] for e in board.entries} == {version}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("benchmark", MEC_SIM)
 def test_entries_agree_with_their_per_cell_files(benchmark):
     for entry in lb.load_board(SHIPPED, benchmark).entries:
@@ -86,6 +87,7 @@ def mec_sim_identity():
     return registry.load("dataset", "mec-sim", seed=0).identity()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("benchmark", MEC_SIM)
 def test_every_entry_was_scored_on_the_current_data(benchmark, mec_sim_identity):
     """Schema-2 entries whose data identity is that of the mec-sim the code generates now
@@ -103,6 +105,7 @@ def test_every_entry_was_scored_on_the_current_data(benchmark, mec_sim_identity)
 SAMPLE = ("untrained/rnn-tanh", "g")
 
 
+@pytest.mark.slow
 def test_a_sample_of_every_board_verifies_on_another_cpu(tmp_path):
     """`mecbench leaderboard verify` re-computes one entry of every complete shipped board with
     numpy on other kernels (NPY_DISABLE_CPU_FEATURES=X86_V3, as on another CPU), mec-sim

@@ -74,6 +74,7 @@ def _report(board, **kw):
                         **kw)
 
 
+@pytest.mark.slow
 def test_table_rows_match_the_board_best_first(board):
     page = _report(board)
     parsed = _Collect()
@@ -88,6 +89,7 @@ def test_table_rows_match_the_board_best_first(board):
     assert parsed.sections[:4] == ["leaderboard", "distributions", "score-vs-layer", "gallery"]
 
 
+@pytest.mark.slow
 def test_figures_are_embedded_valid_pngs(board):
     import matplotlib.image as mpimg
 
@@ -102,6 +104,7 @@ def test_figures_are_embedded_valid_pngs(board):
         assert img.shape[0] > 50 and img.shape[1] > 50 and np.ptp(img) > 0
 
 
+@pytest.mark.slow
 def test_gallery_shows_best_cells_and_best_unit(board):
     page = _report(board, options={"gallery_models": 1, "gallery_cells": 2})
     assert "Rate-map gallery" in page and "<h3>toy-" in page
@@ -160,6 +163,7 @@ def _meta(page: str) -> str:
     return re.search(r'<p class="meta">(.*?)</p>', page).group(1)
 
 
+@pytest.mark.slow
 def test_boards_are_named_by_role_and_paths_only_when_asked(board, tmp_path, monkeypatch):
     import shutil as sh
 
@@ -242,6 +246,7 @@ window.addEventListener("load", () => {
 </script>"""
 
 
+@pytest.mark.slow
 def test_renders_in_headless_chromium(board, tmp_path):
     browser = find_chromium()
     if browser is None:

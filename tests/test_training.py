@@ -39,6 +39,7 @@ def _states_equal(a, b) -> bool:
     return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("arch,activation", [
     ("rnn", "relu"), ("rnn", "tanh"), ("ugrnn", "relu"), ("lstm", "tanh"), ("gru", "tanh"),
     ("ssl", None),
@@ -57,6 +58,7 @@ def test_each_architecture_learns(tmp_path, arch, activation):
     assert all(h["decoding_error_m"] >= 0 for h in result.history)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("readout", ["dos", "multifield", "cartesian", "polar"])
 def test_each_readout_learns(tmp_path, readout):
     config = PathIntegratorConfig(arch="rnn", readout=readout, lr=1e-2, **TINY)

@@ -31,6 +31,8 @@ from mecbench import leaderboard as lb
 from mecbench.benchmarks import get_benchmark
 from mecbench.cli.main import build_parser, merge_global_options
 
+pytestmark = pytest.mark.slow  # the README's daily loop, run as written
+
 REPO = Path(__file__).resolve().parents[1]
 README = REPO / "README.md"
 SUBSECTION = "### A lab's daily loop"
