@@ -71,12 +71,12 @@ def _check_components(n_components) -> int | None:
 
 def _top_eigh(G: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """The ``k`` largest eigenpairs of the symmetric ``G``, largest first (a subset solver
-    when ``k`` is small against the size, the full divide-and-conquer one otherwise)."""
+    (MRRR) when ``k`` is small against the size, the full divide-and-conquer one otherwise)."""
     import scipy.linalg as sla
 
     m = G.shape[0]
     if 3 * k < m:
-        w, V = sla.eigh(G, subset_by_index=[m - k, m - 1], driver="evx", check_finite=False)
+        w, V = sla.eigh(G, subset_by_index=[m - k, m - 1], driver="evr", check_finite=False)
     else:
         w, V = sla.eigh(G, driver="evd", check_finite=False)
         w, V = w[m - k:], V[:, m - k:]
