@@ -155,5 +155,8 @@ def test_errors():
     X[2] = 1.0
     with pytest.raises(DataError, match="constant"):
         rdm(X)
+    with pytest.raises(DataError, match="Y has 1 varying column"):
+        rsa(X, Y[:, :1])
+    assert np.isfinite(rsa(X, Y[:, :1], distance="euclidean"))
     with pytest.raises(DataError, match="D2"):
         compare_rdms(np.zeros((4, 4)), np.zeros((4, 3)))

@@ -275,10 +275,17 @@ def rsa(X, Y, *, X2=None, Y2=None, distance: str = "correlation",
     Raises
     ------
     DataError
-        Mismatched bins, infinite values, fewer than 3 common bins, or all columns constant.
+        Mismatched bins, infinite values, fewer than 3 common bins, all columns constant, or
+        (correlation distance) a representation with a single varying column.
     """
     _check_distance(distance)
     if method not in COMPARISONS:
         raise UnknownIdentifierError("RDM comparison", method, COMPARISONS)
     pb = paired_bins(X, Y, X2=X2, Y2=Y2, min_bins=3)
+    if distance == "correlation":
+        for name, A in (("X", pb.X), ("Y", pb.Y)):
+            if A.shape[1] < 2:
+                raise DataError(f"{name} has {A.shape[1]} varying column; the correlation "
+                                "distance between bins needs at least 2 (use "
+                                "distance='euclidean')")
     return rsa_from_arrays(pb.X, pb.Y, pb.X2, pb.Y2, distance=distance, method=method)
