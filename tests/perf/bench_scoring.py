@@ -27,13 +27,13 @@ work — the correlation products alone (``X_trᵀ Y_tr`` per split for every ce
 map that computes every correlation, the reference's included, does this product) and the
 least kernel-ridge work (the Gram matrix, then per split one Cholesky solve for every cell and
 the test predictions ``K_te,tr C``) — with the speed-up and floor ratio they allow at most; and
-the peak RSS of the process; the one-to-one path over its correlation products (target
-<= 1.5).
+the peak RSS of the process; the one-to-one path over its correlation products, the two
+timed alternately (target <= 1.5).
 
 Rows ``get_fits ridge`` and ``get_fits one-to-one``: :func:`mecbench.compat.get_fits` (the
 reference API, which returns per-cell means over splits) on the same data and splits, best of
-3, against the reference rows' times and split-mean r; and get_fits over the scoring path of
-the same run (target <= 1.2).
+3, against the reference rows' times and split-mean r; and get_fits over the scoring path,
+the two timed alternately (target <= 1.2).
 
 Usage: ``python tests/perf/bench_scoring.py [--quick]``
 """
@@ -391,8 +391,13 @@ def main(argv=None) -> int:
         for name, map_type in (("ridge", "sklinear"), ("one-to-one", "corr")):
             if name not in ours:
                 continue
-            t_fits = np.inf
+            # get_fits and the scoring path timed alternately (best of each): the load of a
+            # shared machine moves both alike
+            t_fits = t_path = np.inf
             for _ in range(REPEATS):
+                t0 = time.perf_counter()
+                score_rate_maps(model, neural, get_mapping(name), scheme)
+                t_path = min(t_path, time.perf_counter() - t0)
                 t0 = time.perf_counter()
                 res = get_fits(dataset, model_resp=features, map_type=map_type,
                                num_train_test_splits=n_splits)
@@ -406,7 +411,7 @@ def main(argv=None) -> int:
             ok = np.isfinite(ref_mean)
             dr = np.nanmax(np.abs(mean[ok] - ref_mean[ok]))
             row = next(row for row in rows if row[0] == name)
-            get_fits_ratio[name] = (t_fits, row[1])
+            get_fits_ratio[name] = (t_fits, t_path)
             rows.append((f"get_fits {name}", t_fits, False, row[3], row[4], dr, 0, row[7],
                          row[8], n_pairs))
     if "himalaya" not in skip and "ridgecv" in ours:
@@ -454,16 +459,21 @@ def main(argv=None) -> int:
               f"= {floor:.2f} + {split_work:.2f} s -> least ridge path / floor = "
               f"{(floor + split_work) / floor:.2f}")
     if "one-to-one" in ours:
-        products = min(correlation_products_seconds(X, Y, splits) for _ in range(REPEATS))
+        # the products and the whole path timed alternately (best of each)
+        products = t_ours = np.inf
+        for _ in range(REPEATS):
+            products = min(products, correlation_products_seconds(X, Y, splits))
+            t0 = time.perf_counter()
+            score_rate_maps(model, neural, get_mapping("one-to-one"), scheme)
+            t_ours = min(t_ours, time.perf_counter() - t0)
         t_ref = next(row[3] for row in rows if row[0] == "one-to-one")
-        t_ours = next(row[1] for row in rows if row[0] == "one-to-one")
         print(f"  one-to-one: the correlation products Y₀ᵀ X_tr alone = {products:.2f} s "
               f"(mecbench's whole path: {t_ours:.2f} s) -> at most {t_ref / products:.1f}x "
               f"faster than the reference for any map computing every correlation; "
               f"one-to-one path / products = {t_ours / products:.2f} (target <= 1.5)")
     for name, (t_fits, t_path) in get_fits_ratio.items():
-        print(f"get_fits ({name}) / scoring path = {t_fits:.2f} / {t_path:.2f} s = "
-              f"{t_fits / t_path:.2f} (target <= 1.2)")
+        print(f"get_fits ({name}) / scoring path, timed alternately = {t_fits:.2f} / "
+              f"{t_path:.2f} s = {t_fits / t_path:.2f} (target <= 1.2)")
     print(f"peak RSS: {peak_rss_gb():.2f} GB (target < 4 GB)")
     return 0
 
