@@ -28,6 +28,11 @@ Metrics
 :data:`METRICS`
     Registry of named metrics with their direction and a common similarity scale
     (:mod:`mecbench.similarity.registry`).
+
+Raw values keep the direction their papers define: CKA, RSA correlations and the whitened
+cosine are similarities (higher is more similar); shape angles and the soft matching distance
+are distances (lower is more similar). :meth:`Metric.to_similarity` maps every raw value to
+one scale on which higher is more similar and 1 means identical.
 """
 
 from __future__ import annotations

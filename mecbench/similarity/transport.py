@@ -32,8 +32,8 @@ All solvers are exact (no entropic regularisation, no Sinkhorn iterations).
     ``C_ij - u_i - v_j`` under the restricted problem's duals are added and the problem is
     solved again, until no pair of the full cost matrix has a reduced cost below ``-1e-9``.
     That certificate makes the plan optimal for the full problem (to within ``1e-9`` in the
-    transport cost); the restricted problems are much smaller than the full one, usually two
-    or three of them suffice.
+    transport cost). The restricted problems are much smaller than the full one (for 4096
+    units and 100 cells, about 22 000 of 409 600 pairs, and two rounds).
 ``auto``
     ``assignment`` for equal sizes; otherwise ``linprog`` up to 50 000 pairs and
     ``column-generation`` above.
