@@ -70,6 +70,49 @@ class _Buffers:
         return flat[:size].reshape(shape)
 
 
+class _Sources:
+    """Float64 source rows ``X[rows]`` (every row if ``rows`` is None), copied out whole only
+    when a float64 product needs them all."""
+
+    def __init__(self, X: np.ndarray, rows: np.ndarray | None = None):
+        self.X, self.rows = X, rows
+        self.shape = (X.shape[0] if rows is None else rows.size, X.shape[1])
+        self._full = X if rows is None else None
+
+    def full(self) -> np.ndarray:
+        if self._full is None:
+            self._full = np.take(self.X, self.rows, axis=0, mode="clip")
+        return self._full
+
+    def columns(self, cols: np.ndarray) -> np.ndarray:
+        """Columns ``cols`` of every row."""
+        if self._full is not None:
+            return self._full.take(cols, axis=1)
+        return self.X[np.ix_(self.rows, cols)]
+
+    def block(self, which: np.ndarray, cols: np.ndarray | None = None) -> np.ndarray:
+        """Rows ``which`` (positions or a boolean mask), all columns or ``cols``."""
+        pos = np.flatnonzero(which) if which.dtype == bool else which
+        rows = pos if self.rows is None else self.rows[pos]
+        return self.X[rows] if cols is None else self.X[np.ix_(rows, cols)]
+
+
+def _row_sums(X: np.ndarray, rows: np.ndarray, scale: np.ndarray, out32: np.ndarray
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """Column sums and sums of squares of ``X[rows]``, and ``X[rows] * scale`` in float32
+    into ``out32``, in one pass over blocks of rows (each block in cache for all three)."""
+    p = X.shape[1]
+    sx, sxx = np.zeros(p), np.zeros(p)
+    block = np.empty((min(_TAKE_ROWS, rows.size), p))
+    for s in range(0, rows.size, _TAKE_ROWS):
+        e = min(s + _TAKE_ROWS, rows.size)
+        B = np.take(X, rows[s:e], axis=0, mode="clip", out=block[:e - s])
+        sx += B.sum(axis=0)
+        sxx += np.einsum("ij,ij->j", B, B)
+        np.multiply(B, scale, out=out32[s:e], casting="same_kind")
+    return sx, sxx
+
+
 def _source_inv_sd(X: np.ndarray, Xc: np.ndarray) -> np.ndarray:
     """``1 / ‖xc‖`` per column of the centred ``Xc``; NaN for constant columns of ``X``
     (peak-to-peak 0) and columns whose spread underflows."""
@@ -106,9 +149,10 @@ def _pow2(A: np.ndarray) -> np.ndarray:
     return np.ldexp(1.0, -e)
 
 
-def _best_per_target(Y0: np.ndarray, X: np.ndarray, groups, n_targets: int, *,
-                     xnorm2: np.ndarray | None = None, scale: np.ndarray | None = None,
-                     buffers: _Buffers | None = None) -> np.ndarray:
+def _best_per_target(Y0: np.ndarray, X: np.ndarray | _Sources, groups, n_targets: int, *,
+                     xnorm2: np.ndarray | None = None, x32: np.ndarray | None = None,
+                     scale: np.ndarray | None = None, buffers: _Buffers | None = None
+                     ) -> np.ndarray:
     """Per target, the arg-max over sources ``j`` of ``(Y0[:, t] · X[:, j]) inv_sd[j]``.
 
     ``Y0`` (n, n_targets) holds targets centred on their rows and zero elsewhere (each column
@@ -116,8 +160,10 @@ def _best_per_target(Y0: np.ndarray, X: np.ndarray, groups, n_targets: int, *,
     a list of ``(targets, inv_sd)``, ``inv_sd`` (p,) NaN for sources never chosen for those
     targets. Targets in no group, and targets whose every source is NaN, get -1; ties go to the
     lowest index. ``xnorm2`` (the squared column norms of ``X``), ``scale`` (per column a
-    power of two bringing the column's magnitudes to at most 1) and ``buffers`` save passes.
+    power of two bringing the column's magnitudes to at most 1), ``x32`` (``X * scale`` in
+    float32, given with ``scale``) and ``buffers`` save passes.
     """
+    X = X if isinstance(X, _Sources) else _Sources(X)
     best = np.full(n_targets, -1, dtype=np.intp)
     groups = [(np.asarray(t, dtype=np.intp), s) for t, s in groups
               if len(t) and not np.isnan(s).all()]
@@ -128,7 +174,7 @@ def _best_per_target(Y0: np.ndarray, X: np.ndarray, groups, n_targets: int, *,
     bounds = np.cumsum([0] + [t.size for t, _ in groups])  # group k: rows bounds[k]:bounds[k+1]
     if n * p * used.size < SCREEN_MIN_WORK or (n + 8) * _U32 > 1e-3:
         # float64 directly: one product for all targets, each row scaled and arg-maxed
-        C = mm(np.ascontiguousarray(Y0[:, used].T), X)
+        C = mm(np.ascontiguousarray(Y0[:, used].T), X.full())
         for k, (t, inv_sd) in enumerate(groups):
             best[t] = _argmax_scaled(C[bounds[k]:bounds[k + 1]], inv_sd)
         return best
@@ -136,13 +182,17 @@ def _best_per_target(Y0: np.ndarray, X: np.ndarray, groups, n_targets: int, *,
     Ys *= _pow2(Ys)
     ynorm = np.sqrt(np.einsum("ij,ij->j", Ys, Ys))
     buffers = buffers or _Buffers()
-    sx = _pow2(X) if scale is None else scale
-    X32 = np.multiply(X, sx, out=buffers.get("x32", X.shape, np.float32), casting="same_kind")
+    if x32 is None:
+        sx = _pow2(X.full()) if scale is None else scale
+        x32 = np.multiply(X.full(), sx, out=buffers.get("x32", X.shape, np.float32),
+                          casting="same_kind")
+    else:
+        sx = scale
     C32 = buffers.get("c32", (used.size, p), np.float32)
     with multi_thread() if used.size * n * p >= BIG_PRODUCT else contextlib.nullcontext():
-        np.matmul(np.ascontiguousarray(Ys.T, dtype=np.float32), X32, out=C32)
-    del Ys, X32
-    xnorm = np.sqrt(np.einsum("ij,ij->j", X, X) if xnorm2 is None else xnorm2)
+        np.matmul(np.ascontiguousarray(Ys.T, dtype=np.float32), x32, out=C32)
+    del Ys
+    xnorm = np.sqrt(np.einsum("ij,ij->j", X.full(), X.full()) if xnorm2 is None else xnorm2)
     g = (n + 8) * _U32
     gamma = g / (1.0 - g) * (1.0 + 1e-6)
     for k, (t, inv_sd) in enumerate(groups):
@@ -153,7 +203,7 @@ def _best_per_target(Y0: np.ndarray, X: np.ndarray, groups, n_targets: int, *,
         off = excluded | wide
         w = np.where(off, 0.0, inv / sx)
         if wide.sum() > MAX_CANDIDATES // 2 or not (w.max() < 1e30) or off.all():
-            C = mm(np.ascontiguousarray(Y0[:, t].T), X)
+            C = mm(np.ascontiguousarray(Y0[:, t].T), X.full())
             best[t] = _argmax_scaled(C, inv_sd)
             continue
         w32 = w.astype(np.float32)
@@ -194,7 +244,8 @@ def _best_per_target(Y0: np.ndarray, X: np.ndarray, groups, n_targets: int, *,
         heavy = recheck & (count > MAX_CANDIDATES)
         if heavy.any():  # many near-equal sources: the float64 product row decides
             th = t[heavy]
-            best[th] = _argmax_scaled(mm(np.ascontiguousarray(Y0[:, th].T), X), inv_sd)
+            best[th] = _argmax_scaled(mm(np.ascontiguousarray(Y0[:, th].T), X.full()),
+                                      inv_sd)
         simple = ~recheck
         best[t[simple]] = top_j[simple]
         todo = np.flatnonzero(recheck & ~heavy)
@@ -211,7 +262,7 @@ def _best_per_target(Y0: np.ndarray, X: np.ndarray, groups, n_targets: int, *,
     return best
 
 
-def _pair_products(Y0: np.ndarray, X: np.ndarray, tt: np.ndarray, jj: np.ndarray,
+def _pair_products(Y0: np.ndarray, X: _Sources, tt: np.ndarray, jj: np.ndarray,
                    chunk: int = 1 << 22) -> np.ndarray:
     """``Y0[:, tt[k]] · X[:, jj[k]]`` for every pair ``k``, in float64, each summed in row
     order (equal columns give bit-equal values)."""
@@ -219,7 +270,7 @@ def _pair_products(Y0: np.ndarray, X: np.ndarray, tt: np.ndarray, jj: np.ndarray
     step = max(1, chunk // max(1, Y0.shape[0]))
     for s in range(0, tt.size, step):
         a = Y0.take(tt[s:s + step], axis=1)
-        a *= X.take(jj[s:s + step], axis=1)
+        a *= X.columns(jj[s:s + step])
         out[s:s + step] = a.sum(axis=0)
     return out
 
@@ -305,12 +356,13 @@ class OneToOne(MappingBase):
         out = []
         buffers = _Buffers()
         # per source a power of two bringing its magnitudes to at most 1 (the float32 screen)
-        scale = cache.memo(("one-to-one", "scale"),
-                           lambda: _pow2(np.abs(cache.X0).max(axis=0)[None, :]))
+        scale = cache.memo(("one-to-one", "scale"), lambda: _pow2(np.maximum(
+            cache.X0.max(axis=0), -cache.X0.min(axis=0))[None, :]))
         for tr, te in splits:
-            # globally centred: keeps the variance downdates well conditioned
-            Xt = np.take(cache.X0, tr, axis=0, mode="clip",
-                         out=buffers.get("xt", (len(tr), cache.n_features), np.float64))
+            # globally centred rows: keep the variance downdates well conditioned
+            Xt = _Sources(cache.X0, tr)
+            x32 = buffers.get("x32", Xt.shape, np.float32)
+            sx, sxx = _row_sums(cache.X0, tr, scale, x32)
             Wt = valid[tr]
             Yt = Y[tr]
             n_s = Wt.sum(axis=0)
@@ -320,25 +372,23 @@ class OneToOne(MappingBase):
             hi = np.where(Wt, Yt, -np.inf).max(axis=0)
             lo = np.where(Wt, Yt, np.inf).min(axis=0)
             varying = hi > lo  # constant targets get -1 (as :func:`best_sources`)
-            sx = Xt.sum(axis=0)
-            sxx = np.einsum("ij,ij->j", Xt, Xt)
             groups = []
             complete = varying.copy()
             for cols, D in missing_row_groups(Wt):
                 complete[cols] = False
-                XD = Xt[D]
+                XD = Xt.block(D)
                 inv_sd = _inv_sd(Xt, D, sxx - np.einsum("ij,ij->j", XD, XD),
                                  sx - XD.sum(axis=0), sxx)
                 groups.append((cols[varying[cols]], inv_sd))
             if complete.any():
                 groups.append((np.flatnonzero(complete), _inv_sd(Xt, None, sxx, sx, sxx)))
-            best = _best_per_target(Y0, Xt, groups, Y.shape[1], xnorm2=sxx, scale=scale,
-                                    buffers=buffers)
+            best = _best_per_target(Y0, Xt, groups, Y.shape[1], xnorm2=sxx, x32=x32,
+                                    scale=scale, buffers=buffers)
             out.append(_take(cache.X, best, ybar, te))
         return out
 
 
-def _inv_sd(Xt: np.ndarray, missing: np.ndarray | None, sxx: np.ndarray, sx: np.ndarray,
+def _inv_sd(Xt: _Sources, missing: np.ndarray | None, sxx: np.ndarray, sx: np.ndarray,
             sxx_all: np.ndarray) -> np.ndarray:
     """``1 / sqrt(sum of squared deviations)`` of each column of ``Xt`` over its rows minus
     ``missing``, from the raw sums ``sxx`` and ``sx`` over those rows; NaN for constant
@@ -354,7 +404,7 @@ def _inv_sd(Xt: np.ndarray, missing: np.ndarray | None, sxx: np.ndarray, sx: np.
         keep = np.ones(Xt.shape[0], dtype=bool)
         if missing is not None:
             keep[missing] = False
-        sub = Xt[np.ix_(keep, suspect)]
+        sub = Xt.block(keep, suspect)
         dev = sub - sub.mean(axis=0)
         ss[suspect] = np.where(np.ptp(sub, axis=0) == 0, 0.0, np.einsum("ij,ij->j", dev, dev))
     out = np.full_like(ss, np.nan)
