@@ -107,9 +107,11 @@ SAMPLE = ("untrained/rnn-tanh", "g")
 
 @pytest.mark.slow
 def test_a_sample_of_every_board_verifies_on_another_cpu(tmp_path):
-    """`mecbench leaderboard verify` re-computes one entry of every complete shipped board with
-    numpy on other kernels (NPY_DISABLE_CPU_FEATURES=X86_V3, as on another CPU), mec-sim
-    generated afresh, from the installed package: every one must reproduce within 1e-6. (An
+    """`mecbench leaderboard verify` re-computes one entry of every complete shipped board as
+    on another CPU: numpy on other kernels (NPY_DISABLE_CPU_FEATURES=X86_V3) and OpenBLAS on
+    another kernel family (OPENBLAS_CORETYPE=Sandybridge: AVX without FMA, which no current
+    CPU selects by itself, so every matrix product rounds differently), mec-sim generated
+    afresh, from the installed package: every one must reproduce within 1e-6. (An
     elastic-net entry costs tens of CPU-minutes, beyond the test suite's budget.)"""
     import json
     import os
@@ -121,7 +123,7 @@ def test_a_sample_of_every_board_verifies_on_another_cpu(tmp_path):
         found = lb.load_board(SHIPPED, benchmark).find(*SAMPLE)
         assert found, (benchmark, SAMPLE)
         ids.append(found[-1]["id"])
-    env = {**os.environ, "NPY_DISABLE_CPU_FEATURES": "X86_V3",
+    env = {**os.environ, "NPY_DISABLE_CPU_FEATURES": "X86_V3", "OPENBLAS_CORETYPE": "Sandybridge",
            "MECBENCH_CACHE_DIR": str(tmp_path / "cache")}
     env.pop("MECBENCH_LEADERBOARD_DIR", None)
     argv = [sys.executable, "-m", "mecbench", "-q", "leaderboard", "verify", "--json",
