@@ -534,8 +534,11 @@ def get_fits(
         if with_model:
             X = _model_features(arena, animals, model, model_resp, len(arenas),
                                 model_pred_layer, trajectory_seed)
-            # one feature cache per arena, and one pass for the cells of every animal
-            scored = _score_targets(prepare_source(X), animals, plans)
+            # one feature cache per arena (X is finite: checked above), and one pass for the
+            # cells of every animal
+            from mecbench.mapping import FeatureCache
+
+            scored = _score_targets(prepare_source(FeatureCache(X)), animals, plans)
             for target in animals:
                 res = scored[target.name]
                 results[arena][target.name] = {"corr": _package(_split_mean(res.r), target,
