@@ -71,42 +71,48 @@ class _Buffers:
 
 
 class _Sources:
-    """Float64 source rows ``X[rows]`` (every row if ``rows`` is None), copied out whole only
-    when a float64 product needs them all."""
+    """Float64 source rows ``X[rows] - shift`` (every row if ``rows`` is None; no shift if
+    ``shift`` is None), copied out whole only when a float64 product needs them all."""
 
-    def __init__(self, X: np.ndarray, rows: np.ndarray | None = None):
-        self.X, self.rows = X, rows
+    def __init__(self, X: np.ndarray, rows: np.ndarray | None = None,
+                 shift: np.ndarray | None = None):
+        self.X, self.rows, self.shift = X, rows, shift
         self.shape = (X.shape[0] if rows is None else rows.size, X.shape[1])
-        self._full = X if rows is None else None
+        self._full = X if rows is None and shift is None else None
 
     def full(self) -> np.ndarray:
         if self._full is None:
-            self._full = np.take(self.X, self.rows, axis=0, mode="clip")
+            self._full = self.block(np.arange(self.shape[0]))
         return self._full
 
     def columns(self, cols: np.ndarray) -> np.ndarray:
         """Columns ``cols`` of every row."""
         if self._full is not None:
             return self._full.take(cols, axis=1)
-        return self.X[np.ix_(self.rows, cols)]
+        return self.block(np.arange(self.shape[0]), cols)
 
     def block(self, which: np.ndarray, cols: np.ndarray | None = None) -> np.ndarray:
         """Rows ``which`` (positions or a boolean mask), all columns or ``cols``."""
         pos = np.flatnonzero(which) if which.dtype == bool else which
         rows = pos if self.rows is None else self.rows[pos]
-        return self.X[rows] if cols is None else self.X[np.ix_(rows, cols)]
+        out = self.X[rows] if cols is None else self.X[np.ix_(rows, cols)]
+        if self.shift is not None:
+            out -= self.shift if cols is None else self.shift[cols]
+        return out
 
 
-def _row_sums(X: np.ndarray, rows: np.ndarray, scale: np.ndarray, out32: np.ndarray
-              ) -> tuple[np.ndarray, np.ndarray]:
-    """Column sums and sums of squares of ``X[rows]``, and ``X[rows] * scale`` in float32
-    into ``out32``, in one pass over blocks of rows (each block in cache for all three)."""
+def _row_sums(X: np.ndarray, rows: np.ndarray, shift: np.ndarray, scale: np.ndarray,
+              out32: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Column sums and sums of squares of ``X[rows] - shift``, and ``(X[rows] - shift) *
+    scale`` in float32 into ``out32``, in one pass over blocks of rows (each block in cache
+    for all three)."""
     p = X.shape[1]
     sx, sxx = np.zeros(p), np.zeros(p)
     block = np.empty((min(_TAKE_ROWS, rows.size), p))
     for s in range(0, rows.size, _TAKE_ROWS):
         e = min(s + _TAKE_ROWS, rows.size)
         B = np.take(X, rows[s:e], axis=0, mode="clip", out=block[:e - s])
+        B -= shift
         sx += B.sum(axis=0)
         sxx += np.einsum("ij,ij->j", B, B)
         np.multiply(B, scale, out=out32[s:e], casting="same_kind")
@@ -355,14 +361,18 @@ class OneToOne(MappingBase):
 
         out = []
         buffers = _Buffers()
-        # per source a power of two bringing its magnitudes to at most 1 (the float32 screen)
-        scale = cache.memo(("one-to-one", "scale"), lambda: _pow2(np.maximum(
-            cache.X0.max(axis=0), -cache.X0.min(axis=0))[None, :]))
+        # the rows are centred on the mean over all bins (as FeatureCache.X0, without that
+        # copy of the layer): keeps the variance downdates well conditioned; per source a
+        # power of two bringing the centred magnitudes to at most 1 (x - m is monotone in x)
+        def shift_scale():
+            m = cache.X.mean(axis=0)
+            return m, _pow2(np.maximum(cache.X.max(axis=0) - m, m - cache.X.min(axis=0))[None])
+
+        mean, scale = cache.memo(("one-to-one", "centring"), shift_scale)
         for tr, te in splits:
-            # globally centred rows: keep the variance downdates well conditioned
-            Xt = _Sources(cache.X0, tr)
+            Xt = _Sources(cache.X, tr, mean)
             x32 = buffers.get("x32", Xt.shape, np.float32)
-            sx, sxx = _row_sums(cache.X0, tr, scale, x32)
+            sx, sxx = _row_sums(cache.X, tr, mean, scale, x32)
             Wt = valid[tr]
             Yt = Y[tr]
             n_s = Wt.sum(axis=0)
