@@ -2,7 +2,10 @@
 
 How a benchmark scores a model (one layer)
 ------------------------------------------
-For every arena of the benchmark's data, the model's rate maps on that arena's bin grid are
+(This section describes a regression benchmark, whose comparison is a mapping with one value
+per recorded cell; a similarity benchmark has one value per recorded animal in place of each
+cell, see :mod:`mecbench.benchmarks.similarity`.) For every arena of the benchmark's data,
+the model's rate maps on that arena's bin grid are
 mapped to each animal's cells with the benchmark's mapping, fitted per animal on the training
 bins of each split and evaluated on the test bins (:func:`mecbench.scoring.score_rate_maps`,
 the one scoring path). This gives Pearson r per (cell, split).
@@ -51,6 +54,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from mecbench.benchmarks.similarity import SimilaritySpec
 from mecbench.benchmarks.specs import MappingSpec, parse_ceiling
 from mecbench.errors import ConfigError, DataError, UnknownIdentifierError
 from mecbench.splits import SplitScheme
@@ -78,7 +82,9 @@ class Benchmark:
         Bumped whenever the data, mapping, splits or ceiling change.
     data : NeuralData or callable returning NeuralData
         The recordings (a callable is called once, on first use).
-    mapping : MappingSpec
+    mapping : MappingSpec or SimilaritySpec
+        The comparison: a regression mapping (one value per cell) or a similarity metric
+        (one value per animal, :mod:`mecbench.benchmarks.similarity`).
     splits : SplitScheme
     ceiling : {"holdout", "pairwise", "split-half", "none"}
     description : str
@@ -117,8 +123,9 @@ class Benchmark:
 
         if isinstance(version, bool) or not isinstance(version, int) or version < 0:
             raise ConfigError(f"benchmark version must be an integer >= 0, got {version!r}")
-        if not isinstance(mapping, MappingSpec):
-            raise ConfigError(f"mapping must be a MappingSpec, got {type(mapping).__name__}")
+        if not isinstance(mapping, (MappingSpec, SimilaritySpec)):
+            raise ConfigError(f"mapping must be a MappingSpec or a SimilaritySpec, got "
+                              f"{type(mapping).__name__}")
         if not isinstance(splits, SplitScheme):
             raise ConfigError(f"splits must be a SplitScheme, got {type(splits).__name__}")
         self.identifier = str(identifier)
@@ -296,8 +303,8 @@ class Benchmark:
         return out
 
     def _source_pool_of(self, r: xr.DataArray) -> tuple[np.ndarray, np.ndarray] | None:
-        """Per-cell (n_source_cells, n_source_animals) aligned to a pooled result ``r``; None
-        unless the ceiling used is an inter-animal one."""
+        """Per-cell (per-animal for a similarity) (n_source_cells, n_source_animals) aligned to
+        a pooled result ``r``; None unless the ceiling used is an inter-animal one."""
         import pandas as pd
 
         if self.ceiling_method not in ("holdout", "pairwise"):
@@ -308,8 +315,13 @@ class Benchmark:
         animals = np.zeros(n, dtype=np.int64)
         arena_of = r["arena"].values.astype(str)
         recorded = r["recorded_id"].values.astype(str)
+        by_animal = self.mapping.unit == "animal"
         for arena, (ids, c, a) in support["per_cell"].items():
             rows = np.flatnonzero(arena_of == arena)
+            if by_animal:  # every cell of an animal has its animal's pool
+                ids = self.neural_data.rate(arena)["animal"].values.astype(str)
+                ids, first = np.unique(ids, return_index=True)
+                c, a = c[first], a[first]
             pos = pd.Index(ids).get_indexer(recorded[rows])
             if (pos < 0).any():
                 raise DataError(f"benchmark {self.identifier}: scored cells missing from the "
@@ -575,13 +587,12 @@ class Benchmark:
 # work units (module level: picklable) --------------------------------------------------------
 def _score_unit(unit):
     from mecbench.errors import MecbenchError
-    from mecbench.scoring import score_rate_maps
 
     maps, neural, mapping, splits, per_animal, collect = unit
     if maps is None:  # its rate maps failed (collected by the caller)
         return None
     try:
-        return score_rate_maps(maps, neural, mapping.build(), splits, per_animal=per_animal)
+        return mapping.score_maps(maps, neural, splits, per_animal=per_animal)
     except MecbenchError as err:
         if collect:
             return err
@@ -589,12 +600,10 @@ def _score_unit(unit):
 
 
 def _ceiling_unit(unit):
-    from mecbench.ceiling import interanimal_consistency, split_half_reliability
-
     method, neural, halves, mapping, splits = unit
     if method == "split-half":
-        return split_half_reliability(halves)
-    return interanimal_consistency(neural, mapping.build(), splits, mode=method)
+        return mapping.split_half(halves, splits)
+    return mapping.interanimal(neural, splits, mode=method)
 
 
 def pool_arenas(per_arena: Sequence[tuple[str, xr.DataArray]]) -> xr.DataArray:

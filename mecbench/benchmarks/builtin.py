@@ -17,7 +17,21 @@ mapping part                        mapping (:func:`mecbench.mapping.get_mapping
                                     solver noise); slow: about 1-1.5 CPU-hours per layer of
                                     256 units on mec-sim
 ``one-to-one``                      ``one-to-one``: best-correlated model unit per cell
+``cka``                             similarity ``cka``: linear CKA (biased HSIC) per animal
+``rsa``                             similarity ``rsa-whitened-cosine``: whitened cosine of
+                                    correlation-distance RDMs over bins, per animal
+``shape``                           similarity ``shape-procrustes``: angular Procrustes shape
+                                    distance (PCA to a common dimension), per animal
+``soft-match``                      similarity ``soft-matching``: soft matching distance
+                                    (optimal transport between units and cells), per animal
 ==================================  =========================================================
+
+The similarity benchmarks (:mod:`mecbench.benchmarks.similarity`) score one value per
+(arena, animal) on the metric's common similarity scale (1 = identical), cross-validated on
+the same splits, with an inter-animal holdout ceiling computed with the same metric; they
+exist on ``mec-sim`` only (``sargolini2006``'s pool rule replaces the inter-animal ceiling by
+a split-half one, and with 1-5 cells per rat a population metric per animal is not
+meaningful).
 
 =================  ==============================================================================
 splits part        split scheme (:class:`mecbench.splits.SplitScheme`)
@@ -49,20 +63,28 @@ import hashlib
 import json
 
 from mecbench.benchmarks.base import Benchmark
+from mecbench.benchmarks.similarity import SimilaritySpec
 from mecbench.benchmarks.specs import MappingSpec, splits_text
 from mecbench.ceiling import MIN_SOURCE_CELLS
 from mecbench.splits import SplitScheme
 
-__all__ = ["MAPPINGS", "SPLITS", "VERSIONS", "DATASETS", "CEILING_RULES", "definition", "build",
-           "spec_hash"]
+__all__ = ["MAPPINGS", "SPLITS", "VERSIONS", "SIMILARITY_BENCHMARKS", "DATASETS",
+           "CEILING_RULES", "definition", "build", "spec_hash"]
 
-MAPPINGS: dict[str, MappingSpec] = {
+MAPPINGS: dict[str, MappingSpec | SimilaritySpec] = {
     "ridge": MappingSpec("ridge", {"alpha": 1.0}),
     "ridgecv": MappingSpec("ridgecv"),
     "pls": MappingSpec("pls", {"n_components": 25}),
     "enet": MappingSpec("enet-cv"),
     "one-to-one": MappingSpec("one-to-one"),
+    "cka": SimilaritySpec("cka"),
+    "rsa": SimilaritySpec("rsa-whitened-cosine"),
+    "shape": SimilaritySpec("shape-procrustes"),
+    "soft-match": SimilaritySpec("soft-matching"),
 }
+
+#: The similarity benchmarks (one value per animal), all on mec-sim.
+SIMILARITY_BENCHMARKS = ("mec-sim.cka", "mec-sim.rsa", "mec-sim.shape", "mec-sim.soft-match")
 
 SPLITS: dict[str, SplitScheme] = {
     "": SplitScheme.random(train_frac=0.2, n_splits=10, seed=0),
@@ -89,6 +111,10 @@ VERSIONS: dict[str, int] = {
     "mec-sim.one-to-one": 2,
     "mec-sim.ridge-blocked": 2,
     "mec-sim.ridge-leftright": 2,
+    "mec-sim.cka": 1,
+    "mec-sim.rsa": 1,
+    "mec-sim.shape": 1,
+    "mec-sim.soft-match": 1,
     "sargolini2006.ridge": 2,
     "sargolini2006.ridgecv": 2,
     "sargolini2006.enet": 2,
@@ -104,6 +130,10 @@ SPEC_HASHES: dict[str, str] = {
     "mec-sim.one-to-one": "77923bd27328db02",
     "mec-sim.ridge-blocked": "bc3fa3990011d7f4",
     "mec-sim.ridge-leftright": "82861c8bfeebe1cb",
+    "mec-sim.cka": "c14b17d5337dfc3b",
+    "mec-sim.rsa": "e80e50acfb0b7ca1",
+    "mec-sim.shape": "c4ffc6cc38761b71",
+    "mec-sim.soft-match": "de3cb02d3e47b8ca",
     "sargolini2006.ridge": "081efdecc91eeecd",
     "sargolini2006.ridgecv": "43234ef8c91c31d4",
     "sargolini2006.enet": "d03df4237ec7705f",
@@ -156,7 +186,10 @@ def _describe(identifier: str) -> str:
                   "leftright": "left/right halves"}[splits]
     needs = " (needs --data-dir or MECBENCH_DATA)" if dataset == "sargolini2006" else ""
     slow = " (slow: per-cell CV in every split)" if mapping == "enet" else ""
-    return f"{dataset}{needs}: {MAPPINGS[mapping].text}{slow}, {split_text}, holdout ceiling"
+    spec = MAPPINGS[mapping]
+    what = (f"similarity {spec.text} per animal" if isinstance(spec, SimilaritySpec)
+            else spec.text)
+    return f"{dataset}{needs}: {what}{slow}, {split_text}, holdout ceiling"
 
 
 def build(identifier: str) -> Benchmark:
@@ -216,6 +249,26 @@ def mec_sim_ridge_blocked() -> Benchmark:
 def mec_sim_ridge_leftright() -> Benchmark:
     """mec-sim; ridge (alpha=1); left/right half splits; inter-animal holdout ceiling."""
     return build("mec-sim.ridge-leftright")
+
+
+def mec_sim_cka() -> Benchmark:
+    """mec-sim; linear CKA per animal on held-out bins; 10 random splits; holdout ceiling."""
+    return build("mec-sim.cka")
+
+
+def mec_sim_rsa() -> Benchmark:
+    """mec-sim; RSA (whitened cosine of RDMs) per animal; 10 random splits; holdout ceiling."""
+    return build("mec-sim.rsa")
+
+
+def mec_sim_shape() -> Benchmark:
+    """mec-sim; Procrustes shape similarity per animal; 10 random splits; holdout ceiling."""
+    return build("mec-sim.shape")
+
+
+def mec_sim_soft_match() -> Benchmark:
+    """mec-sim; soft matching (optimal transport) per animal; 10 random splits; holdout."""
+    return build("mec-sim.soft-match")
 
 
 def sargolini2006_ridge() -> Benchmark:

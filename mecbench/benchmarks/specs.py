@@ -5,8 +5,10 @@ benchmark) and the identifiers stored with every score.
 
 Mapping: ``NAME[:KEY=VALUE[,KEY=VALUE...]]``
     ``NAME`` is any name :func:`mecbench.mapping.get_mapping` accepts (``ridge``, ``ridgecv``,
-    ``pls``, ``enet``, ``lasso``, ``one-to-one``, ``sklinear``) or ``enet-cv`` (per-cell
-    elastic net tuned on each split's training bins, :mod:`mecbench.benchmarks.enet_cv`);
+    ``pls``, ``enet``, ``lasso``, ``one-to-one``, ``sklinear``), ``enet-cv`` (per-cell
+    elastic net tuned on each split's training bins, :mod:`mecbench.benchmarks.enet_cv`) or a
+    similarity metric of :data:`mecbench.similarity.METRICS` (``cka``, ``rsa-spearman``,
+    ``shape-procrustes``, ...; one value per animal, :mod:`mecbench.benchmarks.similarity`);
     values are read as JSON when possible (numbers, ``true``, lists) and as strings otherwise:
     ``ridge:alpha=10``, ``pls:n_components=25``.
 Splits: ``random[:train_frac=0.2,n_splits=10,seed=0]``, ``blocked[:block_size=4,...]`` or a
@@ -20,7 +22,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from mecbench.errors import ConfigError, UnknownIdentifierError
 from mecbench.splits import SPLIT_KINDS, STRUCTURED_KINDS, SplitScheme
@@ -68,6 +70,11 @@ class MappingSpec:
     name: str
     params: dict[str, Any] = field(default_factory=dict)
 
+    #: What one value of a score is computed for (a similarity metric's is ``"animal"``,
+    #: :class:`mecbench.benchmarks.similarity.SimilaritySpec`).
+    unit: ClassVar[str] = "cell"
+    kind: ClassVar[str] = "mapping"
+
     def __hash__(self) -> int:
         return hash(self.text)
 
@@ -103,6 +110,28 @@ class MappingSpec:
                 raise
         except TypeError as err:
             raise ConfigError(f"--mapping {self.text}: {err}") from None
+
+    # the comparison protocol of Benchmark (SimilaritySpec implements the same) -------------
+    def score_maps(self, maps, neural, splits, *, per_animal: bool = True):
+        """Per-(cell, split) Pearson r of the mapping's predictions
+        (:func:`mecbench.scoring.score_rate_maps`)."""
+        from mecbench.scoring import score_rate_maps
+
+        return score_rate_maps(maps, neural, self.build(), splits, per_animal=per_animal)
+
+    def interanimal(self, neural, splits, *, mode: str = "holdout"):
+        """Per-(cell, split) inter-animal consistency
+        (:func:`mecbench.ceiling.interanimal_consistency`)."""
+        from mecbench.ceiling import interanimal_consistency
+
+        return interanimal_consistency(neural, self.build(), splits, mode=mode)
+
+    def split_half(self, halves, splits=None):
+        """Spearman-Brown corrected split-half reliability per cell
+        (:func:`mecbench.ceiling.split_half_reliability`; ``splits`` is not used)."""
+        from mecbench.ceiling import split_half_reliability
+
+        return split_half_reliability(halves)
 
     def key(self) -> dict[str, Any]:
         """What identifies the fitted behaviour: the name and the explicit parameters.
@@ -142,15 +171,22 @@ def _jsonable(value: Any) -> Any:
     return repr(value)
 
 
-def parse_mapping(text: str) -> MappingSpec:
-    """Parse ``NAME[:KEY=VALUE,...]`` (see the module docstring)."""
-    if isinstance(text, MappingSpec):
+def parse_mapping(text: str):
+    """Parse ``NAME[:KEY=VALUE,...]`` (see the module docstring): a :class:`MappingSpec`, or a
+    :class:`~mecbench.benchmarks.similarity.SimilaritySpec` when ``NAME`` is a similarity
+    metric of :data:`mecbench.similarity.METRICS` (``cka``, ``rsa-spearman``, ...)."""
+    from mecbench.benchmarks.similarity import SimilaritySpec, is_similarity_name
+
+    if isinstance(text, (MappingSpec, SimilaritySpec)):
         return text
     name, _, rest = str(text).strip().partition(":")
     name = name.strip()
     if not name:
         raise ConfigError(f"--mapping: empty mapping name in {text!r}")
-    return MappingSpec(name, _parse_params(rest, f"--mapping {text}"))
+    params = _parse_params(rest, f"--mapping {text}")
+    if is_similarity_name(name):
+        return SimilaritySpec(name, params)
+    return MappingSpec(name, params)
 
 
 def parse_splits(text: str | SplitScheme) -> SplitScheme:
