@@ -36,6 +36,17 @@ dimensionality (ED) and fraction of grid-like units, fits ``score ~ log(ED) + gr
      "notes": [], "seconds": 123.4,
      "saved": {"results": path, "plot": path, "previous": path|null, "entries": [ids]}
               (absent with --no-report; entries only with --save), "plot": path (--plot)}
+
+``--panel [BENCHMARK ...]`` runs the sweep (no models) on each benchmark (default
+``mec-sim.ridge`` and the similarity benchmarks) and prints one row per benchmark
+(:mod:`mecbench.controls.panel`); with ``--json``::
+
+    {"schema": 1, "command": "controls-panel", "dims": [8, ...], "seeds": 2,
+     "families": [...], "min_gain": 0.05, "seconds": 123.4, "plot": path (--plot),
+     "rows": [{"benchmark", "comparison", "score_kind", "slope", "slope_ci": [lo, hi],
+               "gain", "best_random", "best_random_family", "best_random_dim",
+               "best_relative", "ceiling", "grid_rank", "n_families", "ranks": {family: rank},
+               "verdict", "seconds", "curves" (as above), "points" (as above)}]}
 """
 
 from __future__ import annotations
@@ -62,13 +73,25 @@ def register(subparsers) -> None:
                " untrained-<ARCH>\n"
                "examples:\n  mecbench controls mec-sim.ridge --models rnn-relu-dos --plot c.png\n"
                "  mecbench controls mec-sim.ridge --dims 8,32,128,512 --seeds 2 "
-               "--families fourier,grid-m3 --json")
-    parser.add_argument("benchmark", help="benchmark identifier or a path to recordings")
+               "--families fourier,grid-m3 --json\n"
+               "  mecbench controls --panel --plot panel.png\n"
+               "  mecbench controls --panel mec-sim.ridge mec-sim.cka --dims 8,64 --seeds 2")
+    parser.add_argument("benchmark", nargs="*", metavar="BENCHMARK",
+                        help="benchmark identifier or a path to recordings (one; with --panel "
+                             "any number, default the panel's benchmarks)")
+    parser.add_argument("--panel", action="store_true",
+                        help="dimension-sensitivity panel: sweep the controls on each "
+                             "benchmark and print one row per benchmark (slope of score vs "
+                             "log ED with CI, best random basis, grid rank, verdict); default "
+                             "benchmarks mec-sim.ridge, mec-sim.cka, mec-sim.rsa, "
+                             "mec-sim.shape, mec-sim.soft-match, default sweep D 8,32,128,256 "
+                             "with 2 seeds")
     parser.add_argument("--models", nargs="+", default=[], metavar="MODEL[@LAYER]",
                         help="models to place among the controls")
     parser.add_argument("--dims", default=None, metavar="D,D,...", help=DIMS_HELP)
-    parser.add_argument("--seeds", type=int, default=3, metavar="K",
-                        help="seeds 0..K-1 per family and dimension (default 3)")
+    parser.add_argument("--seeds", type=int, default=None, metavar="K",
+                        help="seeds 0..K-1 per family and dimension (default 3; 2 with "
+                             "--panel)")
     parser.add_argument("--families", nargs="+", default=None, metavar="FAMILY",
                         help="control families, space- or comma-separated (default fourier "
                              "bumps relu grid)")
@@ -110,13 +133,46 @@ def _families(values: list[str] | None) -> list[str]:
     return out
 
 
+def _run_panel(args) -> int:
+    from mecbench.controls import panel
+    from mecbench.errors import ConfigError
+
+    if args.models or args.save:
+        raise ConfigError("--panel sweeps control families only: drop --models and --save")
+    benches = [opt.benchmark_from_args(argparse.Namespace(**{**vars(args), "benchmark": b}))
+               for b in args.benchmark] or list(panel.PANEL_BENCHMARKS)
+    doc = panel.run_panel(
+        benches, families=(list(panel.PANEL_FAMILIES) if args.families is None
+                           else _families(args.families)),
+        dims=args.dims if args.dims is not None else panel.PANEL_DIMS,
+        seeds=args.seeds if args.seeds is not None else panel.PANEL_SEEDS,
+        grid_units=args.grid_units, cache=opt.cache_from_args(args),
+        jobs=args.jobs if args.backend == "loky" else 1,
+        progress=None if args.json else opt.progress_from_args(args))
+    if args.plot:
+        doc["plot"] = str(panel.save_panel_plot(doc, args.plot))
+    if args.json:
+        opt.print_json(doc)
+        return 0
+    print(panel.format_panel(doc))
+    return 0
+
+
 def _run(args) -> int:
     from mecbench.controls.sweep import DEFAULT_DIMS, run_controls
+    from mecbench.errors import ConfigError
 
+    if args.panel:
+        return _run_panel(args)
+    if len(args.benchmark) != 1:
+        raise ConfigError(f"mecbench controls takes one BENCHMARK (got {len(args.benchmark)}); "
+                          "several only with --panel")
+    args.benchmark = args.benchmark[0]
     bench = opt.benchmark_from_args(args)
     result = run_controls(
         bench, models=args.models, families=_families(args.families),
-        dims=args.dims if args.dims is not None else DEFAULT_DIMS, seeds=args.seeds,
+        dims=args.dims if args.dims is not None else DEFAULT_DIMS,
+        seeds=args.seeds if args.seeds is not None else 3,
         metric=args.metric, grid_units=args.grid_units, alpha=args.alpha,
         shuffle=not args.no_shuffle, cache=opt.cache_from_args(args),
         # local processes run whole sweep units (family × seed); other backends run the

@@ -1,0 +1,396 @@
+"""The dimension-sensitivity panel: does a benchmark's comparison reward dimensionality?
+
+:func:`run_panel` runs the controls' dimension sweep (:func:`mecbench.controls.run_controls`,
+no models) on several benchmarks (by default ``mec-sim.ridge`` and the similarity benchmarks
+``mec-sim.cka``, ``mec-sim.rsa``, ``mec-sim.shape``, ``mec-sim.soft-match``) and summarises
+each in one row (:func:`panel_row`):
+
+slope
+    OLS slope of the headline score (ceiled median; raw median without a ceiling) on
+    ``log(ED)`` over every random-basis point of the sweep (families ``fourier``, ``bumps``,
+    ``relu``, every D and seed), with a 95 % percentile CI from a seeded bootstrap over the
+    random-basis *curves* (one curve per family and seed: the points of a nested draw are
+    not independent, the curves are).
+gain
+    ``slope × log(ED_max / ED_min)``: the score the fitted line gains over the random bases'
+    ED range.
+best random
+    The best seed-mean score of any random basis at any D, and the same relative to the
+    benchmark's ceiling (``best / ceiling median`` for a raw score; the ceiled score already
+    is relative).
+grid rank
+    The grid family's rank among all families at matched effective dimensionality
+    (:func:`matched_rank`): at each swept D, its seed-mean score against every other family's
+    seed-mean curve interpolated (linearly in ``log ED``) at the grid's ED, families whose
+    ED range does not reach it left out; the median rank over those D (1 = best).
+verdict
+    **rewards dimensionality** when the slope's CI lies above 0 *and* the gain is at least
+    :data:`MIN_GAIN` (0.05 on the score's scale); otherwise **does not**. The first condition
+    asks that more dimensions reliably raise the score of structureless bases, the second
+    that the rise matters on the scale of a score (a slope that is significant but raises
+    the score by less than 0.05 over two orders of magnitude of ED is not a reward).
+
+The default sweep (:data:`PANEL_DIMS`, :data:`PANEL_SEEDS`) is smaller than the controls'
+default: the population metrics cost far more than ridge at large D (PCA of the units for
+the shape metric, Gram matrices over bins for CKA and RSA), and the panel has to run in
+minutes on a laptop.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mecbench.controls.names import RANDOM_BASES
+from mecbench.errors import ConfigError
+
+__all__ = ["PANEL_BENCHMARKS", "PANEL_DIMS", "PANEL_SEEDS", "PANEL_FAMILIES", "MIN_GAIN",
+           "PanelRow", "dimension_slope", "matched_rank", "panel_row", "run_panel",
+           "figure_panel", "save_panel_plot", "format_panel"]
+
+#: Benchmarks of the default panel.
+PANEL_BENCHMARKS = ("mec-sim.ridge", "mec-sim.cka", "mec-sim.rsa", "mec-sim.shape",
+                    "mec-sim.soft-match")
+#: Dimensions of the default panel sweep.
+PANEL_DIMS = (8, 32, 128, 256)
+#: Seeds of the default panel sweep.
+PANEL_SEEDS = 2
+#: Families of the default panel sweep.
+PANEL_FAMILIES = ("fourier", "bumps", "relu", "grid")
+#: Smallest gain over the random bases' ED range for "rewards dimensionality".
+MIN_GAIN = 0.05
+
+REWARDS = "rewards dimensionality"
+DOES_NOT = "does not reward dimensionality"
+
+
+def _base(family: str) -> str:
+    return family.split("-")[0]
+
+
+@dataclass
+class PanelRow:
+    """One benchmark's summary (module docstring)."""
+
+    benchmark: str
+    comparison: str
+    score_kind: str
+    slope: float
+    slope_ci: tuple[float, float]
+    gain: float
+    best_random: float
+    best_random_family: str | None
+    best_random_dim: int | None
+    best_relative: float | None
+    ceiling: float | None
+    grid_rank: float | None
+    n_families: int
+    ranks: dict[str, float | None]
+    verdict: str
+    seconds: float = 0.0
+    curves: dict = field(default_factory=dict, repr=False)
+    points: list = field(default_factory=list, repr=False)
+
+    def to_dict(self) -> dict:
+        d = dict(self.__dict__)
+        d["slope_ci"] = list(self.slope_ci)
+        return {k: _clean(v) for k, v in d.items()}
+
+
+def _clean(v):
+    if isinstance(v, float) and not np.isfinite(v):
+        return None
+    if isinstance(v, dict):
+        return {k: _clean(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_clean(x) for x in v]
+    return v
+
+
+def dimension_slope(ed: Sequence[float], score: Sequence[float], curve: Sequence[Any], *,
+                    n_boot: int = 2000, seed: int = 0, ci: float = 0.95
+                    ) -> tuple[float, float, float]:
+    """OLS slope of ``score`` on ``log(ed)`` and its percentile CI from a bootstrap that
+    resamples whole curves (``curve`` labels each point's curve).
+
+    Returns
+    -------
+    slope, ci_low, ci_high
+        NaN when fewer than three finite points (or two distinct EDs) remain; the CI is NaN
+        with a single curve.
+    """
+    x = np.log(np.asarray(ed, dtype=np.float64))
+    y = np.asarray(score, dtype=np.float64)
+    labels = np.asarray([str(c) for c in curve])
+    ok = np.isfinite(x) & np.isfinite(y)
+    x, y, labels = x[ok], y[ok], labels[ok]
+
+    def fit(xs, ys):
+        if xs.size < 3 or np.ptp(xs) == 0:
+            return np.nan
+        xc = xs - xs.mean()
+        return float((xc @ (ys - ys.mean())) / (xc @ xc))
+
+    slope = fit(x, y)
+    names = np.unique(labels)
+    if names.size < 2 or not np.isfinite(slope):
+        return slope, np.nan, np.nan
+    rows = [np.flatnonzero(labels == n) for n in names]
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, names.size, (int(n_boot), names.size))
+    boot = np.empty(int(n_boot))
+    for b, pick in enumerate(draws):
+        idx = np.concatenate([rows[k] for k in pick])
+        boot[b] = fit(x[idx], y[idx])
+    boot = boot[np.isfinite(boot)]
+    if boot.size == 0:
+        return slope, np.nan, np.nan
+    lo, hi = np.quantile(boot, [(1 - ci) / 2, (1 + ci) / 2])
+    return slope, float(lo), float(hi)
+
+
+def matched_rank(curves: dict[str, list[dict]], family: str) -> tuple[float | None, int]:
+    """``family``'s median rank among the families at matched effective dimensionality.
+
+    Parameters
+    ----------
+    curves : dict family -> list of {"dim", "ed_mean", "score_mean", ...}
+        :meth:`mecbench.controls.sweep.ControlsResult.curves`.
+    family : str
+
+    Returns
+    -------
+    (rank, n)
+        Median over ``family``'s swept D of 1 + the number of families whose seed-mean score,
+        interpolated in ``log ED`` at ``family``'s ED, is higher; families whose ED range does
+        not contain that ED are left out at that D, and a D with no family in range is
+        skipped. ``n`` counts the D used; rank is None when ``n`` is 0.
+    """
+    if family not in curves:
+        raise ConfigError(f"no curve for family {family!r}; families: {sorted(curves)}")
+
+    def arrays(rows):
+        e = np.array([r["ed_mean"] for r in rows], dtype=np.float64)
+        s = np.array([r["score_mean"] for r in rows], dtype=np.float64)
+        ok = np.isfinite(e) & np.isfinite(s) & (e > 0)
+        order = np.argsort(e[ok])
+        return np.log(e[ok][order]), s[ok][order]
+
+    own_e, own_s = arrays(curves[family])
+    others = {f: arrays(rows) for f, rows in curves.items()
+              if f != family and f != "shuffle" and rows}
+    ranks = []
+    for e, s in zip(own_e, own_s, strict=True):
+        better, compared = 0, 0
+        for oe, os_ in others.values():
+            if oe.size == 0 or e < oe[0] - 1e-12 or e > oe[-1] + 1e-12:
+                continue
+            compared += 1
+            better += int(np.interp(e, oe, os_) > s)
+        if compared:
+            ranks.append(1 + better)
+    if not ranks:
+        return None, 0
+    return float(np.median(ranks)), len(ranks)
+
+
+def panel_row(result, *, ceiling: float | None = None, comparison: str = "",
+              n_boot: int = 2000, seed: int = 0) -> PanelRow:
+    """Summarise one :class:`~mecbench.controls.sweep.ControlsResult` (module docstring).
+
+    Parameters
+    ----------
+    result : ControlsResult
+        A sweep with at least one random-basis family.
+    ceiling : float, optional
+        The benchmark's median ceiling, to express a raw best score relative to it.
+    comparison : str
+        The benchmark's mapping or metric (for display).
+    """
+    pts = [p for p in result.points if p.kind == "control" and _base(p.family) in RANDOM_BASES]
+    if not pts:
+        raise ConfigError(f"{result.benchmark}: the panel needs a random-basis family "
+                          f"({', '.join(RANDOM_BASES)}) in the sweep")
+    slope, lo, hi = dimension_slope([p.ed for p in pts], [p.score for p in pts],
+                                    [f"{p.family}/{p.seed}" for p in pts], n_boot=n_boot,
+                                    seed=seed)
+    eds = np.array([p.ed for p in pts], dtype=np.float64)
+    eds = eds[np.isfinite(eds) & (eds > 0)]
+    gain = slope * float(np.log(eds.max() / eds.min())) if eds.size else np.nan
+    curves = result.curves()
+    best, best_family, best_dim = -np.inf, None, None
+    for fam, rows in curves.items():
+        if _base(fam) not in RANDOM_BASES:
+            continue
+        for r in rows:
+            if np.isfinite(r["score_mean"]) and r["score_mean"] > best:
+                best, best_family, best_dim = r["score_mean"], fam, r["dim"]
+    best = float(best) if np.isfinite(best) else np.nan
+    if result.score_kind == "ceiled":
+        relative = best
+    elif ceiling is not None and np.isfinite(ceiling) and ceiling > 0:
+        relative = best / ceiling
+    else:
+        relative = None
+    ranks = {fam: matched_rank(curves, fam)[0] for fam in curves if fam != "shuffle"}
+    grid = next((fam for fam in curves if _base(fam) == "grid"), None)
+    rewards = np.isfinite(lo) and lo > 0 and np.isfinite(gain) and gain >= MIN_GAIN
+    return PanelRow(
+        benchmark=result.benchmark, comparison=comparison, score_kind=result.score_kind,
+        slope=float(slope), slope_ci=(float(lo), float(hi)), gain=float(gain),
+        best_random=best, best_random_family=best_family, best_random_dim=best_dim,
+        best_relative=None if relative is None else float(relative),
+        ceiling=None if ceiling is None else float(ceiling),
+        grid_rank=None if grid is None else ranks[grid],
+        n_families=len(ranks), ranks=ranks, verdict=REWARDS if rewards else DOES_NOT,
+        seconds=float(result.seconds), curves=curves,
+        points=[p.to_dict() for p in result.points])
+
+
+ProgressFn = Callable[[str, int, int], None]
+
+
+def run_panel(benchmarks: Sequence[Any] = PANEL_BENCHMARKS, *,
+              families: Sequence[str] = PANEL_FAMILIES, dims: Sequence[int] = PANEL_DIMS,
+              seeds: int = PANEL_SEEDS, grid_units: int = 512, n_boot: int = 2000,
+              cache=None, jobs: int = 1, progress: ProgressFn | None = None) -> dict:
+    """Run the dimension sweep on every benchmark and summarise each in a :class:`PanelRow`.
+
+    Parameters
+    ----------
+    benchmarks : sequence of str or Benchmark
+    families, dims, seeds, grid_units, cache, jobs, progress
+        As for :func:`mecbench.controls.run_controls` (no models are placed).
+    n_boot : int
+        Bootstrap resamples of the slope's CI.
+
+    Returns
+    -------
+    dict
+        The ``--panel --json`` document: ``schema``, ``command``, ``dims``, ``seeds``,
+        ``families``, ``min_gain``, ``rows`` (:meth:`PanelRow.to_dict`) and ``seconds``.
+    """
+    from mecbench.benchmarks import Benchmark, get_benchmark
+    from mecbench.controls.sweep import parse_dims, run_controls
+
+    t0 = time.perf_counter()
+    benches = [b if isinstance(b, Benchmark) else get_benchmark(b) for b in benchmarks]
+    if not benches:
+        raise ConfigError("the panel needs at least one benchmark")
+    if len({b.identifier for b in benches}) != len(benches):
+        raise ConfigError(f"a benchmark is listed twice: {[b.identifier for b in benches]}")
+    if not any(_base(f) in RANDOM_BASES for f in families):
+        raise ConfigError(f"the panel needs a random-basis family ({', '.join(RANDOM_BASES)})")
+    dims = parse_dims(dims)
+    rows = []
+    for k, bench in enumerate(benches):
+        def tick(stage, done, total, _k=k, _b=bench.identifier):
+            if progress is not None:
+                progress(f"{_b} ({_k + 1}/{len(benches)})", done, total)
+
+        result = run_controls(bench, families=list(families), dims=dims, seeds=seeds,
+                              grid_units=grid_units, shuffle=False, match=False, cache=cache,
+                              jobs=jobs, progress=tick)
+        ceiling = None
+        if result.score_kind == "raw" and bench.ceiling_method != "none":
+            ceiling = bench.ceiling_score(cache=cache)["median"]
+        rows.append(panel_row(result, ceiling=ceiling, comparison=bench.mapping.text,
+                              n_boot=n_boot))
+    return {"schema": 1, "command": "controls-panel", "dims": list(dims), "seeds": int(seeds),
+            "families": list(families), "min_gain": MIN_GAIN,
+            "rows": [r.to_dict() for r in rows], "seconds": time.perf_counter() - t0}
+
+
+def _fmt(x, digits: int = 3) -> str:
+    return "–" if x is None or (isinstance(x, float) and not np.isfinite(x)) \
+        else f"{x:.{digits}f}"
+
+
+def format_panel(doc: dict) -> str:
+    """The panel as a text table, with the verdict rule."""
+    from mecbench.cli import _options as opt
+
+    rows = []
+    for r in doc["rows"]:
+        lo, hi = r["slope_ci"]
+        rank = r["grid_rank"]
+        rows.append([r["benchmark"], r["comparison"], r["score_kind"],
+                     f"{_fmt(r['slope'])} [{_fmt(lo)}, {_fmt(hi)}]", _fmt(r["gain"]),
+                     f"{_fmt(r['best_random'])} ({r['best_random_family']} "
+                     f"D={r['best_random_dim']})", _fmt(r["best_relative"]),
+                     "–" if rank is None else f"{rank:g}/{r['n_families']}", r["verdict"]])
+    lines = [f"dimension-sensitivity panel: families {', '.join(doc['families'])}; D "
+             f"{', '.join(map(str, doc['dims']))}; {doc['seeds']} seeds",
+             "", opt.table(rows, ["benchmark", "comparison", "score",
+                                  "slope vs log ED [95% CI]", "gain", "best random basis",
+                                  "best/ceiling", "grid rank", "verdict"]),
+             "",
+             f"rule: '{REWARDS}' when the slope's 95% CI (bootstrap over random-basis curves) "
+             f"lies above 0 and the gain over the random bases' ED range is at least "
+             f"{doc['min_gain']:g}; grid rank: median rank at matched ED among the families "
+             "(1 = best)."]
+    if doc.get("plot"):
+        lines.append(f"plot: {doc['plot']}")
+    lines.append(f"time: {doc['seconds']:.1f} s")
+    return "\n".join(lines)
+
+
+def figure_panel(doc: dict):
+    """A matplotlib figure: score vs effective dimensionality, one panel per benchmark, side
+    by side, every family's seed-mean curve and its seeds as dots."""
+    import matplotlib
+
+    if matplotlib.get_backend().lower() not in ("agg", "pdf", "svg", "cairo"):
+        matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    from mecbench.controls.plot import _colour
+
+    rows = doc["rows"]
+    n = len(rows)
+    fig, axes = plt.subplots(1, n, figsize=(3.4 * n + 0.6, 3.9), dpi=100, squeeze=False)
+    for ax, row in zip(axes[0], rows, strict=True):
+        extra = 0
+        for fam, curve in row["curves"].items():
+            colour = _colour(fam, extra)
+            extra += 1
+            ed = [c["ed_mean"] for c in curve]
+            sc = [c["score_mean"] for c in curve]
+            ax.plot(ed, sc, "-o", color=colour, lw=1.6, ms=3, label=fam)
+            pts = [p for p in row["points"] if p["family"] == fam]
+            ax.scatter([p["ed"] for p in pts], [p["score"] for p in pts], s=8, color=colour,
+                       alpha=0.5, lw=0)
+        ax.set_xscale("log")
+        ax.set_xlabel("effective dimensionality")
+        lo, hi = row["slope_ci"]
+        ax.set_title(f"{row['benchmark']}\nslope {_fmt(row['slope'], 2)} "
+                     f"[{_fmt(lo, 2)}, {_fmt(hi, 2)}]", fontsize=9)
+        ax.text(0.02, 0.98, row["verdict"].replace(" dimensionality", ""),
+                transform=ax.transAxes, va="top", fontsize=8,
+                color="#b22222" if row["verdict"] == REWARDS else "#2f4f4f")
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel(f"score ({rows[0]['score_kind']})")
+    axes[0][-1].legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def save_panel_plot(doc: dict, path: str | os.PathLike) -> Path:
+    """Write :func:`figure_panel` as PNG atomically."""
+    import matplotlib.pyplot as plt
+
+    from mecbench.neural_data import atomic_write
+
+    path = Path(path)
+    fig = figure_panel(doc)
+    try:
+        atomic_write(path, lambda tmp: fig.savefig(tmp, format="png"))
+    finally:
+        plt.close(fig)
+    return path
