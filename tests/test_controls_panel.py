@@ -149,3 +149,20 @@ def test_world_benchmark_scores_any_comparison():
     assert bench.mapping.text == "soft-matching"
     assert bench.identifier == "world-random.soft-matching"
     assert bench.ceiling(cache=Cache(enabled=False)).sizes["neuroid"] == 2
+
+
+def test_ground_truth_table(capsys):
+    from mecbench.controls.worlds import format_ground_truth, ground_truth
+
+    doc = ground_truth(["ridge:alpha=1.0", "cka"], dims=(4, 16, 64), seeds=2,
+                       n_cells=SMALL["n_cells"])
+    assert [r["comparison"] for r in doc["rows"]] == ["ridge:alpha=1.0", "cka"]
+    for row in doc["rows"]:
+        assert row["grid"]["generating"] == "grid-o7.5"
+        assert row["random"]["generating"] == "fourier"
+        assert row["recovers_both"] == (row["grid"]["first"] and row["random"]["first"])
+        assert row["grid"]["first"]
+    text = format_ground_truth(doc)
+    assert "rank of grid" in text and "cka" in text
+    assert main(["controls", "--ground-truth", "mec-sim.ridge"]) == 2
+    assert "drop BENCHMARK" in capsys.readouterr().err

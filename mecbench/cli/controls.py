@@ -37,6 +37,10 @@ dimensionality (ED) and fraction of grid-like units, fits ``score ~ log(ED) + gr
      "saved": {"results": path, "plot": path, "previous": path|null, "entries": [ids]}
               (absent with --no-report; entries only with --save), "plot": path (--plot)}
 
+``--ground-truth`` prints, for ridge and every similarity metric, the rank of the generating
+family at matched ED in the two simulated worlds of :mod:`mecbench.controls.worlds` (JSON:
+:func:`mecbench.controls.worlds.ground_truth`).
+
 ``--panel [BENCHMARK ...]`` runs the sweep (no models) on each benchmark (default
 ``mec-sim.ridge`` and the similarity benchmarks) and prints one row per benchmark
 (:mod:`mecbench.controls.panel`); with ``--json``::
@@ -52,6 +56,7 @@ dimensionality (ED) and fraction of grid-like units, fits ``score ~ log(ED) + gr
 from __future__ import annotations
 
 import argparse
+import time
 
 from mecbench.cli import _options as opt
 
@@ -86,6 +91,10 @@ def register(subparsers) -> None:
                              "benchmarks mec-sim.ridge, mec-sim.cka, mec-sim.rsa, "
                              "mec-sim.shape, mec-sim.soft-match, default sweep D 8,32,128,256 "
                              "with 2 seeds")
+    parser.add_argument("--ground-truth", action="store_true",
+                        help="rank the generating family at matched ED in two simulated "
+                             "worlds (grid cells; random smooth features) for ridge and every "
+                             "similarity metric (default D 4,16,64,256, 2 seeds; no BENCHMARK)")
     parser.add_argument("--models", nargs="+", default=[], metavar="MODEL[@LAYER]",
                         help="models to place among the controls")
     parser.add_argument("--dims", default=None, metavar="D,D,...", help=DIMS_HELP)
@@ -158,10 +167,32 @@ def _run_panel(args) -> int:
     return 0
 
 
+def _run_ground_truth(args) -> int:
+    from mecbench.controls import worlds
+    from mecbench.errors import ConfigError
+
+    if args.benchmark or args.models or args.panel or args.save:
+        raise ConfigError("--ground-truth builds its own worlds: drop BENCHMARK, --models, "
+                          "--panel and --save")
+    t0 = time.perf_counter()
+    doc = worlds.ground_truth(dims=args.dims if args.dims is not None else (4, 16, 64, 256),
+                              seeds=args.seeds if args.seeds is not None else 2,
+                              cache=opt.cache_from_args(args))
+    doc["seconds"] = time.perf_counter() - t0
+    if args.json:
+        opt.print_json(doc)
+        return 0
+    print(worlds.format_ground_truth(doc))
+    print(f"time: {doc['seconds']:.1f} s")
+    return 0
+
+
 def _run(args) -> int:
     from mecbench.controls.sweep import DEFAULT_DIMS, run_controls
     from mecbench.errors import ConfigError
 
+    if args.ground_truth:
+        return _run_ground_truth(args)
     if args.panel:
         return _run_panel(args)
     if len(args.benchmark) != 1:

@@ -26,8 +26,13 @@ import numpy as np
 
 from mecbench.errors import ConfigError
 
-__all__ = ["WORLDS", "GENERATING", "WORLD_FAMILIES", "world_data", "world_benchmark",
-           "generating_family_rank"]
+__all__ = ["WORLDS", "GENERATING", "WORLD_FAMILIES", "GROUND_TRUTH_COMPARISONS", "world_data",
+           "world_benchmark", "generating_family_rank", "ground_truth", "format_ground_truth"]
+
+#: Comparisons of the default ground-truth table: ridge and every similarity metric.
+GROUND_TRUTH_COMPARISONS = ("ridge:alpha=1.0", "cka", "cka-debiased", "rsa-spearman",
+                            "rsa-whitened-cosine", "shape-procrustes", "shape-cca",
+                            "soft-matching")
 
 #: World kinds.
 WORLDS = ("grid", "random")
@@ -128,3 +133,55 @@ def generating_family_rank(kind: str, mapping: str, *, dims: Sequence[int] = (4,
     row = panel_row(result, comparison=bench.mapping.text, n_boot=500)
     return {"world": kind, "mapping": bench.mapping.text, "generating": generating,
             "rank": rank, "n_matched": n, "first": rank == 1, "ranks": row.ranks, "row": row}
+
+
+def ground_truth(comparisons: Sequence[str] = GROUND_TRUTH_COMPARISONS, *,
+                 dims: Sequence[int] = (4, 16, 64, 256), seeds: int = 2, cache=None,
+                 **world_kw) -> dict:
+    """:func:`generating_family_rank` of every comparison in both worlds.
+
+    Returns
+    -------
+    dict
+        ``{"schema": 1, "command": "controls-ground-truth", "dims", "seeds", "rows": [...]}``,
+        one row per comparison: ``comparison``, ``recovers_both`` and per world
+        (``grid``, ``random``) its ``rank``, ``first``, ``ranks``, ``slope``, ``slope_ci``,
+        ``gain`` and ``verdict``.
+    """
+    rows = []
+    for comparison in comparisons:
+        row: dict = {"comparison": comparison}
+        for kind in WORLDS:
+            out = generating_family_rank(kind, comparison, dims=dims, seeds=seeds,
+                                         cache=cache, **world_kw)
+            r = out["row"]
+            row[kind] = {"generating": out["generating"], "rank": out["rank"],
+                         "first": out["first"], "ranks": out["ranks"], "slope": r.slope,
+                         "slope_ci": list(r.slope_ci), "gain": r.gain, "verdict": r.verdict}
+        row["recovers_both"] = all(row[k]["first"] for k in WORLDS)
+        rows.append(row)
+    return {"schema": 1, "command": "controls-ground-truth", "dims": list(dims),
+            "seeds": int(seeds), "rows": rows}
+
+
+def format_ground_truth(doc: dict) -> str:
+    """The ground-truth table as text."""
+    from mecbench.cli import _options as opt
+
+    def rank(x):
+        return "–" if x is None else f"{x:g}"
+
+    table = []
+    for row in doc["rows"]:
+        cells = [row["comparison"]]
+        for kind in WORLDS:
+            w = row[kind]
+            cells += [rank(w["rank"]), f"{w['slope']:.3f} [{w['slope_ci'][0]:.3f}, "
+                      f"{w['slope_ci'][1]:.3f}]", w["verdict"].replace(" dimensionality", "")]
+        cells.append("yes" if row["recovers_both"] else "no")
+        table.append(cells)
+    header = ["comparison", "grid world: rank of grid", "slope [95% CI]", "verdict",
+              "random world: rank of fourier", "slope [95% CI]", "verdict", "recovers both"]
+    return "\n".join([f"ground truth: generating family's rank at matched ED (1 = first); D "
+                      f"{', '.join(map(str, doc['dims']))}, {doc['seeds']} seeds",
+                      "", opt.table(table, header)])
