@@ -31,8 +31,13 @@ def test_slope_matches_polyfit_and_bootstraps_whole_curves():
     curve = np.repeat(np.arange(6), 4)
     score = 0.1 * np.log(ed) + rng.normal(0, 0.02, ed.size) + 0.05 * curve
     slope, lo, hi = dimension_slope(ed, score, curve, n_boot=500, seed=1)
-    assert slope == pytest.approx(np.polyfit(np.log(ed), score, 1)[0], rel=1e-12)
+    # independent reference: least squares with one dummy per curve and a common slope
+    design = np.column_stack([np.log(ed), np.eye(6)[curve]])
+    assert slope == pytest.approx(np.linalg.lstsq(design, score, rcond=None)[0][0], rel=1e-10)
     assert lo < slope < hi and lo > 0.05
+    # curve offsets do not enter the within-curve slope (a pooled fit would see them)
+    offset = score + 3.0 * curve
+    assert dimension_slope(ed, offset, curve)[0] == pytest.approx(slope, rel=1e-10)
     # one curve: no CI; curves that disagree in sign: a CI across 0
     assert np.isnan(dimension_slope(ed[:4], score[:4], curve[:4])[1])
     flip = np.where(curve % 2 == 0, 1.0, -1.0) * np.log(ed)

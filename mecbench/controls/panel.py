@@ -6,11 +6,13 @@ no models) on several benchmarks (by default ``mec-sim.ridge`` and the similarit
 each in one row (:func:`panel_row`):
 
 slope
-    OLS slope of the headline score (ceiled median; raw median without a ceiling) on
-    ``log(ED)`` over every random-basis point of the sweep (families ``fourier``, ``bumps``,
-    ``relu``, every D and seed), with a 95 % percentile CI from a seeded bootstrap over the
-    random-basis *curves* (one curve per family and seed: the points of a nested draw are
-    not independent, the curves are).
+    Within-curve OLS slope of the headline score (ceiled median; raw median without a
+    ceiling) on ``log(ED)`` over the random-basis points of the sweep (families ``fourier``,
+    ``bumps``, ``relu``, every D and seed): one intercept per *curve* (a family at one seed,
+    all its D), one common slope, so the slope measures how a basis gains as it grows, not
+    how families with different ED ranges differ from each other. 95 % percentile CI from a
+    seeded bootstrap over the curves (the points of a nested draw are not independent, the
+    curves are).
 gain
     ``slope × log(ED_max / ED_min)``: the score the fitted line gains over the random bases'
     ED range.
@@ -116,38 +118,40 @@ def _clean(v):
 def dimension_slope(ed: Sequence[float], score: Sequence[float], curve: Sequence[Any], *,
                     n_boot: int = 2000, seed: int = 0, ci: float = 0.95
                     ) -> tuple[float, float, float]:
-    """OLS slope of ``score`` on ``log(ed)`` and its percentile CI from a bootstrap that
-    resamples whole curves (``curve`` labels each point's curve).
+    """Within-curve OLS slope of ``score`` on ``log(ed)`` (one intercept per curve, one
+    common slope; ``curve`` labels each point's curve) and its percentile CI from a bootstrap
+    that resamples whole curves.
 
     Returns
     -------
     slope, ci_low, ci_high
-        NaN when fewer than three finite points (or two distinct EDs) remain; the CI is NaN
-        with a single curve.
+        NaN when fewer than three finite points (or no ED variation within curves) remain;
+        the CI is NaN with a single curve.
     """
     x = np.log(np.asarray(ed, dtype=np.float64))
     y = np.asarray(score, dtype=np.float64)
     labels = np.asarray([str(c) for c in curve])
     ok = np.isfinite(x) & np.isfinite(y)
     x, y, labels = x[ok], y[ok], labels[ok]
-
-    def fit(xs, ys):
-        if xs.size < 3 or np.ptp(xs) == 0:
-            return np.nan
-        xc = xs - xs.mean()
-        return float((xc @ (ys - ys.mean())) / (xc @ xc))
-
-    slope = fit(x, y)
-    names = np.unique(labels)
-    if names.size < 2 or not np.isfinite(slope):
+    names, inverse = np.unique(labels, return_inverse=True)
+    # per curve: centred cross-products; a resample of curves sums them
+    sxy = np.zeros(names.size)
+    sxx = np.zeros(names.size)
+    for k in range(names.size):
+        rows = inverse == k
+        xc = x[rows] - x[rows].mean()
+        sxy[k] = xc @ (y[rows] - y[rows].mean())
+        sxx[k] = xc @ xc
+    if x.size < 3 or sxx.sum() <= 0:
+        return np.nan, np.nan, np.nan
+    slope = float(sxy.sum() / sxx.sum())
+    if names.size < 2:
         return slope, np.nan, np.nan
-    rows = [np.flatnonzero(labels == n) for n in names]
     rng = np.random.default_rng(seed)
     draws = rng.integers(0, names.size, (int(n_boot), names.size))
-    boot = np.empty(int(n_boot))
-    for b, pick in enumerate(draws):
-        idx = np.concatenate([rows[k] for k in pick])
-        boot[b] = fit(x[idx], y[idx])
+    den = sxx[draws].sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        boot = np.where(den > 0, sxy[draws].sum(axis=1) / den, np.nan)
     boot = boot[np.isfinite(boot)]
     if boot.size == 0:
         return slope, np.nan, np.nan
@@ -331,6 +335,8 @@ def format_panel(doc: dict) -> str:
                                   "slope vs log ED [95% CI]", "gain", "best random basis",
                                   "best/ceiling", "grid rank", "verdict"]),
              "",
+             "slope: within-curve OLS of score on log ED over the random bases (one intercept "
+             "per family and seed).",
              f"rule: '{REWARDS}' when the slope's 95% CI (bootstrap over random-basis curves) "
              f"lies above 0 and the gain over the random bases' ED range is at least "
              f"{doc['min_gain']:g}; grid rank: median rank at matched ED among the families "
@@ -349,6 +355,7 @@ def figure_panel(doc: dict):
     if matplotlib.get_backend().lower() not in ("agg", "pdf", "svg", "cairo"):
         matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     from mecbench.controls.plot import _colour
 
@@ -367,6 +374,10 @@ def figure_panel(doc: dict):
             ax.scatter([p["ed"] for p in pts], [p["score"] for p in pts], s=8, color=colour,
                        alpha=0.5, lw=0)
         ax.set_xscale("log")
+        ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.xaxis.set_minor_locator(matplotlib.ticker.LogLocator(subs=(2.0, 5.0)))
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.tick_params(axis="x", which="minor", labelsize=7)
         ax.set_xlabel("effective dimensionality")
         lo, hi = row["slope_ci"]
         ax.set_title(f"{row['benchmark']}\nslope {_fmt(row['slope'], 2)} "
