@@ -161,9 +161,11 @@ def test_parse_mapping_and_adhoc_similarity_benchmark(data, tmp_path):
     with pytest.raises(ConfigError, match="no parameter 'alpha'"):
         adhoc_benchmark(path, mapping="cka:alpha=1")
     with pytest.raises(ConfigError, match="per animal"):
-        Benchmark("toy.cka", 0, data, SimilaritySpec("cka"), SPLITS, per_animal=False,
-                  ceiling="none")(registry.load("model", "toy-fourier"),
-                                  cache=Cache(enabled=False))
+        Benchmark("toy.cka", 0, data, SimilaritySpec("cka"), SPLITS, per_animal=False)
+    with pytest.raises(ConfigError, match="per animal"):
+        SimilaritySpec("cka").score_maps(data.rate(data.arena_names[0]),
+                                         data.rate(data.arena_names[0]), SPLITS,
+                                         per_animal=False)
 
 
 def test_builtin_similarity_benchmarks():

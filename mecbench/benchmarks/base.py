@@ -5,10 +5,10 @@ How a benchmark scores a model (one layer)
 (This section describes a regression benchmark, whose comparison is a mapping with one value
 per recorded cell; a similarity benchmark has one value per recorded animal in place of each
 cell, see :mod:`mecbench.benchmarks.similarity`.) For every arena of the benchmark's data,
-the model's rate maps on that arena's bin grid are
-mapped to each animal's cells with the benchmark's mapping, fitted per animal on the training
-bins of each split and evaluated on the test bins (:func:`mecbench.scoring.score_rate_maps`,
-the one scoring path). This gives Pearson r per (cell, split).
+the model's rate maps on that arena's bin grid are mapped to each animal's cells with the
+benchmark's mapping, fitted per animal on the training bins of each split and evaluated on the
+test bins (:func:`mecbench.scoring.score_rate_maps`, the one scoring path). This gives
+Pearson r per (cell, split).
 
 The per-cell results of all arenas are then **pooled**: a cell recorded in two arenas counts
 once per arena (its pooled ``neuroid_id`` is ``"<arena>/<neuroid_id>"``; coordinates ``arena``
@@ -141,6 +141,9 @@ class Benchmark:
         self.bootstrap_seed = int(bootstrap_seed)
         self.min_ceiling = DEFAULT_MIN_CEILING if min_ceiling is None else float(min_ceiling)
         self.per_animal = bool(per_animal)
+        if mapping.unit == "animal" and not self.per_animal:
+            raise ConfigError(f"benchmark {identifier}: a similarity ({mapping.text}) gives "
+                              "one value per animal; per_animal=False is not defined for it")
         from mecbench.ceiling import MIN_SOURCE_CELLS
 
         if min_source_cells is not None and (isinstance(min_source_cells, bool) or not
