@@ -190,3 +190,58 @@ def test_min_rule_is_the_arg_min_and_mapping_uses_the_stable_rule():
     np.testing.assert_array_equal(m.alpha_, s["alpha"])
     np.testing.assert_array_equal(m.l1_ratio_, s["l1_ratio"])
     np.testing.assert_allclose(m.predict(X), m.estimator_.predict(X))
+
+
+def _exact_pick(X, Y, alphas, l1s, *, seed, select_tol):
+    """The stable rule applied to exact CV errors: scikit-learn's ElasticNet per candidate and
+    fold at tol 1e-10, bands from those errors (pure lasso candidates, whose bands are
+    unbounded on a wide problem, are never tied and are not fitted)."""
+    import warnings
+
+    import sklearn.linear_model as lm
+
+    from mecbench.mapping.enet import cv_error_band
+
+    n, t = Y.shape
+    folds = np.array_split(np.random.default_rng(seed).permutation(n), 2)
+    err = np.zeros((len(l1s), len(alphas), t))
+    band = np.zeros_like(err)
+    lam2 = np.outer(1.0 - np.asarray(l1s), alphas)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for val in folds:
+            fit = np.setdiff1d(np.arange(n), val)
+            xm, ym = X[fit].mean(axis=0), Y[fit].mean(axis=0)
+            mu = validation_curvature(X[fit] - xm, X[val] - xm, lam2)
+            gap_max = select_tol * np.sum((Y[fit] - ym) ** 2, axis=0) / fit.size
+            for i, l1 in enumerate(l1s):
+                for k, a in enumerate(alphas):
+                    if l1 == 1.0:
+                        err[i, k], band[i, k] = np.nan, np.inf
+                        continue
+                    m = lm.ElasticNet(alpha=a, l1_ratio=l1, tol=1e-10, max_iter=100_000)
+                    e = ((Y[val] - m.fit(X[fit], Y[fit]).predict(X[val])) ** 2).sum(axis=0)
+                    err[i, k] += e
+                    band[i, k] += cv_error_band(e, gap_max, mu[i, k])
+    return select_stable(err, band, alphas, l1s)
+
+
+@pytest.mark.slow
+def test_refined_picks_are_those_of_the_exact_errors():
+    """The search's errors are only as accurate as its tolerance, so a candidate close to the
+    tie boundary can land on either side; elastic_net_cv re-solves exactly those candidates
+    more accurately, and its pick is then the rule applied to the exact errors, at either
+    search tolerance."""
+    X, Y = _wide_problem(seed=2, noise=0.3)
+    alphas, l1s = list(np.geomspace(1e-4, 100, 7)), [1e-16, 0.5, 1.0]
+    exact = _exact_pick(X, Y, alphas, l1s, seed=0, select_tol=1e-4)
+    na = len(alphas)
+    for tol in (1e-4, 1e-7):
+        r = elastic_net_cv(X, Y, alphas=alphas, l1_ratios=l1s, tol=tol, select_tol=1e-4)
+        assert r["open_targets"].size == 0
+        np.testing.assert_array_equal(r["alpha"], np.asarray(alphas)[exact % na])
+        np.testing.assert_array_equal(r["l1_ratio"], np.asarray(l1s)[exact // na])
+    unrefined = elastic_net_cv(X, Y, alphas=alphas, l1_ratios=l1s, tol=1e-4, select_tol=1e-4,
+                               refine_tols=())
+    assert unrefined["n_refined"] == 0
+    assert r["n_refined"] > 0 or np.array_equal(unrefined["alpha"], r["alpha"])

@@ -107,7 +107,7 @@ VERSIONS: dict[str, int] = {
     "mec-sim.ridge": 2,
     "mec-sim.ridgecv": 2,
     "mec-sim.pls": 2,
-    "mec-sim.enet": 3,
+    "mec-sim.enet": 4,
     "mec-sim.one-to-one": 2,
     "mec-sim.ridge-blocked": 2,
     "mec-sim.ridge-leftright": 2,
@@ -117,7 +117,7 @@ VERSIONS: dict[str, int] = {
     "mec-sim.soft-match": 1,
     "sargolini2006.ridge": 2,
     "sargolini2006.ridgecv": 2,
-    "sargolini2006.enet": 2,
+    "sargolini2006.enet": 3,
     "sargolini2006.one-to-one": 2,
 }
 

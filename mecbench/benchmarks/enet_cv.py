@@ -13,7 +13,12 @@ different CPU, BLAS or tolerance flips them). The benchmark therefore takes, amo
 candidates whose CV error the solver's certified tolerance (``select_tol``, a relative duality
 gap of 1e-4) cannot tell apart from the smallest, the most regularised one: the largest
 ``alpha``, then the smallest ``l1_ratio`` (:func:`mecbench.mapping.enet.select_stable`,
-bands from :func:`mecbench.mapping.enet.cv_error_band`). The search and the fits are
+bands from :func:`mecbench.mapping.enet.cv_error_band`). The search's own errors are known
+only to within its solves' certified accuracy, so a candidate close to the tie boundary could
+land on either side depending on rounding (another CPU's BLAS kernels); every candidate whose
+side is left open, and that could change the pick, is re-solved to a relative gap of 1e-10
+(then 1e-12) until its side is certain, so the pick is the one the exact errors give.
+The search and the fits are
 :func:`mecbench.mapping.elastic_net_cv` and :class:`mecbench.mapping.ElasticNet` (vectorised
 across cells); this class only chains them as one scikit-learn estimator, so the scoring path
 treats it like any other mapping (fitted per split).

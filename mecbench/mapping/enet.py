@@ -30,7 +30,7 @@ from .cache import FeatureCache
 __all__ = [
     "ElasticNet", "Lasso", "elastic_net_cv", "enet_solve", "REFERENCE_ALPHAS",
     "REFERENCE_L1_RATIOS", "REFERENCE_ALPHAS_SHORT", "REFERENCE_L1_RATIOS_SHORT",
-    "CV_SELECT_RULES", "cv_error_band", "select_stable", "validation_curvature",
+    "CV_SELECT_RULES", "REFINE_TOLS", "cv_error_band", "select_stable", "validation_curvature",
 ]
 
 #: Nayebi et al. 2021 grids: 99 alphas geometrically spaced over [1e-9, 1e9] ...
@@ -969,10 +969,17 @@ def select_stable(cv_error: np.ndarray, band: np.ndarray, alphas, l1_ratios) -> 
     return order[first]
 
 
+#: Relative duality gap to which :func:`elastic_net_cv` re-solves the candidates whose side of
+#: the stable rule's tie boundary the search's tolerance leaves open (then, if still open, to
+#: the second value).
+REFINE_TOLS = (1e-10, 1e-12)
+
+
 def elastic_net_cv(X, Y, alphas=REFERENCE_ALPHAS, l1_ratios=REFERENCE_L1_RATIOS, cv: int = 2,
                    seed: int | np.random.Generator | None = 0, *, tol: float = 1e-4,
                    max_iter: int = 5000, select: str = "stable",
-                   select_tol: float | None = None) -> dict[str, np.ndarray]:
+                   select_tol: float | None = None,
+                   refine_tols: tuple[float, ...] = REFINE_TOLS) -> dict[str, np.ndarray]:
     """Choose ``alpha`` and ``l1_ratio`` per target by ``cv``-fold CV on the given rows only.
 
     Rows are shuffled with ``seed`` and cut into ``cv`` folds; for every (alpha, l1_ratio) the
@@ -1004,12 +1011,22 @@ def elastic_net_cv(X, Y, alphas=REFERENCE_ALPHAS, l1_ratios=REFERENCE_L1_RATIOS,
         Gap tolerance the bands of ``"stable"`` are computed for (default ``tol``); must be
         >= ``tol``. Fix it (as the ``enet`` benchmarks do) to make picks comparable across
         solver tolerances.
+    refine_tols : tuple of float
+        ``"stable"`` only. The errors of the search are known to within their own solves'
+        certified bands; a candidate whose side of the tie boundary those bands leave open,
+        and that could change the pick, is re-solved to each of these tolerances in turn
+        until its side is certain (:func:`_open_candidates`). The pick is then the one the
+        exact errors give unless an exact error lies within the last tolerance's band of the
+        boundary, so it does not depend on the machine's rounding or the solver's path.
+        ``()`` turns refinement off.
 
     Returns
     -------
     dict with ``alpha`` and ``l1_ratio``, arrays (n_targets,); ``cv_error`` and ``cv_band``
     (n_l1_ratios, n_alphas, n_targets): CV errors and their half-widths at ``select_tol``
-    (zeros with ``select="min"``).
+    (zeros with ``select="min"``); ``n_refined`` (number of (candidate, target) pairs
+    re-solved) and ``open_targets`` (targets whose pick the last refinement still left open;
+    empty when every pick is certain).
     """
     X, Y, _ = fit_design(X, Y)
     cv = check_positive_int(cv, "cv", minimum=2)
@@ -1023,44 +1040,173 @@ def elastic_net_cv(X, Y, alphas=REFERENCE_ALPHAS, l1_ratios=REFERENCE_L1_RATIOS,
     if band_tol < tol:
         raise ConfigError(f"select_tol={band_tol:g} is below tol={tol:g}: the bands must "
                           "cover the solver's tolerance (select_tol >= tol)")
+    refine_tols = tuple(float(check_nonneg(r, "refine_tols").reshape(-1)[0])
+                        for r in refine_tols)
     n, t = Y.shape
     if n < 2 * cv:
         raise ConfigError(f"cv={cv} needs >= {2 * cv} rows; got {n}")
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     folds = np.array_split(rng.permutation(n), cv)
     na = alphas.size
-    err = np.zeros((l1s.size, na, t))
-    band = np.zeros((l1s.size, na, t))
-    a_col = np.repeat(alphas, t)  # column k = (alpha k // t, target k % t)
-    lam2_of = np.outer(1.0 - l1s, alphas)  # (n_l1_ratios, n_alphas): each solve's ridge part
-    for val in folds:
-        fit = np.setdiff1d(np.arange(n), val)
-        xm = X[fit].mean(axis=0)
-        ym = Y[fit].mean(axis=0)
-        Yc = np.tile(Y[fit] - ym, (1, na))
-        prob = _make_problem(X[fit] - xm, Yc)
-        gap_max = np.tile(band_tol * _gap_scale(Y[fit] - ym), na)  # per column
-        Xv = X[val] - xm
-        if select == "stable":
+    search = _CVSearch(X, Y, folds, alphas, l1s, band_tol, stable=select == "stable")
+    search.run(tol, max_iter)
+    if select == "min":
+        best = np.argmin(search.err.reshape(-1, t), axis=0)
+        return {"alpha": alphas[best % na], "l1_ratio": l1s[best // na],
+                "cv_error": search.err, "cv_band": search.band, "n_refined": 0,
+                "open_targets": np.zeros(0, dtype=int)}
+    n_refined = 0
+    pairs = search.open_pairs()
+    for rtol in refine_tols:
+        if not pairs.any():
+            break
+        n_refined += int(pairs.sum())
+        search.refine(pairs, min(rtol, tol), max_iter)
+        pairs = search.open_pairs()
+    best = select_stable(search.err, search.band, alphas, l1s)
+    return {"alpha": alphas[best % na], "l1_ratio": l1s[best // na],
+            "cv_error": search.err, "cv_band": search.band, "n_refined": n_refined,
+            "open_targets": np.flatnonzero(pairs.any(axis=(0, 1)))}
+
+
+class _CVSearch:
+    """Per-fold validation errors of every (l1_ratio, alpha, target) candidate, with the two
+    bands the stable rule needs: ``band`` (at ``select_tol``, the rule's) and ``noise`` (at
+    the tolerance each error was actually solved to: how far the exact error can be)."""
+
+    def __init__(self, X, Y, folds, alphas, l1s, band_tol: float, *, stable: bool):
+        self.X, self.Y, self.folds = X, Y, folds
+        self.alphas, self.l1s = alphas, l1s
+        self.band_tol, self.stable = band_tol, stable
+        shape = (len(folds), l1s.size, alphas.size, Y.shape[1])
+        self.E = np.zeros(shape)  # per-fold validation errors
+        self.gap = np.full(shape, np.inf)  # per-fold certified gaps of the solves
+        self.mu = np.zeros(shape[:3])  # per-fold validation curvature per (l1, alpha)
+        self.gap_max = np.zeros((len(folds), Y.shape[1]))  # select_tol · scale per target
+
+    def _fold(self, f: int):
+        val = self.folds[f]
+        fit = np.setdiff1d(np.arange(self.Y.shape[0]), val)
+        xm = self.X[fit].mean(axis=0)
+        ym = self.Y[fit].mean(axis=0)
+        return fit, val, xm, ym
+
+    def run(self, tol: float, max_iter: int) -> None:
+        alphas, l1s, t = self.alphas, self.l1s, self.Y.shape[1]
+        na = alphas.size
+        a_col = np.repeat(alphas, t)  # column k = (alpha k // t, target k % t)
+        lam2_of = np.outer(1.0 - l1s, alphas)  # (n_l1_ratios, n_alphas): each ridge part
+        for f in range(len(self.folds)):
+            fit, val, xm, ym = self._fold(f)
+            Ycf = self.Y[fit] - ym
+            prob = _make_problem(self.X[fit] - xm, np.tile(Ycf, (1, na)))
+            self.gap_max[f] = self.band_tol * _gap_scale(Ycf)
+            Xv = self.X[val] - xm
+            if self.stable:
+                with single_thread():
+                    self.mu[f] = validation_curvature(prob.Xf, Xv, lam2_of)
+            W = None
+            for i in np.argsort(l1s, kind="stable"):  # warm start from the neighbouring l1
+                l1 = l1s[i]
+                with single_thread():
+                    W, gaps = enet_solve(prob, a_col * l1, a_col * (1 - l1), tol=tol,
+                                         max_iter=max_iter, W0=W)
+                P = Xv @ W + np.tile(ym, na)
+                e = np.sum((np.tile(self.Y[val], (1, na)) - P) ** 2, axis=0)
+                self.E[f, i] = e.reshape(na, t)
+                self.gap[f, i] = gaps.reshape(na, t)
+
+    def refine(self, pairs: np.ndarray, tol: float, max_iter: int) -> None:
+        """Re-solve the (l1, alpha, target) candidates marked in ``pairs`` to ``tol``."""
+        li, ai, ti = np.nonzero(pairs)
+        for f in range(len(self.folds)):
+            fit, val, xm, ym = self._fold(f)
+            Ycf = (self.Y[fit] - ym)[:, ti]
+            prob = _make_problem(self.X[fit] - xm, Ycf)
+            alpha, l1 = self.alphas[ai], self.l1s[li]
             with single_thread():
-                mu = validation_curvature(prob.Xf, Xv, lam2_of)
-        W = None
-        for i in np.argsort(l1s, kind="stable"):  # warm start from the neighbouring l1_ratio
-            l1 = l1s[i]
-            with single_thread():
-                W, gaps = enet_solve(prob, a_col * l1, a_col * (1 - l1), tol=tol,
-                                     max_iter=max_iter, W0=W)
-            P = Xv @ W + np.tile(ym, na)
-            e = np.sum((np.tile(Y[val], (1, na)) - P) ** 2, axis=0)
-            err[i] += e.reshape(na, t)
-            if select == "stable":
-                # a solve that did not reach select_tol (max_iter) has no certified band
-                h = np.where(gaps <= gap_max, cv_error_band(e, gap_max, np.repeat(mu[i], t)),
-                             np.inf)
-                band[i] += h.reshape(na, t)
-    if select == "stable":
-        best = select_stable(err, band, alphas, l1s)
-    else:
-        best = np.argmin(err.reshape(-1, t), axis=0)
-    return {"alpha": alphas[best % na], "l1_ratio": l1s[best // na], "cv_error": err,
-            "cv_band": band}
+                W, gaps = enet_solve(prob, alpha * l1, alpha * (1 - l1), tol=tol,
+                                     max_iter=max_iter)
+            P = (self.X[val] - xm) @ W + ym[ti]
+            self.E[f, li, ai, ti] = np.sum((self.Y[val][:, ti] - P) ** 2, axis=0)
+            self.gap[f, li, ai, ti] = gaps
+
+    @property
+    def err(self) -> np.ndarray:
+        return self.E.sum(axis=0)
+
+    def _bands(self, E: np.ndarray, gap: np.ndarray) -> np.ndarray:
+        """Per-fold half-widths at the gaps ``gap`` (array like ``self.E``)."""
+        return cv_error_band(E, gap, self.mu[..., None])
+
+    @property
+    def band(self) -> np.ndarray:
+        """Bands at ``select_tol`` summed over folds; ``inf`` where a solve did not reach it."""
+        if not self.stable:
+            return np.zeros_like(self.err)
+        gmax = self.gap_max[:, None, None, :]
+        h = np.where(self.gap <= gmax, self._bands(self.E, np.broadcast_to(gmax, self.E.shape)),
+                     np.inf)
+        return h.sum(axis=0)
+
+    def open_pairs(self) -> np.ndarray:
+        """Candidates whose side of the tie boundary is not certain and could move the pick
+        (boolean, (n_l1_ratios, n_alphas, n_targets)); see :func:`_open_candidates`."""
+        gmax = np.broadcast_to(self.gap_max[:, None, None, :], self.E.shape)
+        converged = np.all(self.gap <= gmax, axis=0)
+        # (a computed gap can be a rounding error below zero)
+        noise = np.where(self.gap <= gmax, self._bands(self.E, np.clip(self.gap, 0.0, gmax)),
+                         np.inf)
+        lo = np.maximum(self.E - noise, 0.0)
+        hi = self.E + noise
+        band_lo = self._bands(lo, gmax)
+        band_hi = self._bands(hi, gmax)
+        # unbounded validation curvature (a lasso beyond the span of the fitting rows): such
+        # a candidate is never tied, whatever its error (see select_stable)
+        unbounded = np.any(np.isinf(self.mu), axis=0)[..., None] & np.ones(converged.shape, bool)
+        return _open_candidates(
+            lower=(lo.sum(0) - band_hi.sum(0), hi.sum(0) - band_lo.sum(0)),
+            upper=(lo.sum(0) + band_lo.sum(0), hi.sum(0) + band_hi.sum(0)),
+            converged=converged, excluded=unbounded, alphas=self.alphas, l1_ratios=self.l1s)
+
+
+def _open_candidates(*, lower, upper, converged, excluded, alphas, l1_ratios) -> np.ndarray:
+    """Which candidates must be solved more accurately for the stable pick to be certain.
+
+    ``lower`` and ``upper`` are pairs of arrays (n_l1, n_alphas, n_targets): intervals that
+    hold each candidate's exact ``E - h`` and ``E + h`` (``E`` the CV error, ``h`` its band at
+    ``select_tol``) given the accuracy its errors were solved to. A candidate is certainly tied
+    when its ``E - h`` is below the lowest ``E + h`` whatever the exact values, certainly not
+    when above it whatever they are; otherwise open. The pick (:func:`select_stable`) is the
+    first tied candidate from most to least regularised, so open candidates before the first
+    certainly tied one matter, and so do, for those targets, the candidates that may hold the
+    lowest ``E + h``. Candidates not ``converged`` to ``select_tol`` in every fold count as
+    open when they come before the first certainly tied one (a more accurate solve decides
+    whether they take part). ``excluded`` candidates (an unbounded band: never tied) are
+    neither open nor part of the lowest ``E + h``.
+    """
+    lo_lo, lo_hi = lower
+    up_lo, up_hi = upper
+    n_l1, n_a, t = lo_lo.shape
+    finite = converged & ~excluded & np.isfinite(lo_lo) & np.isfinite(up_hi)
+    U_lo = np.min(np.where(finite, up_lo, np.inf), axis=(0, 1))
+    U_hi = np.min(np.where(finite, up_hi, np.inf), axis=(0, 1))
+    tied = finite & (lo_hi <= U_lo)
+    not_tied = finite & (lo_lo > U_hi)
+    unsure = ~tied & ~not_tied & ~excluded
+    a_of = np.tile(alphas, n_l1)
+    l1_of = np.repeat(l1_ratios, n_a)
+    order = np.lexsort((np.arange(n_l1 * n_a), l1_of, -a_of))
+    tied_o = tied.reshape(-1, t)[order]
+    unsure_o = unsure.reshape(-1, t)[order]
+    has = tied_o.any(axis=0)
+    first = np.where(has, np.argmax(tied_o, axis=0), order.size)
+    before = np.arange(order.size)[:, None] < first[None, :]
+    need_o = unsure_o & before
+    targets = need_o.any(axis=0)
+    need = np.zeros((n_l1 * n_a, t), dtype=bool)
+    need[order] = need_o
+    # the candidates that may hold the lowest upper end, for targets being refined
+    may_min = finite & (up_lo <= U_hi)
+    need |= may_min.reshape(-1, t) & targets[None, :]
+    return need.reshape(n_l1, n_a, t)
