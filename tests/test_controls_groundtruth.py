@@ -31,44 +31,21 @@ import pytest
 
 from mecbench.benchmarks import Benchmark, MappingSpec
 from mecbench.cache import Cache
-from mecbench.controls import features
-from mecbench.controls.providers import bin_positions
 from mecbench.controls.sweep import run_controls
-from mecbench.neural_data import NeuralData
-from mecbench.ratemaps import Arena, make_rate_maps
+from mecbench.controls.worlds import WORLD_FAMILIES, world_data
 from mecbench.splits import SplitScheme
 
 pytestmark = pytest.mark.slow  # controls sweeps on two simulated worlds
 
-ARENA = Arena(1.0, 1.0, 0.05)
 MODEL = "control/grid-d64-s0-o7.5"
-FAMILIES = ["fourier", "bumps-w0.06", "relu", "grid-o7.5"]
+FAMILIES = list(WORLD_FAMILIES)
 
 
-def world(kind: str, *, n_animals: int = 2, n_cells: int = 30, noise: float = 0.3,
-          seed: int = 11, orientation: float = 7.5) -> Benchmark:
-    """A benchmark whose cells are noisy mixtures of a known population."""
-    xy = bin_positions(ARENA)
-    n_pop = 400
-    if kind == "grid":
-        population = features.grid_population(xy, n_pop, 100, orientation=orientation)
-    else:
-        population = features.fourier_features(xy, n_pop, 100)
-    group = np.arange(n_pop) % 4          # grid: module of each unit
-    rng = np.random.default_rng(seed)
-    n = n_animals * n_cells
-    weights = np.zeros((n_pop, n))
-    for j in range(n):
-        members = rng.choice(np.flatnonzero(group == j % 4), 3, replace=False)
-        weights[members, j] = rng.uniform(0.5, 1.5, 3)
-    cells = population @ weights
-    cells = cells + noise * cells.std(axis=0) * rng.standard_normal(cells.shape)
-    rates = make_rate_maps(cells.reshape(*ARENA.shape, n), arena_width=ARENA.width,
-                           bin_size=ARENA.bin_size,
-                           animal=np.repeat([f"rat{a}" for a in range(n_animals)], n_cells),
-                           neuroid_id=[f"cell{j}" for j in range(n)])
-    data = NeuralData.from_rate_maps([rates])
-    return Benchmark(f"world-{kind}.ridge", 0, data, MappingSpec("ridge", {"alpha": 1.0}),
+def world(kind: str, **world_kw) -> Benchmark:
+    """A benchmark whose cells are noisy mixtures of a known population
+    (:func:`mecbench.controls.worlds.world_data`)."""
+    return Benchmark(f"world-{kind}.ridge", 0, world_data(kind, **world_kw),
+                     MappingSpec("ridge", {"alpha": 1.0}),
                      SplitScheme.random(train_frac=0.2, n_splits=3, seed=0))
 
 
