@@ -12,6 +12,7 @@ import xarray as xr
 from mecbench.errors import ConfigError, DataError
 from mecbench.metrics import constant_columns
 from mecbench.ratemaps import DIMS, check_same_grid, flat_values
+from mecbench.scoring import resolve_splits
 from mecbench.splits import Split, SplitScheme
 
 __all__ = ["PairedBins", "paired_bins", "as_bins_array", "zscore_columns", "bin_splits"]
@@ -217,42 +218,17 @@ def bin_splits(splits: SplitScheme | Sequence[Split], pb: PairedBins,
     """
     n = pb.n_bins
     shape = shape if shape is not None else pb.shape
-    if isinstance(splits, SplitScheme):
-        if shape is None:
-            if splits.kind != "random":
-                raise ConfigError(f"the {splits.kind!r} SplitScheme needs the grid shape "
-                                  "(pass shape=(n_x, n_y) or rate maps with x and y)")
-            shape = (n, 1)
-        if int(shape[0]) * int(shape[1]) != n:
-            raise ConfigError(f"grid shape {tuple(shape)} does not hold the {n} bins")
-        items = splits.splits(shape)
-    else:
-        try:
-            items = list(splits)
-        except TypeError:
-            raise ConfigError("splits must be a SplitScheme or a list of (train, test) index "
-                              f"arrays; got {type(splits).__name__}") from None
-    if not items:
-        raise ConfigError("splits is empty")
+    if shape is None:
+        if isinstance(splits, SplitScheme) and splits.kind != "random":
+            raise ConfigError(f"the {splits.kind!r} SplitScheme needs the grid shape "
+                              "(pass shape=(n_x, n_y) or rate maps with x and y)")
+        shape = (n, 1)
+    if int(shape[0]) * int(shape[1]) != n:
+        raise ConfigError(f"grid shape {tuple(shape)} does not hold the {n} bins")
     pos = np.full(n, -1, dtype=np.intp)
     pos[pb.bins] = np.arange(pb.bins.size)
     out = []
-    for k, item in enumerate(items):
-        try:
-            train, test = item
-        except (TypeError, ValueError):
-            raise ConfigError(f"splits[{k}] must be a (train, test) pair") from None
-        pair = []
-        for name, idx in (("train", train), ("test", test)):
-            idx = np.asarray(idx)
-            if idx.dtype == bool or (idx.size and not np.issubdtype(idx.dtype, np.integer)):
-                raise ConfigError(f"splits[{k}] {name} indices must be integers")
-            idx = idx.astype(np.intp).ravel()
-            if idx.size and (idx.min() < 0 or idx.max() >= n):
-                raise ConfigError(f"splits[{k}] {name} indices fall outside the {n} bins")
-            rows = pos[idx]
-            pair.append(np.sort(rows[rows >= 0]))
-        if np.intersect1d(pair[0], pair[1]).size:
-            raise ConfigError(f"splits[{k}]: train and test bins overlap")
-        out.append((pair[0], pair[1]))
+    for train, test in resolve_splits(splits, shape):  # validated flat bin indices
+        rows_train, rows_test = pos[train], pos[test]
+        out.append((np.sort(rows_train[rows_train >= 0]), np.sort(rows_test[rows_test >= 0])))
     return out
