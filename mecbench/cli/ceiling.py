@@ -64,7 +64,9 @@ def _run(args) -> int:
     for name, a in summary["arenas"].items():
         rows.append([name, opt.fmt(a["median"]), opt.fmt_ci(a["ci"]), opt.fmt_ci(a["split_ci"]),
                      f"{a['n_cells']}/{a['n_cells_total']}", str(a["n_cells_low"])])
-    print(opt.table(rows, ["arena", "median", "95% CI (cells)", "95% CI (splits)", "cells",
+    units = f"{bench.mapping.unit}s"  # cells, or (arena, animal) pairs of a similarity
+    print(opt.table(rows, ["arena", "median", f"95% CI ({units})", "95% CI (splits)", units,
                            f"ceiling <= {bench.min_ceiling:g}"]))
-    print("Cells whose ceiling is not above the threshold are left out of ceiled scores.")
+    print(f"{units.capitalize()} whose ceiling is not above the threshold are left out of "
+          "ceiled scores.")
     return 0

@@ -164,7 +164,8 @@ def _run(args) -> int:
     mark = " (unreliable)" if bench.ceiling_reliable is False else ""
     rows = [[d["layer"], opt.fmt(d["raw"]), opt.fmt(d["ceiling"]) + mark, opt.fmt(d["ceiled"]),
              opt.fmt_ci(d["ci"]), f"{d['n_cells']}/{d['n_cells_total']}"] for d in layers]
-    print(opt.table(rows, ["layer", "raw", "ceiling", "ceiled", "95% CI (ceiled)", "cells"]))
+    units = f"{bench.mapping.unit}s"  # cells, or (arena, animal) pairs of a similarity
+    print(opt.table(rows, ["layer", "raw", "ceiling", "ceiled", "95% CI (ceiled)", units]))
     _print_ceiling_basis(bench, layers)
     if bench.ceiling_method == "none":
         print("no ceiling: 'ceiled' is undefined; 'raw' is the median per-cell Pearson r")
