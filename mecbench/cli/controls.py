@@ -43,10 +43,13 @@ family at matched ED in the two simulated worlds of :mod:`mecbench.controls.worl
 
 ``--panel [BENCHMARK ...]`` runs the sweep (no models) on each benchmark (default
 ``mec-sim.ridge`` and the similarity benchmarks) and prints one row per benchmark
-(:mod:`mecbench.controls.panel`); with ``--json``::
+(:mod:`mecbench.controls.panel`); ``--panel --save`` also writes the document and its figure
+to ``controls/panel.json`` and ``controls/panel.png`` of the leaderboard directory, for the
+report; with ``--json``::
 
     {"schema": 1, "command": "controls-panel", "dims": [8, ...], "seeds": 2,
      "families": [...], "min_gain": 0.05, "seconds": 123.4, "plot": path (--plot),
+     "saved": {"results": path, "plot": path} (--save),
      "rows": [{"benchmark", "comparison", "score_kind", "slope", "slope_ci": [lo, hi],
                "gain", "best_random", "best_random_family", "best_random_dim",
                "best_relative", "ceiling", "grid_rank", "n_families", "ranks": {family: rank},
@@ -116,7 +119,8 @@ def register(subparsers) -> None:
                         help="also write the plot of score vs effective dimensionality here")
     parser.add_argument("--save", action="store_true",
                         help="also append the models' leaderboard entries with their "
-                             "dimension-matched control score")
+                             "dimension-matched control score; with --panel, write the "
+                             "panel to controls/panel.json and panel.png for the report")
     parser.add_argument("--no-report", action="store_true",
                         help="do not write the analysis and its plot next to the leaderboard "
                              "(by default they are, where `mecbench report` shows them; a "
@@ -146,8 +150,10 @@ def _run_panel(args) -> int:
     from mecbench.controls import panel
     from mecbench.errors import ConfigError
 
-    if args.models or args.save:
-        raise ConfigError("--panel sweeps control families only: drop --models and --save")
+    if args.models:
+        raise ConfigError("--panel sweeps control families only: drop --models")
+    if args.save and args.no_report:
+        raise ConfigError("--panel --save writes the panel for the report: drop --no-report")
     benches = [opt.benchmark_from_args(argparse.Namespace(**{**vars(args), "benchmark": b}))
                for b in args.benchmark] or list(panel.PANEL_BENCHMARKS)
     doc = panel.run_panel(
@@ -160,10 +166,14 @@ def _run_panel(args) -> int:
         progress=None if args.json else opt.progress_from_args(args))
     if args.plot:
         doc["plot"] = str(panel.save_panel_plot(doc, args.plot))
+    if args.save:
+        doc["saved"] = panel.save_panel(doc, args.leaderboard_dir)
     if args.json:
         opt.print_json(doc)
         return 0
     print(panel.format_panel(doc))
+    if args.save:
+        print(f"saved for the report: {doc['saved']['results']} and {doc['saved']['plot']}")
     return 0
 
 

@@ -36,6 +36,10 @@ The default sweep (:data:`PANEL_DIMS`, :data:`PANEL_SEEDS`) is smaller than the 
 default: the population metrics cost far more than ridge at large D (PCA of the units for
 the shape metric, Gram matrices over bins for CKA and RSA), and the panel has to run in
 minutes on a laptop.
+
+``mecbench controls --panel --save`` writes the document and its figure into a board
+directory's ``controls/`` folder (:func:`save_panel`: ``panel.json``, ``panel.png``), where the
+HTML report's "panel" section reads them (:func:`load_panel`).
 """
 
 from __future__ import annotations
@@ -54,7 +58,8 @@ from mecbench.errors import ConfigError
 
 __all__ = ["PANEL_BENCHMARKS", "PANEL_DIMS", "PANEL_SEEDS", "PANEL_FAMILIES", "MIN_GAIN",
            "PanelRow", "dimension_slope", "matched_rank", "panel_row", "run_panel",
-           "figure_panel", "save_panel_plot", "format_panel"]
+           "figure_panel", "save_panel_plot", "format_panel", "PANEL_NAME", "panel_path",
+           "save_panel", "load_panel"]
 
 #: Benchmarks of the default panel.
 PANEL_BENCHMARKS = ("mec-sim.ridge", "mec-sim.cka", "mec-sim.rsa", "mec-sim.shape",
@@ -67,6 +72,9 @@ PANEL_SEEDS = 2
 PANEL_FAMILIES = ("fourier", "bumps", "relu", "grid")
 #: Smallest gain over the random bases' ED range for "rewards dimensionality".
 MIN_GAIN = 0.05
+
+#: File stem of the saved panel in a board's ``controls/`` folder.
+PANEL_NAME = "panel"
 
 REWARDS = "rewards dimensionality"
 DOES_NOT = "does not reward dimensionality"
@@ -405,3 +413,64 @@ def save_panel_plot(doc: dict, path: str | os.PathLike) -> Path:
     finally:
         plt.close(fig)
     return path
+
+
+def panel_path(directory: str | os.PathLike, suffix: str = ".json") -> Path:
+    """``<directory>/controls/panel<suffix>``."""
+    return Path(directory) / "controls" / f"{PANEL_NAME}{suffix}"
+
+
+def save_panel(doc: dict, directory: str | os.PathLike | None) -> dict:
+    """Write the panel document and its figure into ``<directory>/controls/`` (default
+    directory: :func:`mecbench.leaderboard.write_dir`), each atomically, replacing a previous
+    panel and leaving every other file there alone.
+
+    The saved document has no ``plot`` or ``saved`` field (local paths).
+
+    Returns
+    -------
+    dict
+        ``{"results": path of panel.json, "plot": path of panel.png}``.
+    """
+    import json
+
+    from mecbench import leaderboard as lb
+    from mecbench.cli._options import _clean
+    from mecbench.neural_data import atomic_write
+
+    if doc.get("command") != "controls-panel" or not doc.get("rows"):
+        raise ConfigError("save_panel: doc is not a panel document with rows "
+                          "(run_panel's output)")
+    directory = lb.write_dir(directory)
+    path, plot = panel_path(directory), panel_path(directory, ".png")
+    keep = {k: v for k, v in doc.items() if k not in ("plot", "saved")}
+    text = json.dumps(_clean(keep), indent=1, allow_nan=False)  # fails before anything moves
+    save_panel_plot(keep, plot)
+    atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+    return {"results": str(path), "plot": str(plot)}
+
+
+def load_panel(directory: str | os.PathLike) -> dict | None:
+    """The panel saved in ``directory`` (:func:`save_panel`), or None when there is none.
+
+    Raises
+    ------
+    DataError
+        When ``controls/panel.json`` exists but is not a panel document.
+    """
+    import json
+
+    from mecbench.errors import DataError
+
+    path = panel_path(directory)
+    if not path.is_file():
+        return None
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise DataError(f"{path}: not a readable panel ({err})") from err
+    if (not isinstance(doc, dict) or doc.get("command") != "controls-panel"
+            or not isinstance(doc.get("rows"), list)):
+        raise DataError(f"{path}: not a dimension-sensitivity panel "
+                        "(command 'controls-panel' with 'rows')")
+    return doc

@@ -4,13 +4,18 @@ Shows the analysis saved by ``mecbench controls BENCHMARK --save`` in a board di
 report (``controls/<benchmark>.json``): the plot of score vs effective dimensionality, the
 dimension-matched comparison of every model, and the OLS coefficient table. Left out when no
 board directory holds an analysis of the benchmark.
+
+The "panel" section shows the dimension-sensitivity panel saved by ``mecbench controls --panel
+--save`` (``controls/panel.json`` and ``controls/panel.png``, :mod:`mecbench.controls.panel`)
+in any board directory the report reads: one row per benchmark and the figure. Left out when
+no board directory holds a panel.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["controls_section", "find_controls"]
+__all__ = ["controls_section", "find_controls", "panel_section", "find_panel"]
 
 
 def find_controls(ctx) -> tuple[dict, Path] | None:
@@ -101,3 +106,65 @@ def controls_section(ctx):
                      "(points of one family at nested dimensions are not independent draws)."
                      + (f" {esc(ols['note'])}" if ols.get("note") else "") + "</p>")
     return Section("controls", "Controls: score vs effective dimensionality", "".join(parts))
+
+
+def find_panel(ctx) -> tuple[dict, Path] | None:
+    """The newest saved panel among the board directories the report reads (``ctx.roles``),
+    as (document, path of panel.json), or None."""
+    from mecbench.controls.panel import load_panel, panel_path
+
+    found = [panel_path(d) for d in ctx.roles]
+    found = [p for p in found if p.is_file()]
+    if not found:
+        return None
+    path = max(found, key=lambda p: p.stat().st_mtime)
+    return load_panel(path.parent.parent), path
+
+
+def panel_section(ctx):
+    """The dimension-sensitivity panel: one row per benchmark, and its figure."""
+    import base64
+
+    from mecbench.controls.panel import DOES_NOT, REWARDS, figure_panel
+    from mecbench.report.html import Section, esc, figure_img, html_table
+
+    found = find_panel(ctx)
+    if found is None:
+        return None
+    doc, path = found
+    rows = []
+    for r in doc["rows"]:
+        lo, hi = r["slope_ci"]
+        best = _f(r["best_random"])
+        if r.get("best_random_family") is not None:
+            best += f" ({r['best_random_family']}, D={r['best_random_dim']})"
+        rank = r.get("grid_rank")
+        rows.append([r["benchmark"], f"{_f(r['slope'])} [{_f(lo)}, {_f(hi)}]", _f(r["gain"]),
+                     best, _f(r.get("best_relative")),
+                     "–" if rank is None else f"{rank:g} of {r['n_families']}", r["verdict"]])
+    plot = path.with_suffix(".png")
+    if plot.is_file():
+        data = base64.b64encode(plot.read_bytes()).decode("ascii")
+        img = (f'<img class="figure" alt="dimension-sensitivity panel" '
+               f'src="data:image/png;base64,{data}">')
+    else:
+        img = figure_img(figure_panel(doc), "dimension-sensitivity panel")
+    min_gain = doc.get("min_gain")
+    parts = [
+        f'<p class="meta">From <code>{esc(ctx.place(path))}</code> (families '
+        f"{esc(', '.join(doc['families']))}; dimensions {esc(', '.join(map(str, doc['dims'])))}"
+        f"; {esc(doc['seeds'])} seeds). Each benchmark is swept with control families only "
+        "(no models): the slope is the within-curve least-squares slope of the headline score "
+        "on log effective dimensionality (ED) over the random bases, one intercept per family "
+        "and seed, with a 95% bootstrap CI over those curves; the gain is the slope times the "
+        "log of the random bases' ED range; the grid rank is the grid family's median rank "
+        "among all families at matched ED (1 = best).</p>",
+        html_table(["benchmark", "slope vs log ED [95% CI]", "gain", "best random basis",
+                    "best / ceiling", "grid rank", "verdict"], rows, table_id="controls-panel",
+                   numeric=(1, 2, 4)),
+        f"<p><strong>Verdict rule:</strong> a benchmark is marked “{esc(REWARDS)}” when the "
+        f"slope's 95% CI lies above 0 and the gain is at least {esc(_f(min_gain, 2))} on the "
+        f"score's scale, otherwise “{esc(DOES_NOT)}”.</p>",
+        img,
+    ]
+    return Section("panel", "Controls: dimension-sensitivity panel", "".join(parts))

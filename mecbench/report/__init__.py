@@ -313,3 +313,6 @@ SECTIONS: list[tuple[str, SectionFn]] = [
 from mecbench.controls.report import controls_section as _controls_section  # noqa: E402
 
 register_section(_controls_section, section_id="controls", after="score-vs-layer")
+from mecbench.controls.report import panel_section as _panel_section  # noqa: E402
+
+register_section(_panel_section, section_id="panel", after="controls")
