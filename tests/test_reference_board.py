@@ -25,8 +25,7 @@ pytestmark = pytest.mark.skipif(SHIPPED is None, reason="no shipped leaderboard 
 #: board is complete, so this list cannot go stale). mec-sim.enet at version 3 (its stable
 #: choice rule) is rebuilt entry by entry with scripts/make_reference_leaderboard.sh; each
 #: model's default layer costs tens of CPU-minutes.
-INCOMPLETE: set[str] = {"mec-sim.enet", "mec-sim.cka", "mec-sim.rsa", "mec-sim.shape",
-                         "mec-sim.soft-match"}
+INCOMPLETE: set[str] = {"mec-sim.enet"}
 
 
 @pytest.mark.parametrize("benchmark", [
