@@ -50,7 +50,11 @@ from typing import Any, ClassVar
 import numpy as np
 import xarray as xr
 
-from mecbench.errors import ConfigError, DataError
+from mecbench.ceiling import INTERANIMAL_MODES, _animal_order
+from mecbench.errors import ConfigError, DataError, UnknownIdentifierError
+from mecbench.ratemaps import DIMS, check_same_grid, validate_rate_maps
+from mecbench.scoring import _check_model_maps, resolve_splits
+from mecbench.similarity import METRICS, cross_validated
 from mecbench.splits import Split, SplitScheme
 
 __all__ = ["SimilaritySpec", "similarity_by_animal", "interanimal_similarity",
@@ -62,8 +66,6 @@ UNDEFINED = "undefined"
 
 def is_similarity_name(name: str) -> bool:
     """Whether ``name`` is a registered similarity metric (:data:`mecbench.similarity.METRICS`)."""
-    from mecbench.similarity import METRICS
-
     return name in METRICS
 
 
@@ -154,21 +156,13 @@ class SimilaritySpec:
 def _animals(neural: xr.DataArray) -> tuple[np.ndarray, list[str]]:
     if "animal" not in neural.coords:
         raise DataError("neural rate maps lack the 'animal' coordinate")
-    animals = neural["animal"].values.astype(str)
-    return animals, sorted(set(animals.tolist()))
-
-
-def _resolve(splits, shape) -> list[Split]:
-    from mecbench.scoring import resolve_splits
-
-    return resolve_splits(splits, shape)
+    return _animal_order(neural)
 
 
 def _one(spec: SimilaritySpec, X, Y, split_list: list[Split], shape, *, X2=None, Y2=None
          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(similarity, n_train, n_test) per split of one comparison; NaN where undefined,
     including a population left without a varying column on the common bins."""
-    from mecbench.similarity import cross_validated
 
     n = len(split_list)
     try:
@@ -214,14 +208,12 @@ def similarity_by_animal(spec: SimilaritySpec, maps: xr.DataArray, neural: xr.Da
     DataArray (neuroid, split)
         One row per animal (sorted names), on the common similarity scale (module docstring).
     """
-    from mecbench.ratemaps import check_same_grid, validate_rate_maps
-    from mecbench.scoring import _check_model_maps
 
     maps = _check_model_maps(maps, "model rate maps")
     neural = validate_rate_maps(neural, "neural rate maps")
     check_same_grid(maps, neural, ("model rate maps", "neural rate maps"))
     shape = (neural.sizes["x"], neural.sizes["y"])
-    split_list = _resolve(splits, shape)
+    split_list = resolve_splits(splits, shape)
     animals, order = _animals(neural)
     rows = [_one(spec, maps, neural.isel(neuroid=np.flatnonzero(animals == a)), split_list,
                  shape) for a in order]
@@ -237,15 +229,12 @@ def interanimal_similarity(spec: SimilaritySpec, neural: xr.DataArray,
     """Inter-animal similarity per (animal, split): each animal against the other animals
     pooled (``holdout``) or against each other animal alone, averaged ignoring NaN
     (``pairwise``). An animal alone in its arena gets NaN (reason ``no_other_animal``)."""
-    from mecbench.ceiling import INTERANIMAL_MODES
-    from mecbench.errors import UnknownIdentifierError
-    from mecbench.ratemaps import validate_rate_maps
 
     if mode not in INTERANIMAL_MODES:
         raise UnknownIdentifierError("interanimal_mode", mode, INTERANIMAL_MODES)
     neural = validate_rate_maps(neural, "neural rate maps")
     shape = (neural.sizes["x"], neural.sizes["y"])
-    split_list = _resolve(splits, shape)
+    split_list = resolve_splits(splits, shape)
     n = len(split_list)
     animals, order = _animals(neural)
     values = np.full((len(order), n), np.nan)
@@ -282,14 +271,13 @@ def split_half_similarity(spec: SimilaritySpec, halves: xr.DataArray,
                           splits: SplitScheme | Sequence[Split]) -> xr.DataArray:
     """Each animal's first-half maps compared with its second-half maps, per split (the
     reliability of the population under the metric; no Spearman-Brown correction)."""
-    from mecbench.ratemaps import DIMS
 
     if not isinstance(halves, xr.DataArray) or set(halves.dims) != {"half", *DIMS} \
             or halves.sizes.get("half") != 2:
         raise DataError("halves must be a DataArray with dims (half=2, x, y, neuroid)")
     halves = halves.transpose("half", *DIMS)
     shape = (halves.sizes["x"], halves.sizes["y"])
-    split_list = _resolve(splits, shape)
+    split_list = resolve_splits(splits, shape)
     animals, order = _animals(halves)
     rows = []
     for a in order:
