@@ -8,6 +8,8 @@ import shlex
 import sys
 from typing import Any
 
+from mecbench.jsonsafe import json_safe
+
 JSON_SCHEMA_VERSION = 1
 
 
@@ -108,21 +110,7 @@ def progress_from_args(args):
 
 def print_json(doc: dict) -> None:
     """Print one JSON document (NaN written as null)."""
-    print(json.dumps(_clean(doc), indent=2, sort_keys=False, allow_nan=False))
-
-
-def _clean(obj):
-    import math
-
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {str(k): _clean(v) for k, v in obj.items() if not str(k).startswith("_")}
-    if isinstance(obj, (list, tuple)):
-        return [_clean(v) for v in obj]
-    if hasattr(obj, "item") and not isinstance(obj, (str, bytes)):
-        return _clean(obj.item())
-    return obj
+    print(json.dumps(json_safe(doc), indent=2, sort_keys=False, allow_nan=False))
 
 
 def fmt(x, digits: int = 3) -> str:

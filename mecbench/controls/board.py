@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from mecbench.errors import DataError
+from mecbench.jsonsafe import json_safe
 
 __all__ = ["CONTROL_FIELDS", "controls_path", "load_controls", "save_analysis",
            "save_controls", "control_fields"]
@@ -102,7 +103,6 @@ def save_analysis(doc: dict, directory: str | os.PathLike | None) -> dict:
     from filelock import FileLock, Timeout
 
     from mecbench import leaderboard as lb
-    from mecbench.cli._options import _clean
     from mecbench.controls.plot import save_plot
     from mecbench.errors import ConfigError
     from mecbench.neural_data import atomic_write
@@ -110,7 +110,7 @@ def save_analysis(doc: dict, directory: str | os.PathLike | None) -> dict:
     directory = lb.write_dir(directory)
     path = controls_path(directory, doc["benchmark"])
     plot_path = controls_path(directory, doc["benchmark"], ".png")
-    text = json.dumps(_clean(doc), indent=1, allow_nan=False)  # fails before anything moves
+    text = json.dumps(json_safe(doc), indent=1, allow_nan=False)  # fails before anything moves
     path.parent.mkdir(parents=True, exist_ok=True)
     # two runs on one board must not interleave (one would rename the other's fresh files)
     lock = FileLock(str(path) + ".lock", timeout=lb.LOCK_TIMEOUT_S)

@@ -55,6 +55,7 @@ import numpy as np
 
 from mecbench.controls.names import RANDOM_BASES
 from mecbench.errors import ConfigError
+from mecbench.jsonsafe import json_safe
 
 __all__ = ["PANEL_BENCHMARKS", "PANEL_DIMS", "PANEL_SEEDS", "PANEL_FAMILIES", "MIN_GAIN",
            "PanelRow", "dimension_slope", "matched_rank", "panel_row", "run_panel",
@@ -110,17 +111,7 @@ class PanelRow:
     def to_dict(self) -> dict:
         d = dict(self.__dict__)
         d["slope_ci"] = list(self.slope_ci)
-        return {k: _clean(v) for k, v in d.items()}
-
-
-def _clean(v):
-    if isinstance(v, float) and not np.isfinite(v):
-        return None
-    if isinstance(v, dict):
-        return {k: _clean(x) for k, x in v.items()}
-    if isinstance(v, list):
-        return [_clean(x) for x in v]
-    return v
+        return json_safe(d)
 
 
 def dimension_slope(ed: Sequence[float], score: Sequence[float], curve: Sequence[Any], *,
@@ -435,7 +426,6 @@ def save_panel(doc: dict, directory: str | os.PathLike | None) -> dict:
     import json
 
     from mecbench import leaderboard as lb
-    from mecbench.cli._options import _clean
     from mecbench.neural_data import atomic_write
 
     if doc.get("command") != "controls-panel" or not doc.get("rows"):
@@ -444,7 +434,7 @@ def save_panel(doc: dict, directory: str | os.PathLike | None) -> dict:
     directory = lb.write_dir(directory)
     path, plot = panel_path(directory), panel_path(directory, ".png")
     keep = {k: v for k, v in doc.items() if k not in ("plot", "saved")}
-    text = json.dumps(_clean(keep), indent=1, allow_nan=False)  # fails before anything moves
+    text = json.dumps(json_safe(keep), indent=1, allow_nan=False)  # fails before anything moves
     save_panel_plot(keep, plot)
     atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
     return {"results": str(path), "plot": str(plot)}
