@@ -1083,6 +1083,7 @@ class _CVSearch:
         self.gap = np.full(shape, np.inf)  # per-fold certified gaps of the solves
         self.mu = np.zeros(shape[:3])  # per-fold validation curvature per (l1, alpha)
         self.gap_max = np.zeros((len(folds), Y.shape[1]))  # select_tol · scale per target
+        self._designs: dict[int, dict] = {}  # per fold: the centred design and its factors
 
     def _fold(self, f: int):
         val = self.folds[f]
@@ -1100,6 +1101,9 @@ class _CVSearch:
             fit, val, xm, ym = self._fold(f)
             Ycf = self.Y[fit] - ym
             prob = _make_problem(self.X[fit] - xm, np.tile(Ycf, (1, na)))
+            # kept for refine(): the same design and decomposition serve its re-solves
+            self._designs[f] = {"Xf": prob.Xf, "gram": prob.G, "eig": prob.eig,
+                                "kernel_eig": prob.kernel_eig, "K": prob.K}
             self.gap_max[f] = self.band_tol * _gap_scale(Ycf)
             Xv = self.X[val] - xm
             if self.stable:
@@ -1121,8 +1125,7 @@ class _CVSearch:
         li, ai, ti = np.nonzero(pairs)
         for f in range(len(self.folds)):
             fit, val, xm, ym = self._fold(f)
-            Ycf = (self.Y[fit] - ym)[:, ti]
-            prob = _make_problem(self.X[fit] - xm, Ycf)
+            prob = _Problem(Yc=(self.Y[fit] - ym)[:, ti], **self._designs[f])
             alpha, l1 = self.alphas[ai], self.l1s[li]
             with single_thread():
                 W, gaps = enet_solve(prob, alpha * l1, alpha * (1 - l1), tol=tol,
@@ -1163,7 +1166,8 @@ class _CVSearch:
         band_hi = self._bands(hi, gmax)
         # unbounded validation curvature (a lasso beyond the span of the fitting rows): such
         # a candidate is never tied, whatever its error (see select_stable)
-        unbounded = np.any(np.isinf(self.mu), axis=0)[..., None] & np.ones(converged.shape, bool)
+        unbounded = np.broadcast_to(np.any(np.isinf(self.mu), axis=0)[..., None],
+                                    converged.shape)
         return _open_candidates(
             lower=(lo.sum(0) - band_hi.sum(0), hi.sum(0) - band_lo.sum(0)),
             upper=(lo.sum(0) + band_lo.sum(0), hi.sum(0) + band_hi.sum(0)),
