@@ -236,12 +236,11 @@ def test_refined_picks_are_those_of_the_exact_errors():
     alphas, l1s = list(np.geomspace(1e-4, 100, 7)), [1e-16, 0.5, 1.0]
     exact = _exact_pick(X, Y, alphas, l1s, seed=0, select_tol=1e-4)
     na = len(alphas)
+    refined = {}
     for tol in (1e-4, 1e-7):
         r = elastic_net_cv(X, Y, alphas=alphas, l1_ratios=l1s, tol=tol, select_tol=1e-4)
         assert r["open_targets"].size == 0
         np.testing.assert_array_equal(r["alpha"], np.asarray(alphas)[exact % na])
         np.testing.assert_array_equal(r["l1_ratio"], np.asarray(l1s)[exact // na])
-    unrefined = elastic_net_cv(X, Y, alphas=alphas, l1_ratios=l1s, tol=1e-4, select_tol=1e-4,
-                               refine_tols=())
-    assert unrefined["n_refined"] == 0
-    assert r["n_refined"] > 0 or np.array_equal(unrefined["alpha"], r["alpha"])
+        refined[tol] = r["n_refined"]
+    assert refined[1e-4] > 0  # at the search tolerance 1e-4 some sides were open
