@@ -1,5 +1,6 @@
 """mecbench: neural-predictivity benchmarks for models of the medial entorhinal cortex."""
 
+from mecbench._version import __version__
 from mecbench.errors import (
     ConfigError,
     DataError,
@@ -8,8 +9,6 @@ from mecbench.errors import (
     UnknownIdentifierError,
 )
 from mecbench.registry import register_model
-
-__version__ = "0.1.0"
 
 __all__ = [
     "__version__",

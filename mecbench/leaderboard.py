@@ -113,7 +113,6 @@ __all__ = [
     "write_board_score",
     "load_board_score",
     "select_entry",
-    "verify_entry",
     "entry_identity",
     "data_difference",
     "entries_on_same_data",
@@ -568,7 +567,7 @@ def save_entry(directory: str | os.PathLike, score, *, command: str) -> dict:
     return entry
 
 
-# selecting and verifying entries -----------------------------------------------------------
+# selecting entries and comparing data identities ------------------------------------------
 def entry_identity(entry: Mapping[str, Any]) -> DataIdentity | None:
     """The data identity an entry was scored on, or None for an entry of schema 1 (whose
     ``data_hash`` depends on the CPU it was computed on)."""
@@ -635,83 +634,3 @@ def select_entry(board: Board, spec: str) -> dict:
         raise ConfigError(f"model {model!r} has entries for layers {', '.join(layers)} on "
                           f"{board.benchmark}; name one as {model}@LAYER")
     return found[-1]
-
-
-def verify_entry(entry: Mapping[str, Any], *, tolerance: float = 1e-6, cache=None,
-                 parallel=None, benchmarks: dict | None = None) -> dict:
-    """Re-run an entry and compare it with what the board says.
-
-    Returns a dict with ``status``, ``message`` and, when re-computed, ``max_abs_diff`` (over
-    raw, ceiling, ceiled and, when the score file exists, every per-cell raw score):
-
-    ``"ok"``
-        re-computed, equal within ``tolerance`` (on any machine: the entry's data identity
-        matches the benchmark's, see :mod:`mecbench.identity`);
-    ``"mismatch"``
-        re-computed, different: the code no longer gives the entry's scores;
-    ``"stale"``
-        not re-computed: the data, the benchmark (version) or the model (weights or
-        configuration) changed since the entry was scored, so it cannot reproduce;
-    ``"error"``
-        the entry could not be re-computed (a missing model or data, a failing mapping).
-    """
-    import numpy as np
-
-    from mecbench.benchmarks import benchmark_for_entry
-    from mecbench.cli.models import load_model
-    from mecbench.errors import MecbenchError
-
-    out = {"id": entry["id"], "model": entry["model"], "layer": entry["layer"],
-           "benchmark": entry["benchmark"], "max_abs_diff": None}
-    try:
-        benchmarks = {} if benchmarks is None else benchmarks
-        key = json.dumps([entry["benchmark"], entry.get("benchmark_source")], sort_keys=True)
-        if key not in benchmarks:
-            benchmarks[key] = benchmark_for_entry(entry)
-        bench = benchmarks[key]
-        if bench.version != entry["benchmark_version"]:
-            return {**out, "status": "stale", "message": (
-                f"not re-computed: the benchmark changed (version {bench.version} now, "
-                f"{entry['benchmark_version']} in the entry)")}
-        why = data_difference(entry, bench.data_identity)
-        if why is not None:
-            return {**out, "status": "stale",
-                    "message": f"not re-computed: the benchmark data changed ({why})"}
-        provider = load_model(entry["model"])
-        if provider.fingerprint() != entry["weights_hash"]:
-            return {**out, "status": "stale",
-                    "message": "not re-computed: the model's weights or configuration changed"}
-        score = bench.score_layers(provider, [entry["layer"]], seed=entry["seeds"]["model"],
-                                   cache=cache, parallel=parallel)[entry["layer"]]
-    except MecbenchError as err:
-        return {**out, "status": "error", "message": str(err)}
-    fresh = entry_from_score(score, command="")
-    diffs = {}
-    for name in ("raw", "ceiling", "ceiled"):
-        a, b = entry[name], fresh[name]
-        if (a is None) != (b is None):
-            diffs[name] = float("inf")
-        elif a is not None:
-            diffs[name] = abs(float(a) - float(b))
-    path = entry_score_path(entry) if "_dir" in entry else None
-    if path is not None and path.is_file():
-        try:
-            stored = load_board_score(path)
-            old = np.asarray(stored["raw"].values, dtype=float)
-            new = np.asarray(score["raw"].values, dtype=float)
-            if old.shape != new.shape or not np.array_equal(np.isnan(old), np.isnan(new)):
-                diffs["per-cell raw"] = float("inf")
-            elif old.size:
-                both = np.isfinite(old)
-                diffs["per-cell raw"] = float(np.max(np.abs(old[both] - new[both]), initial=0.0))
-        except MecbenchError as err:
-            return {**out, "status": "error", "message": f"score file: {err}"}
-    worst = max(diffs.values(), default=0.0)
-    out["max_abs_diff"] = worst
-    if worst <= tolerance:
-        return {**out, "status": "ok", "message": (
-            f"re-computed, equal within {tolerance:g} (max |diff| {worst:.1e})")}
-    bad = ", ".join(f"{k} {entry.get(k, '')}->{fresh.get(k, '')}" if k in fresh
-                    else f"{k} |diff| {v:.2e}" for k, v in diffs.items() if v > tolerance)
-    return {**out, "status": "mismatch", "message": (
-        f"re-computed, different (max |diff| {worst:.1e} > {tolerance:g}): {bad}")}

@@ -18,7 +18,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
-from mecbench.errors import ConfigError, UnknownIdentifierError
+from mecbench.errors import ConfigError, MecbenchError, ModelError, UnknownIdentifierError
 
 __all__ = [
     "KINDS",
@@ -27,6 +27,7 @@ __all__ = [
     "names",
     "get_factory",
     "load",
+    "load_model",
     "describe",
     "load_plugin_file",
 ]
@@ -118,6 +119,24 @@ def load(kind: str, name: str, **kwargs: Any) -> Any:
     """Build the object registered as ``name``."""
     factory, args = get_factory(kind, name)
     return factory(*args, **kwargs)
+
+
+def load_model(name: str) -> Any:
+    """Build the response provider registered as model ``name``.
+
+    Raises
+    ------
+    UnknownIdentifierError
+        With the closest model names.
+    ModelError
+        When the plugin fails in any other way (its error is named and chained).
+    """
+    try:
+        return load("model", name)
+    except MecbenchError:
+        raise
+    except Exception as err:
+        raise ModelError(f"model {name!r} failed to load: {type(err).__name__}: {err}") from err
 
 
 def describe(kind: str, name: str) -> str:

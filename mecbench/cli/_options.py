@@ -9,6 +9,7 @@ import sys
 from typing import Any
 
 from mecbench.jsonsafe import json_safe
+from mecbench.tables import table  # noqa: F401  (the commands print with opt.table)
 
 JSON_SCHEMA_VERSION = 1
 
@@ -128,13 +129,3 @@ def fmt_ci(ci, digits: int = 3) -> str:
     if not ci or ci[0] is None or ci[1] is None:
         return "–"
     return f"[{fmt(ci[0], digits)}, {fmt(ci[1], digits)}]"
-
-
-def table(rows: list[list[str]], header: list[str]) -> str:
-    """A plain left-aligned text table."""
-    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    lines = ["  ".join(str(c).ljust(w) for c, w in zip(header, widths, strict=True)).rstrip()]
-    lines.append("  ".join("-" * w for w in widths))
-    for r in rows:
-        lines.append("  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
-    return "\n".join(lines)

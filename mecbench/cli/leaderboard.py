@@ -113,6 +113,7 @@ def _verify(args) -> int:
     from mecbench import leaderboard as lb
     from mecbench.cache import Cache
     from mecbench.errors import ConfigError
+    from mecbench.verify import verify_entry
 
     if args.tolerance < 0:
         raise ConfigError(f"--tolerance must be >= 0, got {args.tolerance}")
@@ -135,8 +136,8 @@ def _verify(args) -> int:
             if args.entry:
                 entries = [e for e in entries if e["id"] in args.entry]
             for entry in entries:
-                res = lb.verify_entry(entry, tolerance=args.tolerance, cache=cache,
-                                      parallel=parallel, benchmarks=benchmarks)
+                res = verify_entry(entry, tolerance=args.tolerance, cache=cache,
+                                   parallel=parallel, benchmarks=benchmarks)
                 results.append(res)
                 if not args.json:
                     print(f"{res['status']:8s} {name} {res['model']}@{res['layer']} "

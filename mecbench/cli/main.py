@@ -29,7 +29,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from mecbench import __version__
+from mecbench._version import __version__
 from mecbench.errors import ConfigError, MecbenchError
 
 DATA_ENV = "MECBENCH_DATA"

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import argparse
 
-from mecbench.errors import MecbenchError, ModelError
+from mecbench.registry import load_model
 
-__all__ = ["register", "list_models", "load_model"]
+__all__ = ["register", "list_models"]
 
 
 def register(subparsers) -> None:
@@ -68,18 +68,6 @@ def list_models() -> list[dict[str, str]]:
             description = f"(failed to load: {type(err).__name__}: {err})"
         rows.append({"name": name, "description": description})
     return rows
-
-
-def load_model(name: str):
-    """Build the provider registered as ``name``; plugin failures become :class:`ModelError`."""
-    from mecbench import registry
-
-    try:
-        return registry.load("model", name)
-    except MecbenchError:
-        raise
-    except Exception as err:
-        raise ModelError(f"model {name!r} failed to load: {type(err).__name__}: {err}") from err
 
 
 def _list(args: argparse.Namespace) -> int:

@@ -13,8 +13,9 @@ from __future__ import annotations
 import argparse
 
 from mecbench.cli import _options as opt
+from mecbench.run import run_score
 
-__all__ = ["register", "run_score"]
+__all__ = ["register"]
 
 
 def register(subparsers) -> None:
@@ -43,30 +44,6 @@ def register(subparsers) -> None:
     opt.add_parallel_options(parser)
     opt.add_adhoc_options(parser)
     parser.set_defaults(func=_run)
-
-
-def run_score(model: str, benchmark, *, layer: str | None = None, seed: int = 0,
-              cache=None, parallel=None, progress=None):
-    """Score ``model`` on ``benchmark`` (a Benchmark); returns (provider, {layer: Score}).
-
-    With several layers, a layer that fails maps to its :class:`MecbenchError` instead (the
-    other layers are still scored)."""
-    from mecbench.cli.models import load_model
-    from mecbench.errors import ConfigError
-
-    provider = load_model(model)
-    if layer == "all":
-        layers = list(provider.layers)
-    elif layer:
-        layers = [layer]
-    else:
-        layers = [provider.default_layer]
-    if not isinstance(seed, int) or seed < 0:
-        raise ConfigError(f"--seed must be a non-negative integer, got {seed!r}")
-    scores = benchmark.score_layers(provider, layers, seed=seed, cache=cache, parallel=parallel,
-                                    progress=progress,
-                                    errors="collect" if len(layers) > 1 else "raise")
-    return provider, scores
 
 
 def _layer_doc(layer: str, score, entry: dict | None, bench=None) -> dict:

@@ -56,6 +56,7 @@ import numpy as np
 from mecbench.controls.names import RANDOM_BASES
 from mecbench.errors import ConfigError
 from mecbench.jsonsafe import json_safe
+from mecbench.tables import table as text_table
 
 __all__ = ["PANEL_BENCHMARKS", "PANEL_DIMS", "PANEL_SEEDS", "PANEL_FAMILIES", "MIN_GAIN",
            "PanelRow", "dimension_slope", "matched_rank", "panel_row", "run_panel",
@@ -317,8 +318,6 @@ def _fmt(x, digits: int = 3) -> str:
 
 def format_panel(doc: dict) -> str:
     """The panel as a text table, with the verdict rule."""
-    from mecbench.cli import _options as opt
-
     rows = []
     for r in doc["rows"]:
         lo, hi = r["slope_ci"]
@@ -330,9 +329,9 @@ def format_panel(doc: dict) -> str:
                      "–" if rank is None else f"{rank:g}/{r['n_families']}", r["verdict"]])
     lines = [f"dimension-sensitivity panel: families {', '.join(doc['families'])}; D "
              f"{', '.join(map(str, doc['dims']))}; {doc['seeds']} seeds",
-             "", opt.table(rows, ["benchmark", "comparison", "score",
-                                  "slope vs log ED [95% CI]", "gain", "best random basis",
-                                  "best/ceiling", "grid rank", "verdict"]),
+             "", text_table(rows, ["benchmark", "comparison", "score",
+                                   "slope vs log ED [95% CI]", "gain", "best random basis",
+                                   "best/ceiling", "grid rank", "verdict"]),
              "",
              "slope: within-curve OLS of score on log ED over the random bases (one intercept "
              "per family and seed).",

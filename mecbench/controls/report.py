@@ -54,7 +54,7 @@ def controls_section(ctx):
     """Score vs effective dimensionality, dimension-matched comparisons and the OLS table."""
     from mecbench.controls.matching import comparison_result
     from mecbench.controls.plot import figure_controls
-    from mecbench.report.html import Section, esc, figure_img, html_table
+    from mecbench.htmlkit import Section, esc, figure_img, html_table
 
     found = find_controls(ctx)
     if found is None:
@@ -126,7 +126,7 @@ def panel_section(ctx):
     import base64
 
     from mecbench.controls.panel import DOES_NOT, REWARDS, figure_panel
-    from mecbench.report.html import Section, esc, figure_img, html_table
+    from mecbench.htmlkit import Section, esc, figure_img, html_table
 
     found = find_panel(ctx)
     if found is None:

@@ -14,9 +14,10 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from mecbench import registry
 from mecbench.cache import Cache, cache_key
 from mecbench.controls.providers import model_rate_maps
-from mecbench.errors import DataError, MecbenchError, ModelError, UnknownIdentifierError
+from mecbench.errors import DataError, ModelError, UnknownIdentifierError
 from mecbench.ratemaps import Arena
 
 __all__ = ["FixedMapsProvider", "SweepCache", "Runner", "load_model"]
@@ -110,17 +111,10 @@ class Runner:
 
 def load_model(spec: Any):
     """(provider, layer, label) from a provider object or ``"NAME[@LAYER]"``."""
-    from mecbench import registry
-
     if not isinstance(spec, str):
         return spec, spec.default_layer, spec.identifier
     name, _, layer = spec.partition("@")
-    try:
-        provider = registry.load("model", name)
-    except MecbenchError:
-        raise
-    except Exception as err:
-        raise ModelError(f"model {name!r} failed to load: {type(err).__name__}: {err}") from err
+    provider = registry.load_model(name)
     layer = layer or provider.default_layer
     if layer not in provider.layers:
         raise UnknownIdentifierError(f"layer of model {name!r}", layer, provider.layers)

@@ -25,6 +25,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from mecbench.errors import ConfigError
+from mecbench.tables import table as text_table
 
 __all__ = ["WORLDS", "GENERATING", "WORLD_FAMILIES", "GROUND_TRUTH_COMPARISONS", "world_data",
            "world_benchmark", "generating_family_rank", "ground_truth", "format_ground_truth"]
@@ -166,7 +167,6 @@ def ground_truth(comparisons: Sequence[str] = GROUND_TRUTH_COMPARISONS, *,
 
 def format_ground_truth(doc: dict) -> str:
     """The ground-truth table as text."""
-    from mecbench.cli import _options as opt
 
     def rank(x):
         return "–" if x is None else f"{x:g}"
@@ -184,4 +184,4 @@ def format_ground_truth(doc: dict) -> str:
               "random world: rank of fourier", "slope [95% CI]", "verdict", "recovers both"]
     return "\n".join([f"ground truth: generating family's rank at matched ED (1 = first); D "
                       f"{', '.join(map(str, doc['dims']))}, {doc['seeds']} seeds",
-                      "", opt.table(table, header)])
+                      "", text_table(table, header)])

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,6 +28,7 @@ from mecbench.nets.checkpoint import (
     weights_fingerprint,
 )
 from mecbench.nets.config import NetConfig, PathIntegratorConfig, SSLGridConfig
+from mecbench.nets.presets import preset_config
 from mecbench.providers._common import check_identifier
 from mecbench.providers.network import DT, NetworkProvider
 
@@ -176,16 +178,15 @@ def checkpoint_provider(directory: str | Path, identifier: str,
 
 
 def _shipped_dirs() -> dict[str, Path]:
-    import mecbench.models as zoo
-
-    root = Path(zoo.__file__).parent
-    return {p.parent.name: p.parent for p in root.glob(f"*/*/{CONFIG_FILE}")}
+    """The checkpoint folders shipped as data of the plugin package ``mecbench.models``, by
+    name; the package is located, not imported (plugins sit above the library)."""
+    spec = importlib.util.find_spec("mecbench.models")
+    roots = [Path(r) for r in (spec.submodule_search_locations or [])] if spec else []
+    return {p.parent.name: p.parent for root in roots for p in root.glob(f"*/*/{CONFIG_FILE}")}
 
 
 def untrained_config(arch: str, *, seed: int = 0, n_units: int | None = None) -> NetConfig:
     """Configuration of an untrained ``arch`` network (see :data:`UNTRAINED_ARCHS`)."""
-    from mecbench.training.presets import preset_config
-
     if arch not in UNTRAINED_ARCHS:
         raise UnknownIdentifierError("untrained architecture", arch, UNTRAINED_ARCHS)
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:

@@ -41,7 +41,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mecbench.report.html import Section, esc, figure_img, html_table, render_page
+from mecbench.htmlkit import Section, esc, figure_img, html_table, render_page
+from mecbench.registry import load_model
 
 __all__ = [
     "Section",
@@ -116,8 +117,6 @@ class ReportContext:
     def provider(self, model: str):
         """The model's response provider (loaded once)."""
         if model not in self._providers:
-            from mecbench.cli.models import load_model
-
             self._providers[model] = load_model(model)
         return self._providers[model]
 

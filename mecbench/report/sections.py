@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from mecbench.report.html import Section, esc, figure_img, html_table
+from mecbench.htmlkit import Section, esc, figure_img, html_table
 
 if TYPE_CHECKING:  # pragma: no cover
     from mecbench.report import ReportContext

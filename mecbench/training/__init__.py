@@ -10,13 +10,8 @@ save_training_state, load_training_state, TrainingState
     Optimizer state as safetensors + JSON (never pickle).
 """
 
-from mecbench.training.presets import (
-    PRESETS,
-    apply_overrides,
-    parse_overrides,
-    preset_config,
-    preset_names,
-)
+from mecbench.nets.presets import PRESETS, preset_config, preset_names
+from mecbench.training.presets import apply_overrides, parse_overrides
 from mecbench.training.state import TrainingState, load_training_state, save_training_state
 from mecbench.training.trainer import (
     TrainResult,

@@ -1,4 +1,5 @@
-"""HTML building blocks of the report: escaping, tables, embedded PNG figures, the page."""
+"""HTML building blocks: escaping, tables, embedded PNG figures, the page (used by the report
+and by the report sections of the controls)."""
 
 from __future__ import annotations
 
