@@ -129,7 +129,7 @@ def cache_key(kind: str, parts: Mapping[str, Any]) -> tuple[str, dict]:
     doc : dict
         ``{"kind", "mecbench_version", "source_hash", **parts}``.
     """
-    from mecbench import __version__
+    from mecbench._version import __version__
 
     if kind not in KINDS:
         from mecbench.errors import UnknownIdentifierError

@@ -81,11 +81,16 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-from mecbench.errors import ConfigError, DataError
+from filelock import FileLock, Timeout
+
+from mecbench.errors import ConfigError, DataError, UnknownIdentifierError
 from mecbench.identity import DataIdentity
+from mecbench.neural_data import atomic_write
+from mecbench.score import read_score_dataset
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -219,8 +224,6 @@ def user_board_dir() -> Path:
 
 def shipped_board_dir() -> Path | None:
     """The reference board installed with mecbench (None if the package data is missing)."""
-    from importlib.resources import files
-
     try:
         root = files("mecbench.leaderboards")
     except ModuleNotFoundError:
@@ -366,8 +369,6 @@ def append_entry(directory: str | os.PathLike, entry: Mapping[str, Any]) -> Path
     -------
     Path of the board file.
     """
-    from filelock import FileLock, Timeout
-
     data = _encode_line(entry)
     path = board_path(directory, entry["benchmark"])
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -524,8 +525,6 @@ def board_score_dataset(score) -> Any:
 
 def write_board_score(path: str | os.PathLike, score) -> Path:
     """Write :func:`board_score_dataset` of ``score`` atomically, compressed, mode 0644."""
-    from mecbench.neural_data import atomic_write
-
     ds = board_score_dataset(score)
     encoding = {}
     for name in ds.variables:
@@ -542,8 +541,6 @@ def write_board_score(path: str | os.PathLike, score) -> Path:
 def load_board_score(path: str | os.PathLike) -> Any:
     """Read a board score file (or a full Score file) as an :class:`xarray.Dataset` with
     string coordinates and a boolean ``ceiling_ok``."""
-    from mecbench.score import read_score_dataset
-
     ds = read_score_dataset(path)
     if "raw" not in ds or "neuroid_id" not in ds.coords:
         raise DataError(f"{path}: not a mecbench score file (no per-cell 'raw' scores)")
@@ -617,8 +614,6 @@ def select_entry(board: Board, spec: str) -> dict:
     ConfigError
         When ``MODEL`` has entries for several layers.
     """
-    from mecbench.errors import UnknownIdentifierError
-
     by_id = [e for e in board.entries if e["id"] == spec]
     if by_id:
         return by_id[-1]

@@ -180,7 +180,7 @@ class Score:
         summary["n_splits_undefined"] = int(np.isnan(values).sum())
         for key, value in summary.items():
             ds[key] = ((), value)
-        from mecbench import __version__
+        from mecbench._version import __version__
 
         meta = {
             "mecbench_version": __version__,

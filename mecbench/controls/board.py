@@ -23,11 +23,17 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 from typing import Any
 
-from mecbench.errors import DataError
+from filelock import FileLock, Timeout
+
+from mecbench import leaderboard as lb
+from mecbench.controls.plot import save_plot
+from mecbench.errors import ConfigError, DataError
 from mecbench.jsonsafe import json_safe
+from mecbench.neural_data import atomic_write
 
 __all__ = ["CONTROL_FIELDS", "controls_path", "load_controls", "save_analysis",
            "save_controls", "control_fields"]
@@ -38,9 +44,7 @@ CONTROL_FIELDS = ("control_family", "control_score", "control_delta")
 
 def controls_path(directory: str | os.PathLike, benchmark: str, suffix: str = ".json") -> Path:
     """``<directory>/controls/<benchmark><suffix>``."""
-    from mecbench.leaderboard import board_path
-
-    board_path(directory, benchmark)  # validates the benchmark name (no path tricks)
+    lb.board_path(directory, benchmark)  # validates the benchmark name (no path tricks)
     return Path(directory) / "controls" / f"{benchmark}{suffix}"
 
 
@@ -66,18 +70,14 @@ def load_controls(directory: str | os.PathLike, benchmark: str) -> dict | None:
 
 def control_fields(verdict: Any) -> dict:
     """The optional leaderboard fields of one model's :class:`ModelVerdict`."""
-    from mecbench.leaderboard import clean_float
-
     return {"control_family": verdict.control_family,
-            "control_score": clean_float(verdict.control_score),
-            "control_delta": clean_float(verdict.control_delta)}
+            "control_score": lb.clean_float(verdict.control_score),
+            "control_delta": lb.clean_float(verdict.control_delta)}
 
 
 def _keep_previous(path: Path, plot: Path) -> str | None:
     """Rename an existing analysis (and its plot) to a name stamped with its modification
     time; returns the new name of the analysis, or None when there was none."""
-    import time
-
     if not path.is_file():
         return None
     stamp = time.strftime("%Y%m%dT%H%M%S", time.localtime(path.stat().st_mtime))
@@ -100,13 +100,6 @@ def save_analysis(doc: dict, directory: str | os.PathLike | None) -> dict:
 
     Returns ``{"results": path, "plot": path, "previous": path or None}``.
     """
-    from filelock import FileLock, Timeout
-
-    from mecbench import leaderboard as lb
-    from mecbench.controls.plot import save_plot
-    from mecbench.errors import ConfigError
-    from mecbench.neural_data import atomic_write
-
     directory = lb.write_dir(directory)
     path = controls_path(directory, doc["benchmark"])
     plot_path = controls_path(directory, doc["benchmark"], ".png")
@@ -134,8 +127,6 @@ def save_controls(result: Any, doc: dict, directory: str | os.PathLike | None, *
     Returns ``{"results": path, "plot": path, "previous": path or None,
     "entries": [entry ids]}``.
     """
-    from mecbench import leaderboard as lb
-
     out = dict(analysis) if analysis is not None else save_analysis(doc, directory)
     directory = lb.write_dir(directory)
     ids = []

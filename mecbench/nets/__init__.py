@@ -18,6 +18,8 @@ The names are imported on first use, so ``import mecbench.nets.config`` (or
 :mod:`mecbench.nets.zoo`) does not import torch.
 """
 
+import importlib
+
 __all__ = [
     "ACTIVATIONS",
     "ARCHITECTURES",
@@ -53,8 +55,6 @@ _LAZY = {
 
 def __getattr__(name: str):
     if name in _LAZY:
-        import importlib
-
         return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'mecbench.nets' has no attribute {name!r}")
 

@@ -41,7 +41,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mecbench import leaderboard as lb
+from mecbench._version import __version__
+from mecbench.benchmarks import benchmark_for_entry
+from mecbench.errors import UnknownIdentifierError
 from mecbench.htmlkit import Section, esc, figure_img, html_table, render_page
+from mecbench.leaderboard import entry_score_path, load_board_score
+from mecbench.neural_data import atomic_write
 from mecbench.registry import load_model
 
 __all__ = [
@@ -96,8 +102,6 @@ class ReportContext:
     def benchmark(self):
         """The :class:`~mecbench.benchmarks.Benchmark` (built on first use)."""
         if self._benchmark is None:
-            from mecbench.benchmarks import benchmark_for_entry
-
             latest = self.entries[0] if self.entries else {"benchmark": self.benchmark_id}
             self._benchmark = benchmark_for_entry(latest)
         return self._benchmark
@@ -106,8 +110,6 @@ class ReportContext:
         """The per-cell scores of an entry (an :class:`xarray.Dataset` from
         :func:`mecbench.leaderboard.load_board_score`: ``raw``, ``ceiling``, ``ceiled`` and the
         coordinates ``neuroid_id``, ``animal``, ``arena``, ``recorded_id``), or None."""
-        from mecbench.leaderboard import entry_score_path, load_board_score
-
         if entry["id"] not in self._scores:
             path = entry_score_path(entry)
             self._scores[entry["id"]] = (load_board_score(path) if path and path.is_file()
@@ -170,8 +172,6 @@ def register_section(fn: SectionFn, *, section_id: str | None = None,
     ids = SECTION_IDS()
     if after is not None:
         if after not in ids:
-            from mecbench.errors import UnknownIdentifierError
-
             raise UnknownIdentifierError("report section", after, ids)
         pos = ids.index(after) + 1
     else:
@@ -205,8 +205,6 @@ def board_role(directory: str | os.PathLike, *, passed: bool = False) -> str:
         "the shipped reference board", "your board", "the board in
         $MECBENCH_LEADERBOARD_DIR" or "a directory you passed".
     """
-    from mecbench import leaderboard as lb
-
     shipped = lb.shipped_board_dir()
     if shipped is not None and _same_dir(directory, shipped):
         return "the shipped reference board"
@@ -256,9 +254,6 @@ def build_report(benchmark: str, *, directories=None, options: dict | None = Non
         Whether ``directories`` were named by the user (see :func:`board_role`); default:
         whether ``directories`` is given.
     """
-    from mecbench import __version__
-    from mecbench import leaderboard as lb
-
     dirs = lb.read_dirs() if directories is None else [Path(d) for d in directories]
     board = lb.load_boards(dirs, benchmark)
     opts = {"gallery_models": 3, "gallery_cells": 4, "metric": None, **(options or {})}
@@ -289,7 +284,6 @@ def write_report(benchmark: str, output: str | os.PathLike, **kwargs) -> Path:
     import matplotlib
 
     matplotlib.use("Agg")
-    from mecbench.neural_data import atomic_write
 
     text = build_report(benchmark, **kwargs)
     atomic_write(output, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from mecbench.htmlkit import Section, esc, figure_img, html_table
+from mecbench.metrics import masked_pearson_columns
+from mecbench.ratemaps import flat_values
 
 if TYPE_CHECKING:  # pragma: no cover
     from mecbench.report import ReportContext
@@ -158,8 +160,6 @@ def best_matching_units(model_flat: np.ndarray, cells_flat: np.ndarray
 
     Returns (unit index, r) per cell; vectorised over units.
     """
-    from mecbench.metrics import masked_pearson_columns
-
     best_idx = np.zeros(cells_flat.shape[1], dtype=int)
     best_r = np.full(cells_flat.shape[1], np.nan)
     for j in range(cells_flat.shape[1]):  # a handful of gallery cells, each vs all units
@@ -192,8 +192,6 @@ def _prediction(ctx: ReportContext, model_flat: np.ndarray, y: np.ndarray, shape
 def ratemap_gallery(ctx: ReportContext) -> Section | None:
     """For the best models, the recorded cells they predict best, each next to the model's
     prediction of it and to the single model unit that resembles it most."""
-    from mecbench.ratemaps import flat_values
-
     n_models = int(ctx.options.get("gallery_models", 3))
     n_cells = int(ctx.options.get("gallery_cells", 4))
     if n_models <= 0 or n_cells <= 0:

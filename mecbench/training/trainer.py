@@ -27,7 +27,7 @@ import torch
 from torch import Tensor, nn
 
 from mecbench.errors import ConfigError
-from mecbench.nets.checkpoint import build_network
+from mecbench.nets.checkpoint import build_network, read_config
 from mecbench.nets.config import NetConfig, PathIntegratorConfig, SSLGridConfig
 from mecbench.nets.ssl import nearest_neighbour_error, ssl_batch, ssl_losses
 from mecbench.training.state import (
@@ -169,8 +169,6 @@ def train(config: NetConfig | None, out_dir: str | Path, steps: int, *,
     -------
     TrainResult
     """
-    from mecbench.nets.checkpoint import read_config
-
     out_dir = Path(out_dir)
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
         raise ConfigError(f"steps must be a non-negative integer, got {steps!r}")
