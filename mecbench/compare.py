@@ -25,8 +25,11 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from mecbench.errors import ConfigError, DataError
+from mecbench.formatting import format_ci, format_number, format_p
+from mecbench.jsonsafe import json_safe
+from mecbench.metrics import bootstrap_median_ci
 
-__all__ = ["PairComparison", "compare_cells", "bootstrap_median_ci", "format_verdict"]
+__all__ = ["PairComparison", "compare_cells", "format_verdict"]
 
 
 @dataclass(frozen=True)
@@ -54,46 +57,7 @@ class PairComparison:
 
     def to_dict(self) -> dict:
         """JSON-ready dict (NaN becomes None)."""
-        d = asdict(self)
-        for key in ("delta", "statistic", "p", "p_holm", "mean_delta"):
-            d[key] = _num(d[key])
-        d["ci"] = [_num(v) for v in self.ci]
-        return d
-
-
-def _num(x: float) -> float | None:
-    return float(x) if np.isfinite(x) else None
-
-
-def bootstrap_median_ci(diff: np.ndarray, *, n_boot: int = 10_000, seed: int = 0,
-                        level: float = 0.95, chunk: int = 1000) -> tuple[float, float]:
-    """Percentile bootstrap CI of the median of ``diff`` (values resampled with replacement).
-
-    Deterministic for a given ``seed`` (a local :class:`numpy.random.Generator`); resamples
-    are drawn in chunks so memory stays ``chunk × len(diff)``.
-    """
-    diff = np.asarray(diff, dtype=np.float64)
-    if diff.size == 0:
-        return (np.nan, np.nan)
-    rng = np.random.default_rng(seed)
-    medians = np.empty(n_boot)
-    for start in range(0, n_boot, chunk):
-        stop = min(n_boot, start + chunk)
-        idx = rng.integers(0, diff.size, size=(stop - start, diff.size))
-        medians[start:stop] = np.median(diff[idx], axis=1)
-    tail = (1 - level) / 2 * 100
-    lo, hi = np.percentile(medians, [tail, 100 - tail])
-    return float(lo), float(hi)
-
-
-def _fmt(x: float) -> str:
-    return "nan" if not np.isfinite(x) else f"{x:.2f}".replace("-0.00", "0.00")
-
-
-def _fmt_p(p: float) -> str:
-    if not np.isfinite(p):
-        return "nan"
-    return f"{p:.3f}" if p >= 0.001 else f"{p:.1e}"
+        return json_safe(asdict(self))
 
 
 def format_verdict(a: str, b: str, n: int, delta: float, ci: tuple[float, float],
@@ -106,7 +70,7 @@ def format_verdict(a: str, b: str, n: int, delta: float, ci: tuple[float, float]
     direction = delta if direction is None or delta != 0 else direction
     if significant and direction < 0:
         a, b, delta, ci = b, a, -delta, (-ci[1], -ci[0])
-    numbers = f"Δ = {_fmt(delta)} [{_fmt(ci[0])}, {_fmt(ci[1])}], p_holm = {_fmt_p(p_holm)}, " \
+    numbers = f"Δ = {format_number(delta, 2)} {format_ci(ci, 2)}, p_holm = {format_p(p_holm)}, " \
               f"{n} cells"
     if significant:
         return f"{a} > {b}, {numbers}"

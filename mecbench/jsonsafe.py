@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-__all__ = ["json_safe"]
+__all__ = ["json_safe", "json_float"]
 
 
 def json_safe(obj: Any) -> Any:
@@ -21,3 +21,11 @@ def json_safe(obj: Any) -> Any:
     if hasattr(obj, "item") and not isinstance(obj, (str, bytes)):
         return json_safe(obj.item())
     return obj
+
+
+def json_float(value: Any) -> float | None:
+    """One number for strict JSON: ``float(value)``, or None for None, NaN and infinities."""
+    if value is None:
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None

@@ -145,13 +145,33 @@ def nanmedian(values, axis=None):
         return np.nanmedian(values, axis=axis)
 
 
-def bootstrap_median_ci(values, *, n_boot: int = 1000, ci: float = 0.95,
-                        seed: int = 0) -> tuple[float, float]:
+def bootstrap_median_ci(values, *, n_boot: int = 1000, ci: float = 0.95, seed: int = 0,
+                        chunk: int | None = None) -> tuple[float, float]:
     """Percentile bootstrap confidence interval of the median over cells.
 
     Cells (finite entries of ``values``) are resampled with replacement ``n_boot`` times with a
-    ``numpy.random.default_rng(seed)`` generator; the interval is the ``(1-ci)/2`` and
-    ``(1+ci)/2`` quantiles of the resampled medians. NaN entries are dropped first.
+    ``numpy.random.default_rng(seed)`` generator (resample ``k`` is row ``k`` of
+    ``rng.integers(0, n, size=(n_boot, n))``); the interval is the ``(1-ci)/2`` and
+    ``(1+ci)/2`` quantiles (linear interpolation) of the resampled medians. NaN entries are
+    dropped first. This is the one bootstrap of a median in mecbench: the CIs of scores,
+    ceilings and of :func:`mecbench.compare.compare_cells` all come from it.
+    (:func:`scipy.stats.bootstrap` with ``method="percentile"`` draws the same resamples but
+    interpolates its percentiles differently, so its ends can differ in the last bits.)
+
+    Parameters
+    ----------
+    values : array-like
+        Per-cell values (any shape; flattened).
+    n_boot : int
+        Resamples.
+    ci : float
+        Confidence level in (0, 1).
+    seed : int
+        Seed of the generator; the result is a deterministic function of ``values`` and
+        ``seed``.
+    chunk : int, optional
+        Resamples drawn at a time (memory ``chunk × n`` indices); default about 2 million
+        indices at a time. The result does not depend on it.
 
     Returns
     -------
@@ -166,9 +186,12 @@ def bootstrap_median_ci(values, *, n_boot: int = 1000, ci: float = 0.95,
     v = v[np.isfinite(v)]
     if v.size == 0:
         return (np.nan, np.nan)
+    if chunk is None:
+        chunk = max(1, 2_000_000 // v.size)  # bound memory: chunk * n_cells indices at a time
+    elif isinstance(chunk, bool) or not isinstance(chunk, (int, np.integer)) or chunk < 1:
+        raise ConfigError(f"chunk must be a positive integer; got {chunk!r}")
     rng = np.random.default_rng(seed)
     medians = np.empty(n_boot)
-    chunk = max(1, 2_000_000 // v.size)  # bound memory: chunk * n_cells indices at a time
     for start in range(0, n_boot, chunk):
         stop = min(n_boot, start + chunk)
         idx = rng.integers(0, v.size, size=(stop - start, v.size))

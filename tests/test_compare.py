@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 from scipy.stats import wilcoxon
 
-from mecbench.compare import bootstrap_median_ci, compare_cells, format_verdict
+from mecbench.compare import compare_cells, format_verdict
 from mecbench.errors import ConfigError, DataError
+from mecbench.metrics import bootstrap_median_ci
 
 
 def _ids(n):

@@ -81,6 +81,45 @@ def test_bootstrap_ci_contains_median_and_is_seeded():
         bootstrap_median_ci(v, ci=1.5)
 
 
+@pytest.mark.parametrize("n", [1, 2, 9, 150])
+def test_bootstrap_ci_equals_a_plain_percentile_bootstrap(n):
+    # the reference: one resample at a time, drawn from the same seeded generator, and the
+    # percentiles of the medians by the textbook definition (linear interpolation)
+    v = np.random.default_rng(40 + n).normal(0.1, 0.3, n)
+    gen = np.random.default_rng(5)
+    medians = np.array([np.median(v[gen.integers(0, n, size=n)]) for _ in range(400)])
+    for ci in (0.95, 0.9, 0.5):
+        tail = (1 - ci) / 2
+        pos = np.sort(medians)
+        ends = []
+        for q in (tail, 1 - tail):
+            h = q * (len(pos) - 1)
+            lo = int(np.floor(h))
+            ends.append(pos[lo] + (h - lo) * (pos[min(lo + 1, len(pos) - 1)] - pos[lo]))
+        got = bootstrap_median_ci(v, n_boot=400, ci=ci, seed=5)
+        assert got == pytest.approx(tuple(ends), rel=1e-12, abs=1e-15)
+
+
+def test_bootstrap_ci_does_not_depend_on_the_chunk_size():
+    v = np.random.default_rng(8).normal(size=37)
+    ref = bootstrap_median_ci(v, n_boot=501, seed=3)
+    for chunk in (1, 7, 500, 501, 10_000):
+        assert bootstrap_median_ci(v, n_boot=501, seed=3, chunk=chunk) == ref
+    with pytest.raises(ConfigError, match="chunk"):
+        bootstrap_median_ci(v, chunk=0)
+
+
+def test_bootstrap_ci_agrees_with_scipy_percentile_bootstrap():
+    # scipy.stats.bootstrap draws the same resamples from the same generator; its percentile
+    # interpolation may differ in the last bits only
+    v = np.random.default_rng(9).normal(0.2, 0.5, 120)
+    res = stats.bootstrap((v,), np.median, n_resamples=2000, method="percentile",
+                          confidence_level=0.9, rng=np.random.default_rng(4), vectorized=True)
+    got = bootstrap_median_ci(v, n_boot=2000, ci=0.9, seed=4)
+    ref = (res.confidence_interval.low, res.confidence_interval.high)
+    assert got == pytest.approx(ref, rel=1e-12, abs=1e-15)
+
+
 def test_spearman_brown_closed_form():
     r = np.array([0.0, 0.5, 0.8, -0.5, -1.0])
     np.testing.assert_allclose(spearman_brown(r)[:4], [0.0, 2 / 3, 1.6 / 1.8, -2.0])

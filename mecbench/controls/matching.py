@@ -26,6 +26,7 @@ from mecbench.controls.providers import LAYER, PositionControl
 from mecbench.controls.results import ModelVerdict, Point, nan_sd
 from mecbench.controls.runner import FixedMapsProvider, Runner
 from mecbench.controls.stats import match_dimension
+from mecbench.formatting import format_p
 from mecbench.ratemaps import flat_values
 
 __all__ = ["match_model", "comparison_result"]
@@ -149,7 +150,7 @@ def match_model(run: Runner, label: str, layer: str, provider, points: list[Poin
         detail = "; ".join(f"{c['family']} D={c['dim']} (ED {c['ed']:.1f}): median per-cell "
                            f"Δ{run.metric} = {c['delta']:+.3f}"
                            f" [{c['ci'][0]:+.3f}, {c['ci'][1]:+.3f}], "
-                           f"p_holm = {_fmt_p(c['p_holm'])}" for c in random_matched)
+                           f"p_holm = {format_p(c['p_holm'])}" for c in random_matched)
         if beats:
             verdict = (f"{label} (ED {model.ed:.1f}) beats dimension-matched random bases: "
                        f"{detail}")
@@ -194,9 +195,3 @@ def _two(family_max: float, model_ed: float) -> str:
         if a != b:
             break
     return f"{a} < model ED {b}"
-
-
-def _fmt_p(p: float) -> str:
-    if not np.isfinite(p):
-        return "nan"
-    return f"{p:.3f}" if p >= 0.001 else f"{p:.1e}"

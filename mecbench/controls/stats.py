@@ -36,6 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from mecbench.errors import DataError
+from mecbench.formatting import format_p
 
 __all__ = ["OLS_TERMS", "OlsFit", "fit_ols", "match_dimension"]
 
@@ -103,17 +104,17 @@ class OlsFit:
             return ("grid-like structure: not interpreted: no representation in the fit has a "
                     "grid fraction of 0.5 or more (add the grid family), so the grid term "
                     f"rests on incidental grid scores (b = {row['coef']:+.3f}, two-sided "
-                    f"p = {_fmt_p(row['p'])})")
+                    f"p = {format_p(row['p'])})")
         est = f"b = {row['coef']:+.3f} [{row['ci_low']:+.3f}, {row['ci_high']:+.3f}]"
         if self.grid_effect:
             return (f"grid-like structure predicts the score beyond effective dimensionality: "
-                    f"yes ({est}, one-sided p = {_fmt_p(self.grid_p_one_sided)})")
+                    f"yes ({est}, one-sided p = {format_p(self.grid_p_one_sided)})")
         if row["coef"] < 0 and row["p"] < self.alpha:
             return (f"grid-like structure predicts the score beyond effective dimensionality: "
                     f"no; grid-like bases score significantly WORSE than their dimensionality "
-                    f"suggests ({est}, two-sided p = {_fmt_p(row['p'])})")
+                    f"suggests ({est}, two-sided p = {format_p(row['p'])})")
         return (f"grid-like structure predicts the score beyond effective dimensionality: "
-                f"no detectable effect ({est}, two-sided p = {_fmt_p(row['p'])})")
+                f"no detectable effect ({est}, two-sided p = {format_p(row['p'])})")
 
     def format(self) -> str:
         """The coefficient table as text."""
@@ -126,18 +127,12 @@ class OlsFit:
                 lines.append(f"{term:<14}{'–':>9}")
                 continue
             lines.append(f"{term:<14}{row['coef']:>9.4f}{row['se']:>9.4f}{row['z']:>8.2f}"
-                         f"{_fmt_p(row['p']):>10}   [{row['ci_low']:.4f}, {row['ci_high']:.4f}]")
+                         f"{format_p(row['p']):>10}   [{row['ci_low']:.4f}, {row['ci_high']:.4f}]")
         if self.note:
             lines.append(f"note: {self.note}")
         lines.append("p-values are descriptive: points of one family at nested dimensions are "
                      "not independent draws")
         return "\n".join(lines)
-
-
-def _fmt_p(p: float) -> str:
-    if not np.isfinite(p):
-        return "nan"
-    return f"{p:.3f}" if p >= 0.001 else f"{p:.1e}"
 
 
 def _nan_row() -> dict:
