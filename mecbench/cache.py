@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import importlib.util
 import json
 import os
 import shutil
@@ -43,7 +44,11 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from mecbench._version import __version__
+from mecbench.errors import UnknownIdentifierError
 from mecbench.identity import DataIdentity
+from mecbench.neural_data import atomic_write
+from mecbench.paths import cache_dir
 
 __all__ = ["KINDS", "Cache", "cache_key", "source_hash", "hash_source_files", "canonical_json"]
 
@@ -97,8 +102,6 @@ def source_hash() -> str:
     """SHA-256 of the mecbench source that can change a result: every ``.py`` file of the
     ``mecbench`` and ``mecbench.models`` packages except :data:`SOURCE_EXCLUDED` (computed once
     per process). Datasets are not hashed as code: their content hash is part of every key."""
-    import importlib.util
-
     roots = []
     for package, label in (("mecbench", "mecbench"), ("mecbench.models", "mecbench/models")):
         try:
@@ -129,11 +132,7 @@ def cache_key(kind: str, parts: Mapping[str, Any]) -> tuple[str, dict]:
     doc : dict
         ``{"kind", "mecbench_version", "source_hash", **parts}``.
     """
-    from mecbench._version import __version__
-
     if kind not in KINDS:
-        from mecbench.errors import UnknownIdentifierError
-
         raise UnknownIdentifierError("cache kind", kind, KINDS)
     doc = {"kind": kind, "mecbench_version": __version__, "source_hash": source_hash(),
            **dict(parts)}
@@ -167,8 +166,6 @@ class Cache:
 
     def __init__(self, root: str | os.PathLike | None = None, *, enabled: bool = True):
         if root is None:
-            from mecbench.paths import cache_dir
-
             root = cache_dir()
         self.root = Path(root)
         self.enabled = enabled
@@ -214,7 +211,6 @@ class Cache:
         document."""
         if not self.enabled:
             return None
-        from mecbench.neural_data import atomic_write
 
         key, doc = cache_key(kind, parts)
         path = self.path(kind, key)
@@ -293,8 +289,6 @@ class Cache:
     def clear(self, kind: str | None = None) -> int:
         """Delete every entry (or those of one kind); returns how many were removed."""
         if kind is not None and kind not in KINDS:
-            from mecbench.errors import UnknownIdentifierError
-
             raise UnknownIdentifierError("cache kind", kind, KINDS)
         removed = 0
         for k in [kind] if kind else list(KINDS):

@@ -54,6 +54,8 @@ import numpy as np
 import xarray as xr
 
 from mecbench.errors import ConfigError, DataError, ModelError, UnknownIdentifierError
+from mecbench.providers.base import ResponseProvider, check_provider_output
+from mecbench.ratemaps import Arena, flat_values, parse_arena_key
 from mecbench.scoring import (
     PredictivityResult,
     PreparedSource,
@@ -245,9 +247,6 @@ def _model_features(arena, animals: list[_Animal], model, model_resp, n_arenas: 
             raise ModelError(f"{where} must be (x_bins, y_bins, units) or (bins, units); got "
                              f"shape {resp.shape}")
     else:
-        from mecbench.providers.base import ResponseProvider, check_provider_output
-        from mecbench.ratemaps import Arena, flat_values, parse_arena_key
-
         if not isinstance(model, ResponseProvider):
             raise ConfigError(
                 "model must be a mecbench ResponseProvider (the reference's TensorFlow models "

@@ -43,7 +43,9 @@ from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from mecbench.errors import ConfigError
+from threadpoolctl import threadpool_limits
+
+from mecbench.errors import ConfigError, UnknownIdentifierError
 
 __all__ = ["BACKENDS", "ParallelConfig", "Shared", "resolve", "run_units"]
 
@@ -76,8 +78,6 @@ class ParallelConfig:
 
     def __post_init__(self):
         if self.backend not in BACKENDS:
-            from mecbench.errors import UnknownIdentifierError
-
             raise UnknownIdentifierError("backend", self.backend, BACKENDS)
         if not isinstance(self.jobs, int) or self.jobs == 0 or self.jobs < -1:
             raise ConfigError(f"jobs must be a positive integer or -1, got {self.jobs!r}")
@@ -174,8 +174,6 @@ class _Limited:
         self.blas_threads = blas_threads
 
     def __call__(self, unit: Any) -> Any:
-        from threadpoolctl import threadpool_limits
-
         threadpool_limits(limits=self.blas_threads, user_api="blas")
         return self.fn(unit)
 
@@ -240,8 +238,6 @@ def run_units(
     ConfigError
         A unit references a key missing from ``shared``.
     """
-    from threadpoolctl import threadpool_limits
-
     config = config or ParallelConfig()
     units = list(units)
     if not units:

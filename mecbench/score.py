@@ -43,6 +43,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from mecbench._version import __version__
 from mecbench.ceiling import (
     CEILING_FORMULA,
     DEFAULT_MIN_CEILING,
@@ -180,7 +181,6 @@ class Score:
         summary["n_splits_undefined"] = int(np.isnan(values).sum())
         for key, value in summary.items():
             ds[key] = ((), value)
-        from mecbench._version import __version__
 
         meta = {
             "mecbench_version": __version__,

@@ -53,9 +53,9 @@ def test_every_part_changes_the_key(field, value):
 def test_kind_and_version_change_the_key(monkeypatch):
     base, _ = cache_key("ratemaps", PARTS)
     assert cache_key("score", PARTS)[0] != base
-    import mecbench
+    import mecbench.cache
 
-    monkeypatch.setattr(mecbench, "__version__", "9.9.9")
+    monkeypatch.setattr(mecbench.cache, "__version__", "9.9.9")
     assert cache_key("ratemaps", PARTS)[0] != base
 
 

@@ -50,6 +50,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from mecbench.analysis.gridscore import _form, grid_analysis
 from mecbench.errors import ConfigError, DataError
@@ -203,7 +204,6 @@ def assign_modules(spacing, orientation=None, ellipticity=None, *, max_modules: 
         Cells with NaN in any feature used are left unassigned (label -1).
     """
     from sklearn.mixture import GaussianMixture
-    from threadpoolctl import threadpool_limits
 
     s = _feature(spacing, "spacing", None)
     n = s.size

@@ -24,11 +24,16 @@ label the recordings of paths whose file names do not say them (see
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from mecbench.errors import ConfigError, DataError, MecbenchError
+from mecbench.loaders.moser import _labels, read_moser
+from mecbench.loaders.nayebi import load_nayebi_npz
+from mecbench.loaders.nwb import read_nwb
+from mecbench.loaders.recording import bin_recordings
 from mecbench.neural_data import NeuralData
 
 __all__ = ["load_recordings", "detect_format", "FORMATS"]
@@ -182,12 +187,6 @@ def load_recordings(
     kinds = [detect_format(p) if fmt == "auto" else fmt for p in paths]
     flat = {k for kind in kinds for k in kind.split("+")}
     if flat <= set(_BINNED):
-        import dataclasses
-
-        from mecbench.loaders.moser import _labels, read_moser
-        from mecbench.loaders.nwb import read_nwb
-        from mecbench.loaders.recording import bin_recordings
-
         animals = _labels(animal, len(paths), "animal")
         sessions = _labels(session, len(paths), "session")
         recordings = []
@@ -228,8 +227,6 @@ def load_recordings(
             f"({sorted(['arena'] * (arena is not None) + list(given))}) do not apply"
         )
     if fmt == "dict":
-        from mecbench.loaders.nayebi import load_nayebi_npz
-
         nd = load_nayebi_npz(paths[0], bin_size=bin_size)
     else:
         if bin_size is not None:

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 
 import numpy as np
 import scipy.linalg as sla
+from threadpoolctl import ThreadpoolController
 
 __all__ = [
     "single_thread", "multi_thread", "mm", "shifted_eigh", "index_digest", "eig_coef", "solve_sym",
@@ -20,8 +22,6 @@ __all__ = [
 
 @functools.lru_cache(maxsize=1)
 def _controller():
-    from threadpoolctl import ThreadpoolController
-
     return ThreadpoolController()
 
 
@@ -85,8 +85,6 @@ def mm(A: np.ndarray, B: np.ndarray) -> np.ndarray:
 
 def index_digest(idx: np.ndarray) -> bytes:
     """A short digest identifying an integer index array (order matters)."""
-    import hashlib
-
     arr = np.ascontiguousarray(idx, dtype=np.int64)
     return hashlib.blake2b(arr.tobytes(), digest_size=16).digest() + arr.size.to_bytes(8, "little")
 

@@ -29,6 +29,7 @@ from ._linalg import BIG_PRODUCT, mm, multi_thread
 from ._validation import check_X
 from .base import Design, MappingBase, fit_design
 from .cache import FeatureCache
+from .masked import missing_row_groups
 
 __all__ = ["OneToOne", "best_sources"]
 
@@ -357,8 +358,6 @@ class OneToOne(MappingBase):
         covariance per target, so the arg-max needs ``cov / sd_x``. Constant sources
         (peak-to-peak 0 on ``S``) are never chosen.
         """
-        from .masked import missing_row_groups
-
         out = []
         buffers = _Buffers()
         # the rows are centred on the mean over all bins (as FeatureCache.X0, without that

@@ -16,6 +16,7 @@ from ._linalg import eig_coef, mm, single_thread, solve_sym
 from ._validation import check_nonneg, check_positive_int, per_target
 from .base import Design, MappingBase, fit_design
 from .cache import FeatureCache
+from .masked import missing_row_groups
 
 __all__ = ["Ridge", "RidgeCV", "DEFAULT_RIDGE_ALPHAS"]
 
@@ -127,7 +128,6 @@ class Ridge(MappingBase):
         if cache.n_samples > MASKED_MAX_BINS and not cache.use_kernel(
                 max(len(tr) for tr, _ in splits)):
             return None  # the all-bin Gram matrix would cost more than it saves
-        from .masked import missing_row_groups
 
         alpha = float(alpha_t[0])
         K = cache.gram

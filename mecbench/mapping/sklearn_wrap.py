@@ -7,6 +7,7 @@ from sklearn.base import BaseEstimator, RegressorMixin, clone
 
 from mecbench.errors import ConfigError, DataError, UnknownIdentifierError
 
+from ._validation import check_X
 from .base import fit_design
 
 __all__ = ["SklearnMapping", "sklearn_linear_regressors"]
@@ -82,8 +83,6 @@ class SklearnMapping(RegressorMixin, BaseEstimator):
 
     def predict(self, X) -> np.ndarray:
         from sklearn.utils.validation import check_is_fitted
-
-        from ._validation import check_X
 
         check_is_fitted(self, "estimator_")
         X = check_X(X)

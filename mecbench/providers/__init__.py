@@ -6,6 +6,8 @@ position), :class:`NetworkProvider` (a torch path integrator driven along random
 :class:`RateMapAccumulator` / :func:`bin_activity` (vectorised binning of activity).
 """
 
+import importlib
+
 from mecbench.providers.base import ResponseProvider, check_provider_output
 
 __all__ = [
@@ -31,8 +33,6 @@ _LAZY = {
 
 def __getattr__(name: str):
     if name in _LAZY:
-        import importlib
-
         return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'mecbench.providers' has no attribute {name!r}")
 

@@ -10,6 +10,7 @@ import numpy as np
 import xarray as xr
 
 from mecbench.errors import ConfigError, DataError, ModelError, UnknownIdentifierError
+from mecbench.providers.base import check_provider_output
 from mecbench.ratemaps import Arena, make_rate_maps, parse_arena_key
 
 __all__ = ["as_arena", "check_layer", "check_identifier", "build_maps", "Hasher"]
@@ -64,7 +65,6 @@ def build_maps(provider, arena: Arena, layer: str, values: np.ndarray, seed: int
     maps = make_rate_maps(values, arena_width=arena.width, arena_height=arena.height,
                           bin_size=arena.bin_size, neuroid_id=ids, layer=[layer] * n,
                           attrs=attrs)
-    from mecbench.providers.base import check_provider_output
 
     return check_provider_output(provider, arena, layer, maps)
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from mecbench.errors import ConfigError, ModelError
+from mecbench.errors import ConfigError, ModelError, UnknownIdentifierError
 from mecbench.ratemaps import Arena
 
 __all__ = ["UNVISITED_POLICIES", "RateMapAccumulator", "arena_edges", "bin_activity",
@@ -164,8 +164,6 @@ class RateMapAccumulator:
             (:func:`fill_unvisited`), or raise :class:`ModelError`.
         """
         if unvisited not in UNVISITED_POLICIES:
-            from mecbench.errors import UnknownIdentifierError
-
             raise UnknownIdentifierError("unvisited policy", unvisited, UNVISITED_POLICIES)
         counts = self.counts.to(torch.float64)
         mean = self.sums / counts.clamp(min=1)[:, None]
