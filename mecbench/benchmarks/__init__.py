@@ -11,6 +11,7 @@ import os
 import re
 from pathlib import Path
 
+from mecbench import registry
 from mecbench.benchmarks.base import Benchmark, pool_arenas
 from mecbench.benchmarks.specs import (
     CEILING_METHODS,
@@ -18,8 +19,10 @@ from mecbench.benchmarks.specs import (
     parse_ceiling,
     parse_mapping,
     parse_splits,
+    splits_text,
 )
-from mecbench.errors import ConfigError
+from mecbench.errors import ConfigError, DataError
+from mecbench.loaders import load_recordings
 
 __all__ = [
     "Benchmark",
@@ -43,8 +46,6 @@ DEFAULT_ADHOC_CEILING = "holdout"
 
 def benchmark_names() -> list[str]:
     """Registered benchmark identifiers (entry points and runtime registrations)."""
-    from mecbench import registry
-
     return registry.names("benchmark")
 
 
@@ -78,8 +79,6 @@ def adhoc_benchmark(path: str | os.PathLike, *, mapping: str | MappingSpec | Non
     Benchmark
         Named ``<file stem>.<mapping>[-<split kind>]``, version 0.
     """
-    from mecbench.errors import DataError
-
     path = Path(path)
     if not path.exists():
         raise DataError(f"{path}: no such file (expected a registered benchmark or a path to "
@@ -93,11 +92,7 @@ def adhoc_benchmark(path: str | os.PathLike, *, mapping: str | MappingSpec | Non
         name += f"-{scheme.kind}"
 
     def load():
-        from mecbench.loaders import load_recordings
-
         return load_recordings(path)
-
-    from mecbench.benchmarks.specs import splits_text
 
     bench = Benchmark(name, 0, load, mapping_spec, scheme, ceiling=method,
                       description=f"ad-hoc benchmark on {path}", dataset=str(path))
@@ -128,8 +123,6 @@ def get_benchmark(identifier: str, *, mapping: str | None = None, splits: str | 
     UnknownIdentifierError
         With the closest registered names.
     """
-    from mecbench import registry
-
     if is_path_like(identifier):
         return adhoc_benchmark(identifier, mapping=mapping, splits=splits, ceiling=ceiling)
     given = [f"--{k}" for k, v in (("mapping", mapping), ("splits", splits),

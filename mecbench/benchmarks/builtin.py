@@ -62,10 +62,12 @@ from __future__ import annotations
 import hashlib
 import json
 
+from mecbench import registry
 from mecbench.benchmarks.base import Benchmark
 from mecbench.benchmarks.similarity import SimilaritySpec
 from mecbench.benchmarks.specs import MappingSpec, splits_text
 from mecbench.ceiling import MIN_SOURCE_CELLS
+from mecbench.errors import UnknownIdentifierError
 from mecbench.splits import SplitScheme
 
 __all__ = ["MAPPINGS", "SPLITS", "VERSIONS", "SIMILARITY_BENCHMARKS", "DATASETS",
@@ -160,8 +162,6 @@ def definition(identifier: str) -> dict:
     the splits and the ceiling. The data's content is checked separately: every score and
     leaderboard entry records its hash, and ``mecbench leaderboard verify`` reports entries
     whose data changed."""
-    from mecbench.errors import UnknownIdentifierError
-
     if identifier not in VERSIONS:
         raise UnknownIdentifierError("benchmark", identifier, VERSIONS)
     dataset, mapping, splits = _split_identifier(identifier)
@@ -194,11 +194,7 @@ def _describe(identifier: str) -> str:
 
 def build(identifier: str) -> Benchmark:
     """Build the built-in benchmark ``identifier``."""
-    from mecbench import registry
-
     if identifier not in VERSIONS:
-        from mecbench.errors import UnknownIdentifierError
-
         raise UnknownIdentifierError("benchmark", identifier, VERSIONS)
     dataset, mapping, splits = _split_identifier(identifier)
     name, kwargs, _ = DATASETS[dataset]

@@ -50,11 +50,12 @@ from typing import Any, ClassVar
 import numpy as np
 import xarray as xr
 
+from mecbench.benchmarks._values import format_value, jsonable
 from mecbench.ceiling import INTERANIMAL_MODES, _animal_order
 from mecbench.errors import ConfigError, DataError, UnknownIdentifierError
 from mecbench.ratemaps import DIMS, check_same_grid, validate_rate_maps
 from mecbench.scoring import _check_model_maps, resolve_splits
-from mecbench.similarity import METRICS, cross_validated
+from mecbench.similarity import METRICS, cross_validated, get_metric
 from mecbench.splits import Split, SplitScheme
 
 __all__ = ["SimilaritySpec", "similarity_by_animal", "interanimal_similarity",
@@ -95,17 +96,13 @@ class SimilaritySpec:
     def text(self) -> str:
         """``name[:key=value,...]`` with sorted keys (round-trips through
         :func:`mecbench.benchmarks.parse_mapping`)."""
-        from mecbench.benchmarks.specs import _format_value
-
         if not self.params:
             return self.name
-        return self.name + ":" + ",".join(f"{k}={_format_value(v)}"
+        return self.name + ":" + ",".join(f"{k}={format_value(v)}"
                                           for k, v in sorted(self.params.items()))
 
     def build(self):
         """The :class:`mecbench.similarity.Metric` (checks the parameters)."""
-        from mecbench.similarity import get_metric
-
         metric = get_metric(self.name)
         metric.resolve_params(self.params)
         return metric
@@ -116,17 +113,13 @@ class SimilaritySpec:
 
     def key(self) -> dict[str, Any]:
         """What identifies the comparison in cache keys: kind, name, explicit parameters."""
-        from mecbench.benchmarks.specs import _jsonable
-
         return {"kind": self.kind, "name": self.name,
-                "params": {k: _jsonable(v) for k, v in sorted(self.params.items())}}
+                "params": {k: jsonable(v) for k, v in sorted(self.params.items())}}
 
     def full_key(self) -> dict[str, Any]:
         """:meth:`key` plus every parameter (defaults included) and the metric's direction."""
-        from mecbench.benchmarks.specs import _jsonable
-
         metric = self.build()
-        return {**self.key(), "all_params": {k: _jsonable(v) for k, v in
+        return {**self.key(), "all_params": {k: jsonable(v) for k, v in
                                              sorted(self.resolved_params().items())},
                 "higher_is_more_similar": metric.higher_is_more_similar,
                 "scale": "to_similarity"}

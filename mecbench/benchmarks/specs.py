@@ -24,7 +24,11 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from mecbench.benchmarks._values import format_value, jsonable
+from mecbench.benchmarks.similarity import SimilaritySpec, is_similarity_name
+from mecbench.ceiling import interanimal_consistency, split_half_reliability
 from mecbench.errors import ConfigError, UnknownIdentifierError
+from mecbench.scoring import score_rate_maps
 from mecbench.splits import SPLIT_KINDS, STRUCTURED_KINDS, SplitScheme
 
 __all__ = [
@@ -56,10 +60,6 @@ def _parse_params(text: str, what: str) -> dict[str, Any]:
     return params
 
 
-def _format_value(value: Any) -> str:
-    return json.dumps(value, sort_keys=True) if not isinstance(value, str) else value
-
-
 @dataclass(frozen=True)
 class MappingSpec:
     """A mapping by name and parameters, e.g. ``MappingSpec("ridge", {"alpha": 1.0})``.
@@ -84,7 +84,7 @@ class MappingSpec:
         :func:`parse_mapping`)."""
         if not self.params:
             return self.name
-        return self.name + ":" + ",".join(f"{k}={_format_value(v)}"
+        return self.name + ":" + ",".join(f"{k}={format_value(v)}"
                                           for k, v in sorted(self.params.items()))
 
     def build(self):
@@ -115,22 +115,16 @@ class MappingSpec:
     def score_maps(self, maps, neural, splits, *, per_animal: bool = True):
         """Per-(cell, split) Pearson r of the mapping's predictions
         (:func:`mecbench.scoring.score_rate_maps`)."""
-        from mecbench.scoring import score_rate_maps
-
         return score_rate_maps(maps, neural, self.build(), splits, per_animal=per_animal)
 
     def interanimal(self, neural, splits, *, mode: str = "holdout"):
         """Per-(cell, split) inter-animal consistency
         (:func:`mecbench.ceiling.interanimal_consistency`)."""
-        from mecbench.ceiling import interanimal_consistency
-
         return interanimal_consistency(neural, self.build(), splits, mode=mode)
 
     def split_half(self, halves, splits=None):
         """Spearman-Brown corrected split-half reliability per cell
         (:func:`mecbench.ceiling.split_half_reliability`; ``splits`` is not used)."""
-        from mecbench.ceiling import split_half_reliability
-
         return split_half_reliability(halves)
 
     def key(self) -> dict[str, Any]:
@@ -141,7 +135,7 @@ class MappingSpec:
         :data:`mecbench.benchmarks.builtin.SPEC_HASHES` through :meth:`full_key`. Computing
         this key imports nothing (fast cache look-ups).
         """
-        return {"name": self.name, "params": {k: _jsonable(v)
+        return {"name": self.name, "params": {k: jsonable(v)
                                               for k, v in sorted(self.params.items())}}
 
     def full_key(self) -> dict[str, Any]:
@@ -150,33 +144,13 @@ class MappingSpec:
         params = est.get_params(deep=False) if hasattr(est, "get_params") else dict(self.params)
         return {**self.key(),
                 "class": f"{type(est).__module__}.{type(est).__qualname__}",
-                "all_params": {k: _jsonable(v) for k, v in sorted(params.items())}}
-
-
-def _jsonable(value: Any) -> Any:
-    import numpy as np
-
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in sorted(value.items())}
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    if isinstance(value, type):
-        return f"{value.__module__}.{value.__qualname__}"
-    return repr(value)
+                "all_params": {k: jsonable(v) for k, v in sorted(params.items())}}
 
 
 def parse_mapping(text: str):
     """Parse ``NAME[:KEY=VALUE,...]`` (see the module docstring): a :class:`MappingSpec`, or a
     :class:`~mecbench.benchmarks.similarity.SimilaritySpec` when ``NAME`` is a similarity
     metric of :data:`mecbench.similarity.METRICS` (``cka``, ``rsa-spearman``, ...)."""
-    from mecbench.benchmarks.similarity import SimilaritySpec, is_similarity_name
-
     if isinstance(text, (MappingSpec, SimilaritySpec)):
         return text
     name, _, rest = str(text).strip().partition(":")
