@@ -57,6 +57,7 @@ import xarray as xr
 from mecbench.benchmarks.similarity import SimilaritySpec
 from mecbench.benchmarks.specs import MappingSpec, parse_ceiling
 from mecbench.errors import ConfigError, DataError, UnknownIdentifierError
+from mecbench.jsonsafe import json_float
 from mecbench.splits import SplitScheme
 
 __all__ = ["Benchmark", "pool_arenas", "IDENTIFIER_RE"]
@@ -415,14 +416,14 @@ class Benchmark:
         for name, mask in groups:
             v = values[mask]
             lo, hi = bootstrap_median_ci(v, n_boot=self.n_boot, seed=self.bootstrap_seed)
-            summary = {"median": _num(nanmedian(v)), "ci": [_num(lo), _num(hi)],
+            summary = {"median": json_float(nanmedian(v)), "ci": [json_float(lo), json_float(hi)],
                        "n_cells": int(np.isfinite(v).sum()), "n_cells_total": int(v.size),
                        "n_cells_low": int((~(v > self.min_ceiling)).sum())}
             split_ci = [None, None]
             if per_split is not None:
                 *_, slo, shi = split_bootstrap(per_split[mask], included=v > self.min_ceiling,
                                                n_boot=self.n_boot, seed=self.bootstrap_seed)
-                split_ci = [_num(slo), _num(shi)]
+                split_ci = [json_float(slo), json_float(shi)]
             summary["split_ci"] = split_ci
             if name == "all":
                 out.update(summary)
@@ -641,9 +642,4 @@ def pool_arenas(per_arena: Sequence[tuple[str, xr.DataArray]]) -> xr.DataArray:
         else parts[0].copy()
     pooled.attrs = attrs
     return pooled
-
-
-def _num(x) -> float | None:
-    x = float(x)
-    return x if np.isfinite(x) else None
 
