@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from mecbench.formatting import format_number, format_p
+
 __all__ = ["controls_section", "find_controls", "panel_section", "find_panel"]
 
 
@@ -38,16 +40,6 @@ def find_controls(ctx) -> tuple[dict, Path] | None:
         return None
     path, directory = max(found, key=lambda pd: pd[0].stat().st_mtime)
     return load_controls(directory, ctx.benchmark_id), path
-
-
-def _f(x, digits: int = 3) -> str:
-    return "–" if x is None else f"{x:.{digits}f}"
-
-
-def _p(p) -> str:
-    if p is None:
-        return "–"
-    return f"{p:.3f}" if p >= 0.001 else f"{p:.1e}"
 
 
 def controls_section(ctx):
@@ -74,13 +66,14 @@ def controls_section(ctx):
     for m in doc.get("models", []):
         for c in m["comparisons"]:
             if not c["in_range"]:
-                rows.append([m["model"], _f(m["ed"], 1), c["family"], "–", "–", "–", "–",
-                             "out of range: " + c.get("reason", "")])
+                rows.append([m["model"], format_number(m["ed"], 1), c["family"],
+                             "–", "–", "–", "–", "out of range: " + c.get("reason", "")])
                 continue
             result = comparison_result(c)
-            rows.append([m["model"], _f(m["ed"], 1), c["family"], str(c["dim"]),
-                         _f(c["ed"], 1), f"{_f(c['delta'])} [{_f(c['ci'][0])}, "
-                                         f"{_f(c['ci'][1])}]", _p(c["p_holm"]), result])
+            delta = (f"{format_number(c['delta'])} [{format_number(c['ci'][0])}, "
+                     f"{format_number(c['ci'][1])}]")
+            rows.append([m["model"], format_number(m["ed"], 1), c["family"], str(c["dim"]),
+                         format_number(c["ed"], 1), delta, format_p(c["p_holm"]), result])
     if rows:
         parts.append("<h3>Models against dimension-matched controls</h3>")
         parts.append(html_table(["model", "ED", "control", "D", "control ED",
@@ -91,11 +84,12 @@ def controls_section(ctx):
                                       for m in doc["models"]) + "</ul>")
     ols = doc.get("ols")
     if ols:
-        rows = [[term, _f(r["coef"], 4), _f(r["se"], 4), _f(r["z"], 2), _p(r["p"]),
-                 f"[{_f(r['ci_low'], 4)}, {_f(r['ci_high'], 4)}]"]
+        rows = [[term, format_number(r["coef"], 4), format_number(r["se"], 4),
+                 format_number(r["z"], 2), format_p(r["p"]),
+                 f"[{format_number(r['ci_low'], 4)}, {format_number(r['ci_high'], 4)}]"]
                 for term, r in ols["table"].items()]
         parts.append(f"<h3>OLS: score ~ log(ED) + grid fraction (n = {ols['n']}, "
-                     f"R² = {_f(ols['r2'])}, HC3 robust SEs)</h3>")
+                     f"R² = {format_number(ols['r2'])}, HC3 robust SEs)</h3>")
         parts.append(html_table(["term", "coef", "SE", "z", "p", "95% CI"], rows,
                                 table_id="controls-ols", numeric=(1, 2, 3, 4)))
         from mecbench.controls.stats import OlsFit
@@ -135,12 +129,13 @@ def panel_section(ctx):
     rows = []
     for r in doc["rows"]:
         lo, hi = r["slope_ci"]
-        best = _f(r["best_random"])
+        best = format_number(r["best_random"])
         if r.get("best_random_family") is not None:
             best += f" ({r['best_random_family']}, D={r['best_random_dim']})"
         rank = r.get("grid_rank")
-        rows.append([r["benchmark"], f"{_f(r['slope'])} [{_f(lo)}, {_f(hi)}]", _f(r["gain"]),
-                     best, _f(r.get("best_relative")),
+        slope = f"{format_number(r['slope'])} [{format_number(lo)}, {format_number(hi)}]"
+        rows.append([r["benchmark"], slope, format_number(r["gain"]), best,
+                     format_number(r.get("best_relative")),
                      "–" if rank is None else f"{rank:g} of {r['n_families']}", r["verdict"]])
     plot = path.with_suffix(".png")
     if plot.is_file():
@@ -163,7 +158,8 @@ def panel_section(ctx):
                     "best / ceiling", "grid rank", "verdict"], rows, table_id="controls-panel",
                    numeric=(1, 2, 4)),
         f"<p><strong>Verdict rule:</strong> a benchmark is marked “{esc(REWARDS)}” when the "
-        f"slope's 95% CI lies above 0 and the gain is at least {esc(_f(min_gain, 2))} on the "
+        f"slope's 95% CI lies above 0 and the gain is at least "
+        f"{esc(format_number(min_gain, 2))} on the "
         f"score's scale, otherwise “{esc(DOES_NOT)}”.</p>",
         img,
     ]
