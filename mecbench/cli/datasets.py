@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import ast
+import importlib.util
 import sys
+from importlib.metadata import entry_points
 from pathlib import Path
 
 from mecbench.cli import _options as opt
@@ -26,8 +29,6 @@ def list_datasets() -> list[dict]:
     the module (dataset modules import xarray and numerics); a loader that is not a plain
     top-level function or class there is imported to be described.
     """
-    from importlib.metadata import entry_points
-
     from mecbench import registry
 
     installed = {ep.name: ep for ep in entry_points(group=registry.KINDS["dataset"])}
@@ -51,9 +52,6 @@ def _source_summary(target: str) -> str | None:
     None when the module has no Python source or does not define ``name`` by a top-level
     ``def`` or ``class`` that nothing after it rebinds.
     """
-    import ast
-    import importlib.util
-
     module, _, attr = (part.strip() for part in target.partition(":"))
     if not attr.isidentifier() or module in sys.modules:
         return None  # an attribute path, or a module that is already loaded: ask it

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import tempfile
 
 from mecbench.cli import _options as opt
 
@@ -108,8 +109,6 @@ def _unknown_board(benchmark: str, dirs) -> None:
 
 
 def _verify(args) -> int:
-    import tempfile
-
     from mecbench import leaderboard as lb
     from mecbench.cache import Cache
     from mecbench.errors import ConfigError

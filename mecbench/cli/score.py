@@ -11,6 +11,7 @@ BENCHMARK may be a registered identifier or a path to recordings (with ``--mappi
 from __future__ import annotations
 
 import argparse
+import sys
 
 from mecbench.cli import _options as opt
 from mecbench.run import run_score
@@ -150,8 +151,6 @@ def _run(args) -> int:
         print(f"saved {layer}: entry {entry['id']} in "
               f"{lb.board_path(entry['_dir'], entry['benchmark'])}")
     if failed:
-        import sys
-
         for layer, err in failed.items():
             print(f"mecbench: error: layer {layer}: {err}", file=sys.stderr)
         return 2

@@ -44,6 +44,7 @@ HTML report's "panel" section reads them (:func:`load_panel`).
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -53,9 +54,14 @@ from typing import Any
 
 import numpy as np
 
+from mecbench import leaderboard as lb
+from mecbench.benchmarks import Benchmark, get_benchmark
 from mecbench.controls.names import RANDOM_BASES
-from mecbench.errors import ConfigError
+from mecbench.controls.plot import _colour
+from mecbench.errors import ConfigError, DataError
+from mecbench.formatting import format_number
 from mecbench.jsonsafe import json_safe
+from mecbench.neural_data import atomic_write
 from mecbench.tables import table as text_table
 
 __all__ = ["PANEL_BENCHMARKS", "PANEL_DIMS", "PANEL_SEEDS", "PANEL_FAMILIES", "MIN_GAIN",
@@ -280,7 +286,6 @@ def run_panel(benchmarks: Sequence[Any] = PANEL_BENCHMARKS, *,
         The ``--panel --json`` document: ``schema``, ``command``, ``dims``, ``seeds``,
         ``families``, ``min_gain``, ``rows`` (:meth:`PanelRow.to_dict`) and ``seconds``.
     """
-    from mecbench.benchmarks import Benchmark, get_benchmark
     from mecbench.controls.sweep import parse_dims, run_controls
 
     t0 = time.perf_counter()
@@ -311,11 +316,6 @@ def run_panel(benchmarks: Sequence[Any] = PANEL_BENCHMARKS, *,
             "rows": [r.to_dict() for r in rows], "seconds": time.perf_counter() - t0}
 
 
-def _fmt(x, digits: int = 3) -> str:
-    return "–" if x is None or (isinstance(x, float) and not np.isfinite(x)) \
-        else f"{x:.{digits}f}"
-
-
 def format_panel(doc: dict) -> str:
     """The panel as a text table, with the verdict rule."""
     rows = []
@@ -323,9 +323,10 @@ def format_panel(doc: dict) -> str:
         lo, hi = r["slope_ci"]
         rank = r["grid_rank"]
         rows.append([r["benchmark"], r["comparison"], r["score_kind"],
-                     f"{_fmt(r['slope'])} [{_fmt(lo)}, {_fmt(hi)}]", _fmt(r["gain"]),
-                     f"{_fmt(r['best_random'])} ({r['best_random_family']} "
-                     f"D={r['best_random_dim']})", _fmt(r["best_relative"]),
+                     f"{format_number(r['slope'])} [{format_number(lo)}, {format_number(hi)}]",
+                     format_number(r["gain"]),
+                     f"{format_number(r['best_random'])} ({r['best_random_family']} "
+                     f"D={r['best_random_dim']})", format_number(r["best_relative"]),
                      "–" if rank is None else f"{rank:g}/{r['n_families']}", r["verdict"]])
     lines = [f"dimension-sensitivity panel: families {', '.join(doc['families'])}; D "
              f"{', '.join(map(str, doc['dims']))}; {doc['seeds']} seeds",
@@ -355,8 +356,6 @@ def figure_panel(doc: dict):
     import matplotlib.pyplot as plt
     import matplotlib.ticker
 
-    from mecbench.controls.plot import _colour
-
     rows = doc["rows"]
     n = len(rows)
     fig, axes = plt.subplots(1, n, figsize=(3.4 * n + 0.6, 3.9), dpi=100, squeeze=False)
@@ -378,8 +377,8 @@ def figure_panel(doc: dict):
         ax.tick_params(axis="x", which="minor", labelsize=7)
         ax.set_xlabel("effective dimensionality")
         lo, hi = row["slope_ci"]
-        ax.set_title(f"{row['benchmark']}\nslope {_fmt(row['slope'], 2)} "
-                     f"[{_fmt(lo, 2)}, {_fmt(hi, 2)}]", fontsize=9)
+        ax.set_title(f"{row['benchmark']}\nslope {format_number(row['slope'], 2)} "
+                     f"[{format_number(lo, 2)}, {format_number(hi, 2)}]", fontsize=9)
         ax.text(0.02, 0.98, row["verdict"].replace(" dimensionality", ""),
                 transform=ax.transAxes, va="top", fontsize=8,
                 color="#b22222" if row["verdict"] == REWARDS else "#2f4f4f")
@@ -393,8 +392,6 @@ def figure_panel(doc: dict):
 def save_panel_plot(doc: dict, path: str | os.PathLike) -> Path:
     """Write :func:`figure_panel` as PNG atomically."""
     import matplotlib.pyplot as plt
-
-    from mecbench.neural_data import atomic_write
 
     path = Path(path)
     fig = figure_panel(doc)
@@ -422,11 +419,6 @@ def save_panel(doc: dict, directory: str | os.PathLike | None) -> dict:
     dict
         ``{"results": path of panel.json, "plot": path of panel.png}``.
     """
-    import json
-
-    from mecbench import leaderboard as lb
-    from mecbench.neural_data import atomic_write
-
     if doc.get("command") != "controls-panel" or not doc.get("rows"):
         raise ConfigError("save_panel: doc is not a panel document with rows "
                           "(run_panel's output)")
@@ -447,10 +439,6 @@ def load_panel(directory: str | os.PathLike) -> dict | None:
     DataError
         When ``controls/panel.json`` exists but is not a panel document.
     """
-    import json
-
-    from mecbench.errors import DataError
-
     path = panel_path(directory)
     if not path.is_file():
         return None

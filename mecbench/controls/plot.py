@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
+from mecbench.neural_data import atomic_write
+
 __all__ = ["figure_controls", "save_plot"]
 
 _COLOURS = {"fourier": "#1f77b4", "bumps": "#2ca02c", "relu": "#9467bd", "grid": "#d62728",
@@ -144,8 +146,6 @@ def _p(p) -> str:
 def save_plot(doc: dict, path: str | os.PathLike) -> Path:
     """Draw :func:`figure_controls` and write it atomically as PNG to ``path``."""
     import matplotlib.pyplot as plt
-
-    from mecbench.neural_data import atomic_write
 
     fig = figure_controls(doc)
     try:

@@ -19,9 +19,11 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from mecbench import registry
 from mecbench.controls import features
 from mecbench.controls.names import POSITION_FAMILIES, ControlSpec, parse_control_name
 from mecbench.errors import ConfigError, MecbenchError, ModelError, UnknownIdentifierError
+from mecbench.nets.zoo import parse_untrained_name
 from mecbench.providers.base import check_provider_output
 from mecbench.ratemaps import Arena, flat_values, make_rate_maps
 
@@ -209,8 +211,6 @@ def untrained_factory(arch: str) -> tuple[Any, tuple]:
     UnknownIdentifierError
         When no such untrained architecture is registered (listing those that are).
     """
-    from mecbench import registry
-
     known = [n[len("untrained/"):] for n in registry.names("model")
              if n.startswith("untrained/") and n != "untrained/*"]
     try:
@@ -220,7 +220,6 @@ def untrained_factory(arch: str) -> tuple[Any, tuple]:
     if arch not in known:
         # the zoo's "untrained/*" pattern accepts any name and fails only when the network is
         # built; parse the name the way it will, so a typo fails before a long sweep
-        from mecbench.nets.zoo import parse_untrained_name
 
         try:
             parse_untrained_name(arch)
@@ -251,7 +250,5 @@ def control_provider(name: str | ControlSpec, **kwargs: Any) -> Any:
     if spec.family in POSITION_FAMILIES:
         return PositionControl(spec)
     if spec.family == "shuffle":
-        from mecbench import registry
-
         return ShuffleControl(registry.load("model", spec.base, **kwargs), spec.seed)
     return untrained_control(spec)

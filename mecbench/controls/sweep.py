@@ -58,7 +58,8 @@ from mecbench.controls.providers import (
 from mecbench.controls.results import ControlsResult, ModelVerdict, Point
 from mecbench.controls.runner import FixedMapsProvider, Runner, SweepCache, load_model
 from mecbench.controls.stats import fit_ols
-from mecbench.errors import ConfigError, DataError
+from mecbench.errors import ConfigError, DataError, UnknownIdentifierError
+from mecbench.parallel import ParallelConfig, run_units
 from mecbench.ratemaps import Arena, flat_values
 
 __all__ = [
@@ -193,8 +194,6 @@ def run_controls(
 
     t0 = time.perf_counter()
     if metric not in METRICS:
-        from mecbench.errors import UnknownIdentifierError
-
         raise UnknownIdentifierError("metric", metric, METRICS)
     if isinstance(seeds, bool) or not isinstance(seeds, (int, np.integer)) or seeds < 1:
         raise ConfigError(f"--seeds must be a positive integer, got {seeds!r}")
@@ -278,8 +277,6 @@ def run_controls(
                 results.append(_sweep_task((run, *task)))
                 tick(k + 1)
         else:
-            from mecbench.parallel import ParallelConfig, run_units
-
             worker = Runner(benchmark, metric=metric, grid_units=int(grid_units),
                              cache=run.cache, parallel=None)
             results = run_units(_sweep_task, [(worker, *t) for t in tasks],

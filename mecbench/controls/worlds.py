@@ -24,7 +24,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from mecbench.errors import ConfigError
+from mecbench.benchmarks import Benchmark, parse_mapping
+from mecbench.cache import Cache
+from mecbench.errors import ConfigError, UnknownIdentifierError
+from mecbench.neural_data import NeuralData
+from mecbench.ratemaps import Arena, make_rate_maps
+from mecbench.splits import SplitScheme
 from mecbench.tables import table as text_table
 
 __all__ = ["WORLDS", "GENERATING", "WORLD_FAMILIES", "GROUND_TRUTH_COMPARISONS", "world_data",
@@ -56,12 +61,8 @@ def world_data(kind: str, *, n_animals: int = 2, n_cells: int = 30, noise: float
     """
     from mecbench.controls import features
     from mecbench.controls.providers import bin_positions
-    from mecbench.neural_data import NeuralData
-    from mecbench.ratemaps import Arena, make_rate_maps
 
     if kind not in WORLDS:
-        from mecbench.errors import UnknownIdentifierError
-
         raise UnknownIdentifierError("world", kind, WORLDS)
     if n_animals < 1 or n_cells < 1:
         raise ConfigError(f"a world needs animals and cells; got n_animals={n_animals}, "
@@ -95,9 +96,6 @@ def world_benchmark(kind: str, mapping: str = "ridge:alpha=1.0", *, splits=None,
     :func:`mecbench.benchmarks.parse_mapping` text, regression or similarity), random splits
     (20 % train, 3 splits by default) and the inter-animal holdout ceiling (pool rule off:
     the worlds are small)."""
-    from mecbench.benchmarks import Benchmark, parse_mapping
-    from mecbench.splits import SplitScheme
-
     spec = parse_mapping(mapping)
     splits = splits if splits is not None else SplitScheme.random(train_frac=0.2, n_splits=3,
                                                                   seed=0)
@@ -118,7 +116,6 @@ def generating_family_rank(kind: str, mapping: str, *, dims: Sequence[int] = (4,
         reaches its ED), ``n_matched`` (the D compared), ``first`` (rank == 1), ``ranks``
         (every family's rank), ``row`` (the :class:`~mecbench.controls.panel.PanelRow`).
     """
-    from mecbench.cache import Cache
     from mecbench.controls.panel import matched_rank, panel_row
     from mecbench.controls.sweep import run_controls
 
