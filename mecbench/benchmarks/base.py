@@ -56,8 +56,24 @@ import xarray as xr
 
 from mecbench.benchmarks.similarity import SimilaritySpec
 from mecbench.benchmarks.specs import MappingSpec, parse_ceiling
-from mecbench.errors import ConfigError, DataError, UnknownIdentifierError
+from mecbench.cache import Cache
+from mecbench.ceiling import (
+    DEFAULT_MIN_CEILING,
+    MIN_SOURCE_CELLS,
+    cell_mean,
+    pool_reliable,
+    source_pool_sizes,
+    split_bootstrap,
+    support_summary,
+)
+from mecbench.errors import ConfigError, DataError, MecbenchError, UnknownIdentifierError
 from mecbench.jsonsafe import json_float
+from mecbench.metrics import bootstrap_median_ci, nanmedian
+from mecbench.neural_data import NeuralData
+from mecbench.parallel import Shared, run_units
+from mecbench.providers.base import check_provider_output
+from mecbench.ratemaps import Arena
+from mecbench.score import Score
 from mecbench.splits import SplitScheme
 
 __all__ = ["Benchmark", "pool_arenas", "IDENTIFIER_RE"]
@@ -120,8 +136,6 @@ class Benchmark:
         per_animal: bool = True,
         min_source_cells: int | None = None,
     ):
-        from mecbench.ceiling import DEFAULT_MIN_CEILING
-
         if isinstance(version, bool) or not isinstance(version, int) or version < 0:
             raise ConfigError(f"benchmark version must be an integer >= 0, got {version!r}")
         if not isinstance(mapping, (MappingSpec, SimilaritySpec)):
@@ -145,7 +159,6 @@ class Benchmark:
         if mapping.unit == "animal" and not self.per_animal:
             raise ConfigError(f"benchmark {identifier}: a similarity ({mapping.text}) gives "
                               "one value per animal; per_animal=False is not defined for it")
-        from mecbench.ceiling import MIN_SOURCE_CELLS
 
         if min_source_cells is not None and (isinstance(min_source_cells, bool) or not
                                              isinstance(min_source_cells, (int, np.integer))
@@ -170,8 +183,6 @@ class Benchmark:
     @property
     def neural_data(self):
         """The recordings (loaded on first use)."""
-        from mecbench.neural_data import NeuralData
-
         if not isinstance(self._data, NeuralData):
             data = self._data() if callable(self._data) else self._data
             if not isinstance(data, NeuralData):
@@ -206,8 +217,6 @@ class Benchmark:
         return self._ceiling_method
 
     def _resolve_ceiling(self) -> str:
-        from mecbench.ceiling import pool_reliable
-
         method = self.requested_ceiling
         data = self.neural_data
         self._ceiling_reliable = None
@@ -276,8 +285,6 @@ class Benchmark:
             rule), ``arenas`` (the same per arena) and ``per_cell``: arena ->
             (neuroid ids, n_source_cells, n_source_animals).
         """
-        from mecbench.ceiling import pool_reliable, source_pool_sizes, support_summary
-
         if self._support is not None:
             return self._support
         data = self.neural_data
@@ -354,9 +361,6 @@ class Benchmark:
                 ) -> xr.DataArray | None:
         """Per-cell ceiling pooled over arenas: (neuroid, split) inter-animal r, or (neuroid,)
         split-half reliability; None when no ceiling can be computed."""
-        from mecbench.cache import Cache
-        from mecbench.parallel import Shared, run_units
-
         method = self.ceiling_method
         if method == "none":
             return None
@@ -390,9 +394,6 @@ class Benchmark:
         cells and (inter-animal ceilings) over splits (``split_ci``), what it rests on
         (``support``: :meth:`ceiling_support` without the per-cell part), the ceiling asked
         for (``requested``) and whether the one used passed the pool rule (``reliable``)."""
-        from mecbench.ceiling import cell_mean, split_bootstrap
-        from mecbench.metrics import bootstrap_median_ci, nanmedian
-
         ceiling = self.ceiling(cache=cache, parallel=parallel, progress=progress)
         support = self.ceiling_support()
         out: dict[str, Any] = {"benchmark": self.identifier, "version": self.version,
@@ -435,10 +436,6 @@ class Benchmark:
     def model_maps(self, provider, layer: str, arena_name: str, *, seed: int = 0,
                    cache=None) -> xr.DataArray:
         """Rate maps of ``provider``'s ``layer`` on an arena's grid (cached)."""
-        from mecbench.cache import Cache
-        from mecbench.providers.base import check_provider_output
-        from mecbench.ratemaps import Arena
-
         cache = cache if cache is not None else Cache()
         arena = Arena.of(self.neural_data.arena(arena_name))
         parts = {"model": provider.identifier, "fingerprint": provider.fingerprint(),
@@ -459,9 +456,6 @@ class Benchmark:
 
     def cached_score(self, provider, layer: str, *, seed: int = 0, cache=None):
         """The cached score of ``layer``, or None."""
-        from mecbench.cache import Cache
-        from mecbench.score import Score
-
         cache = cache if cache is not None else Cache()
         return cache.fetch("score", self._score_parts(provider, layer, seed), Score.load,
                            guard=self.data_identity)
@@ -496,10 +490,6 @@ class Benchmark:
             (e.g. a 2-unit readout and 25 PLS components) maps to that error instead of
             stopping the other layers.
         """
-        from mecbench.cache import Cache
-        from mecbench.errors import MecbenchError
-        from mecbench.parallel import Shared, run_units
-
         if errors not in ("raise", "collect"):
             raise ConfigError(f"errors must be 'raise' or 'collect', got {errors!r}")
         cache = cache if cache is not None else Cache()
@@ -560,8 +550,6 @@ class Benchmark:
         return {layer: scores[layer] for layer in layers}
 
     def _make_score(self, r: xr.DataArray, ceiling, provider, layer: str, seed: int):
-        from mecbench.score import Score
-
         return Score.from_results(
             r, ceiling,
             ceiling_kind=None if ceiling is None else ceiling.attrs.get("ceiling"),
@@ -590,8 +578,6 @@ class Benchmark:
 
 # work units (module level: picklable) --------------------------------------------------------
 def _score_unit(unit):
-    from mecbench.errors import MecbenchError
-
     maps, neural, mapping, splits, per_animal, collect = unit
     if maps is None:  # its rate maps failed (collected by the caller)
         return None

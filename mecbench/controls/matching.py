@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from mecbench.compare import compare_cells
 from mecbench.controls.measures import nested_participation_ratios, prefix_grid_fractions
 from mecbench.controls.names import POSITION_FAMILIES, RANDOM_BASES, ControlSpec
 from mecbench.controls.providers import LAYER, PositionControl
@@ -59,8 +60,6 @@ def _matched_position(run: Runner, template: ControlSpec, label: str, dim: int,
 def match_model(run: Runner, label: str, layer: str, provider, points: list[Point],
                  templates: list[ControlSpec], labels: list[str], *, alpha: float,
                  n_boot: int) -> ModelVerdict:
-    from mecbench.compare import compare_cells
-
     model = next(p for p in points if p.kind == "model" and p.name == label)
     seeds = sorted({p.seed for p in points if p.kind == "control" and p.seed is not None})
     candidates: list[tuple[str, list[Point], dict]] = []

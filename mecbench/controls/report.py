@@ -13,9 +13,14 @@ no board directory holds a panel.
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 
+from mecbench.controls.board import controls_path, load_controls
+from mecbench.controls.plot import figure_controls
+from mecbench.controls.stats import OlsFit
 from mecbench.formatting import format_number, format_p
+from mecbench.htmlkit import Section, esc, figure_img, html_table
 
 __all__ = ["controls_section", "find_controls", "panel_section", "find_panel"]
 
@@ -23,8 +28,6 @@ __all__ = ["controls_section", "find_controls", "panel_section", "find_panel"]
 def find_controls(ctx) -> tuple[dict, Path] | None:
     """The newest saved analysis of ``ctx.benchmark_id`` among the report's board directories
     (those of its entries and unreadable lines)."""
-    from mecbench.controls.board import controls_path, load_controls
-
     dirs: list[Path] = []
     for entry in ctx.board.entries:
         d = Path(entry["_dir"])
@@ -45,8 +48,6 @@ def find_controls(ctx) -> tuple[dict, Path] | None:
 def controls_section(ctx):
     """Score vs effective dimensionality, dimension-matched comparisons and the OLS table."""
     from mecbench.controls.matching import comparison_result
-    from mecbench.controls.plot import figure_controls
-    from mecbench.htmlkit import Section, esc, figure_img, html_table
 
     found = find_controls(ctx)
     if found is None:
@@ -92,7 +93,6 @@ def controls_section(ctx):
                      f"R² = {format_number(ols['r2'])}, HC3 robust SEs)</h3>")
         parts.append(html_table(["term", "coef", "SE", "z", "p", "95% CI"], rows,
                                 table_id="controls-ols", numeric=(1, 2, 3, 4)))
-        from mecbench.controls.stats import OlsFit
 
         fit = OlsFit.from_dict(ols)
         parts.append(f"<p><strong>{esc(fit.grid_sentence())}</strong>. The verdict is the "
@@ -117,10 +117,7 @@ def find_panel(ctx) -> tuple[dict, Path] | None:
 
 def panel_section(ctx):
     """The dimension-sensitivity panel: one row per benchmark, and its figure."""
-    import base64
-
     from mecbench.controls.panel import DOES_NOT, REWARDS, figure_panel
-    from mecbench.htmlkit import Section, esc, figure_img, html_table
 
     found = find_panel(ctx)
     if found is None:
