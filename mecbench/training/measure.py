@@ -123,7 +123,7 @@ def readme_text(directory: str | Path, result: dict[str, Any], *, name: str | No
     lines += [
         how_trained,
         "",
-        "then `config.json` and `model.safetensors` were copied from the training folder into "
+        "`config.json` and `model.safetensors` were then copied from the training folder into "
         "this one (the optimizer state `training_state.*` is not shipped).",
         "",
         f"- seed: {state['seed']}",
