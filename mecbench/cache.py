@@ -47,6 +47,7 @@ import xarray as xr
 from mecbench._version import __version__
 from mecbench.errors import UnknownIdentifierError
 from mecbench.identity import DataIdentity
+from mecbench.netcdf_attrs import netcdf_attrs
 from mecbench.neural_data import atomic_write
 from mecbench.paths import cache_dir
 
@@ -139,19 +140,6 @@ def cache_key(kind: str, parts: Mapping[str, Any]) -> tuple[str, dict]:
     return hashlib.sha256(canonical_json(doc).encode()).hexdigest(), doc
 
 
-def _netcdf_attrs(attrs: Mapping[str, Any]) -> dict:
-    """Attributes netCDF can store: str and numbers kept, the rest as JSON text."""
-    out = {}
-    for key, value in attrs.items():
-        if isinstance(value, (str, int, float, np.integer, np.floating)) and not isinstance(
-            value, bool
-        ):
-            out[key] = value
-        else:
-            out[key] = canonical_json(value)
-    return out
-
-
 class Cache:
     """A directory of cached results.
 
@@ -239,9 +227,9 @@ class Cache:
         if not self.enabled:
             return None
         ds = value.copy()
-        ds.attrs = _netcdf_attrs(ds.attrs)
+        ds.attrs = netcdf_attrs(ds.attrs)
         for name in list(ds.variables):
-            ds[name].attrs = _netcdf_attrs(ds[name].attrs)
+            ds[name].attrs = netcdf_attrs(ds[name].attrs)
         return self.store(kind, parts, lambda tmp: ds.to_netcdf(tmp, engine="netcdf4"),
                           guard=guard)
 

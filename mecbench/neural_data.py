@@ -26,6 +26,7 @@ import xarray as xr
 
 from mecbench.errors import DataError, UnknownIdentifierError
 from mecbench.identity import DataIdentity, data_identity
+from mecbench.netcdf_attrs import netcdf_attrs
 from mecbench.ratemaps import (
     DIMS,
     arena_key,
@@ -333,7 +334,7 @@ class NeuralData:
     def save(self, path: str | os.PathLike) -> Path:
         """Write one netCDF4 file, one group per arena, atomically."""
         tree = xr.DataTree.from_dict({f"/{k}": ds for k, ds in self._arenas.items()})
-        tree.attrs = {k: _attr_value(v) for k, v in self.attrs.items()}
+        tree.attrs = netcdf_attrs(self.attrs)
         atomic_write(path, lambda tmp: tree.to_netcdf(tmp, engine="netcdf4"))
         return Path(path)
 
@@ -373,12 +374,6 @@ class NeuralData:
 def load_neural_data(path: str | os.PathLike) -> NeuralData:
     """Read a NeuralData netCDF file (see :meth:`NeuralData.load`)."""
     return NeuralData.load(path)
-
-
-def _attr_value(value):
-    if isinstance(value, (str, int, float, np.number)):
-        return value
-    return str(value)
 
 
 def _as_list(value, n: int, name: str) -> list:

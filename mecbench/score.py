@@ -36,7 +36,6 @@ Attributes
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -54,6 +53,7 @@ from mecbench.ceiling import (
 )
 from mecbench.errors import DataError
 from mecbench.metrics import nanmedian
+from mecbench.netcdf_attrs import netcdf_attrs
 from mecbench.neural_data import atomic_write
 
 __all__ = ["Score", "SUMMARY_KEYS"]
@@ -67,19 +67,6 @@ SUMMARY_KEYS = (
     "ceiling_n_source_cells_median", "ceiling_n_source_animals_min",
 )
 _INT_KEYS = ("ceiling_n_source_cells_min", "ceiling_n_source_animals_min")
-
-
-def _attr(value):
-    """netCDF-safe attribute value (None is dropped by the caller)."""
-    if isinstance(value, (bool, np.bool_)):
-        return int(value)
-    if isinstance(value, (str, int, float, np.integer, np.floating)):
-        return value
-    if isinstance(value, (list, tuple)) and all(isinstance(v, (int, float, str)) for v in value):
-        return json.dumps(list(value))
-    if isinstance(value, dict):
-        return json.dumps(value, sort_keys=True, default=str)
-    return str(value)
 
 
 class Score:
@@ -193,7 +180,7 @@ class Score:
         }
         meta.update({k: v for k, v in r.attrs.items() if k not in attrs})
         meta.update(attrs)
-        ds.attrs = {k: _attr(v) for k, v in meta.items() if v is not None}
+        ds.attrs = netcdf_attrs(meta)
         return cls(ds)
 
     # access -------------------------------------------------------------------------------
