@@ -20,7 +20,6 @@ Ceiling: ``holdout`` (inter-animal, other animals concatenated), ``pairwise`` (i
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -28,6 +27,7 @@ from mecbench.benchmarks._values import format_value, jsonable
 from mecbench.benchmarks.similarity import SimilaritySpec, is_similarity_name
 from mecbench.ceiling import interanimal_consistency, split_half_reliability
 from mecbench.errors import ConfigError, UnknownIdentifierError
+from mecbench.keyvalue import parse_key_values
 from mecbench.scoring import score_rate_maps
 from mecbench.splits import SPLIT_KINDS, STRUCTURED_KINDS, SplitScheme
 
@@ -44,20 +44,8 @@ CEILING_METHODS = ("holdout", "pairwise", "split-half", "none")
 
 
 def _parse_params(text: str, what: str) -> dict[str, Any]:
-    params: dict[str, Any] = {}
-    if not text:
-        return params
-    for item in text.split(","):
-        key, sep, value = item.partition("=")
-        key = key.strip()
-        if not sep or not key:
-            raise ConfigError(f"{what}: expected KEY=VALUE, got {item!r}")
-        value = value.strip()
-        try:
-            params[key] = json.loads(value)
-        except json.JSONDecodeError:
-            params[key] = value
-    return params
+    """The ``KEY=VALUE,...`` part of a specification."""
+    return parse_key_values(text.split(",") if text else [], option=what)
 
 
 @dataclass(frozen=True)

@@ -8,10 +8,10 @@ VALUE is parsed as JSON, else kept as text.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 
 from mecbench.errors import ConfigError
+from mecbench.keyvalue import parse_key_values
 from mecbench.nets.config import NetConfig, config_from_dict
 from mecbench.nets.presets import PRESETS, preset_config, preset_names
 
@@ -19,19 +19,9 @@ __all__ = ["PRESETS", "preset_names", "preset_config", "parse_overrides", "apply
 
 
 def parse_overrides(items: Iterable[str]) -> dict[str, object]:
-    """``["n_hidden=128", "readout=gaussian"]`` → ``{"n_hidden": 128, "readout": "gaussian"}``."""
-    out: dict[str, object] = {}
-    for item in items:
-        key, sep, text = item.partition("=")
-        key = key.strip()
-        if not sep or not key:
-            raise ConfigError(f"--set {item!r}: expected KEY=VALUE")
-        try:
-            value = json.loads(text)
-        except json.JSONDecodeError:
-            value = text
-        out[key] = value
-    return out
+    """``["n_hidden=128", "readout=gaussian"]`` → ``{"n_hidden": 128, "readout": "gaussian"}``
+    (:func:`mecbench.keyvalue.parse_key_values`)."""
+    return parse_key_values(items, option="--set")
 
 
 def apply_overrides(config: NetConfig, overrides: dict[str, object]) -> NetConfig:
