@@ -9,7 +9,6 @@ import sys
 from typing import Any
 
 from mecbench.jsonsafe import json_safe
-from mecbench.tables import table  # noqa: F401  (the commands print with opt.table)
 
 JSON_SCHEMA_VERSION = 1
 

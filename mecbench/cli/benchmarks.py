@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from mecbench.cli import _options as opt
+from mecbench.tables import table
 
 __all__ = ["register", "list_benchmarks"]
 
@@ -46,6 +47,6 @@ def _run(args) -> int:
         opt.print_json({"schema": opt.JSON_SCHEMA_VERSION, "command": "benchmarks",
                         "benchmarks": rows})
         return 0
-    print(opt.table([[r["name"], str(r["version"]), r["description"]] for r in rows],
+    print(table([[r["name"], str(r["version"]), r["description"]] for r in rows],
                     ["benchmark", "version", "description"]))
     return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from mecbench.cli import _options as opt
+from mecbench.tables import table
 
 __all__ = ["register"]
 
@@ -44,7 +45,7 @@ def _info(args) -> int:
     print(f"cache directory: {info['path']}")
     rows = [[kind, str(v["entries"]), _size(v["bytes"])] for kind, v in info["kinds"].items()]
     rows.append(["total", str(info["entries"]), _size(info["bytes"])])
-    print(opt.table(rows, ["kind", "entries", "size"]))
+    print(table(rows, ["kind", "entries", "size"]))
     return 0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from mecbench.cli import _options as opt
+from mecbench.tables import table
 
 __all__ = ["register"]
 
@@ -65,7 +66,7 @@ def _run(args) -> int:
         rows.append([name, opt.fmt(a["median"]), opt.fmt_ci(a["ci"]), opt.fmt_ci(a["split_ci"]),
                      f"{a['n_cells']}/{a['n_cells_total']}", str(a["n_cells_low"])])
     units = f"{bench.mapping.unit}s"  # cells, or (arena, animal) pairs of a similarity
-    print(opt.table(rows, ["arena", "median", f"95% CI ({units})", "95% CI (splits)", units,
+    print(table(rows, ["arena", "median", f"95% CI ({units})", "95% CI (splits)", units,
                            f"ceiling <= {bench.min_ceiling:g}"]))
     print(f"{units.capitalize()} whose ceiling is not above the threshold are left out of "
           "ceiled scores.")

@@ -62,6 +62,7 @@ import argparse
 import time
 
 from mecbench.cli import _options as opt
+from mecbench.tables import table
 
 __all__ = ["register"]
 
@@ -268,13 +269,13 @@ def format_text(doc: dict) -> str:
                          f"{_f(r['score_mean'])} ± {_f(r['score_sd'])}",
                          f"[{_f(r['score_min'])}, {_f(r['score_max'])}]", str(r["n_seeds"])])
     if rows:
-        lines += ["", opt.table(rows, ["family", "D", "ED (mean ± sd)", "grid frac",
+        lines += ["", table(rows, ["family", "D", "ED (mean ± sd)", "grid frac",
                                        "score (mean ± sd)", "seed range", "seeds"])]
     models = [p for p in doc["points"] if p["kind"] == "model"]
     if models:
         rows = [[p["name"], str(p["dim"]), _f(p["ed"], 1), _f(p["grid_fraction"], 2),
                  _f(p["score"])] for p in models]
-        lines += ["", opt.table(rows, ["model", "units", "ED", "grid frac", "score"])]
+        lines += ["", table(rows, ["model", "units", "ED", "grid frac", "score"])]
     if doc.get("ols"):
         fit = OlsFit.from_dict(doc["ols"])
         lines += ["", fit.format(), fit.grid_sentence()]
@@ -288,7 +289,7 @@ def format_text(doc: dict) -> str:
             rows.append([c["family"], str(c["dim"]), _f(c["ed"], 1), _f(c["control_score"]),
                          f"{_f(c['delta'])} {opt.fmt_ci(c['ci'])}", _p(c["p_holm"]),
                          comparison_result(c)])
-        lines.append(opt.table(rows, ["control", "D", "ED", "score", "Δ median [95% CI]",
+        lines.append(table(rows, ["control", "D", "ED", "score", "Δ median [95% CI]",
                                       "p_holm", "result"]))
         lines.append(m["verdict"])
     if doc.get("notes"):

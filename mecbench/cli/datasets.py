@@ -9,6 +9,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 
 from mecbench.cli import _options as opt
+from mecbench.tables import table
 
 __all__ = ["register", "list_datasets"]
 
@@ -90,5 +91,5 @@ def _run(args) -> int:
     if not rows:
         print("no dataset registered")
         return 0
-    print(opt.table([[r["name"], r["description"]] for r in rows], ["dataset", "description"]))
+    print(table([[r["name"], r["description"]] for r in rows], ["dataset", "description"]))
     return 0

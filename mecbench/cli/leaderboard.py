@@ -6,6 +6,7 @@ import sys
 import tempfile
 
 from mecbench.cli import _options as opt
+from mecbench.tables import table
 
 __all__ = ["register"]
 
@@ -94,7 +95,7 @@ def _show(args) -> int:
             row[8:8] = [e.get("control_family") or "–", opt.fmt(e.get("control_score")),
                         opt.fmt(e.get("control_delta"))]
         header[8:8] = ["matched control", "control", "Δ vs control"]
-    print(opt.table(rows, header))
+    print(table(rows, header))
     return 0
 
 

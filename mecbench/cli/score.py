@@ -15,6 +15,7 @@ import sys
 
 from mecbench.cli import _options as opt
 from mecbench.run import run_score
+from mecbench.tables import table
 
 __all__ = ["register"]
 
@@ -143,7 +144,7 @@ def _run(args) -> int:
     rows = [[d["layer"], opt.fmt(d["raw"]), opt.fmt(d["ceiling"]) + mark, opt.fmt(d["ceiled"]),
              opt.fmt_ci(d["ci"]), f"{d['n_cells']}/{d['n_cells_total']}"] for d in layers]
     units = f"{bench.mapping.unit}s"  # cells, or (arena, animal) pairs of a similarity
-    print(opt.table(rows, ["layer", "raw", "ceiling", "ceiled", "95% CI (ceiled)", units]))
+    print(table(rows, ["layer", "raw", "ceiling", "ceiled", "95% CI (ceiled)", units]))
     _print_ceiling_basis(bench, layers)
     if bench.ceiling_method == "none":
         print("no ceiling: 'ceiled' is undefined; 'raw' is the median per-cell Pearson r")
