@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mecbench.formatting import format_p
 from mecbench.neural_data import atomic_write
 
 __all__ = ["figure_controls", "save_plot"]
@@ -93,10 +94,11 @@ def figure_controls(doc: dict):
     ols = doc.get("ols")
     if ols and ols.get("table"):
         t = ols["table"]
-        title += f"\nOLS (HC3): log ED {t['log_ed']['coef']:+.3f} (p={_p(t['log_ed']['p'])})"
+        title += f"\nOLS (HC3): log ED {t['log_ed']['coef']:+.3f} (p={format_p(t['log_ed']['p'])})"
         coef = t["grid_fraction"]["coef"]
         if coef is not None and np.isfinite(coef):
-            title += (f", grid fraction {coef:+.3f} (two-sided p={_p(t['grid_fraction']['p'])}"
+            title += (f", grid fraction {coef:+.3f} "
+                      f"(two-sided p={format_p(t['grid_fraction']['p'])}"
                       f"; grid adds: {'yes' if ols.get('grid_effect') else 'no'})")
     ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3, which="both")
@@ -135,12 +137,6 @@ def _label_points(ax, items: list[tuple[float, float, str]], *, fontsize: float)
         ax.annotate(text, (x, y), fontsize=fontsize, xytext=(5, dy), textcoords="offset points",
                     zorder=6, arrowprops=None if dy == 4.0 else
                     {"arrowstyle": "-", "color": "0.5", "lw": 0.5, "shrinkA": 0, "shrinkB": 3})
-
-
-def _p(p) -> str:
-    if p is None or not np.isfinite(p):
-        return "nan"
-    return f"{p:.3f}" if p >= 0.001 else f"{p:.0e}"
 
 
 def save_plot(doc: dict, path: str | os.PathLike) -> Path:
