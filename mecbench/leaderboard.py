@@ -75,7 +75,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 import re
 from collections.abc import Iterable, Mapping
@@ -89,6 +88,7 @@ from filelock import FileLock, Timeout
 
 from mecbench.errors import ConfigError, DataError, UnknownIdentifierError
 from mecbench.identity import DataIdentity
+from mecbench.jsonsafe import json_float
 from mecbench.neural_data import atomic_write
 from mecbench.score import read_score_dataset
 
@@ -288,12 +288,8 @@ def board_names(directories: Iterable[str | os.PathLike]) -> list[str]:
 
 
 # entries ----------------------------------------------------------------------------------
-def clean_float(value: Any) -> float | None:
-    """A float for JSON: NaN and infinities become None."""
-    if value is None:
-        return None
-    value = float(value)
-    return value if math.isfinite(value) else None
+#: A float for JSON: NaN and infinities become None (:func:`mecbench.jsonsafe.json_float`).
+clean_float = json_float
 
 
 def make_entry_id(entry: Mapping[str, Any]) -> str:
