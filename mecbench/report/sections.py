@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from mecbench.formatting import format_ci, format_number
 from mecbench.htmlkit import Section, esc, figure_img, html_table
 from mecbench.metrics import masked_pearson_columns
 from mecbench.ratemaps import flat_values
@@ -26,10 +27,6 @@ def _plt():
     return plt
 
 
-def _fmt(x, digits: int = 3) -> str:
-    return "–" if x is None else f"{float(x):.{digits}f}"
-
-
 def best_entry_per_model(ctx: ReportContext) -> list[dict]:
     """Each model's best entry (over layers) by the report metric, best model first."""
     best: dict[str, dict] = {}
@@ -43,9 +40,9 @@ def best_entry_per_model(ctx: ReportContext) -> list[dict]:
 # leaderboard ------------------------------------------------------------------------------
 def leaderboard_table(ctx: ReportContext) -> Section:
     """The leaderboard: newest entry per model and layer, best first."""
-    rows = [[i + 1, e["model"], e["layer"], _fmt(e["ceiled"]),
-             "–" if e["ci"][0] is None else f"[{_fmt(e['ci'][0])}, {_fmt(e['ci'][1])}]",
-             _fmt(e["raw"]), _fmt(e["ceiling"]), f"{e['n_cells']}/{e['n_cells_total']}",
+    rows = [[i + 1, e["model"], e["layer"], format_number(e["ceiled"]),
+             format_ci(e["ci"]), format_number(e["raw"]), format_number(e["ceiling"]),
+             f"{e['n_cells']}/{e['n_cells_total']}",
              e["ceiling_method"], e["date"][:10], e["id"]]
             for i, e in enumerate(ctx.entries)]
     if not rows:
@@ -58,7 +55,7 @@ def leaderboard_table(ctx: ReportContext) -> Section:
     with_control = any(e.get("control_family") for e in ctx.entries)
     if with_control:
         for row, e in zip(rows, ctx.entries, strict=True):
-            row[4:4] = [e.get("control_family") or "–", _fmt(e.get("control_score")),
+            row[4:4] = [e.get("control_family") or "–", format_number(e.get("control_score")),
                         "–" if e.get("control_delta") is None
                         else f"{float(e['control_delta']):+.3f}"]
         headers[4:4] = ["matched control", "control score", "Δ vs control"]
