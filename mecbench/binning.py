@@ -47,16 +47,18 @@ radians): in the Sargolini et al. 2006 release this agrees with the direction of
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
 
 import numpy as np
 import xarray as xr
 
-from mecbench.errors import ConfigError, DataError
+from mecbench.errors import ConfigError, DataError, UnknownIdentifierError
 from mecbench.ratemaps import DIMS, Arena, grid_shape, make_rate_maps
 
 __all__ = [
+    "BinningOptions",
     "BinnedSession",
     "SessionArrays",
     "bin_session",
@@ -77,6 +79,98 @@ DEFAULT_MIN_OCCUPANCY = 0.1
 DEFAULT_SPEED_MIN = 0.025
 DEFAULT_OUTSIDE_TOLERANCE = 0.1
 _TRUNCATE = 4.0
+
+
+@dataclass(frozen=True)
+class BinningOptions:
+    """How positions and spikes become rate maps: every setting of :func:`bin_session` and
+    :func:`bin_session_arrays` other than the data, the box and the labels.
+
+    The defaults and where they come from are in the module docstring. Invalid settings raise
+    :class:`~mecbench.errors.ConfigError` when the options are made (``bin_size`` is checked
+    with the box, by the binner).
+
+    Attributes
+    ----------
+    bin_size : float
+        Side of a square bin (m), default 0.05.
+    smoothing_sigma : float or None
+        Gaussian standard deviation in metres (default 0.05 = one 5 cm bin); 0 or None for
+        no smoothing. Counts and occupancy are smoothed separately (normalised convolution).
+    min_occupancy : float
+        Seconds per bin below which the rate is NaN (default 0.1); the threshold applies to
+        the unsmoothed occupancy, separately in each half.
+    speed_min, speed_max : float or None
+        Samples slower than ``speed_min`` (default 0.025 m/s) or faster than ``speed_max``
+        (default None: no limit) are excluded, with their spikes. Speed is the central
+        difference of the (mean) position over time; samples next to lost tracking have no
+        speed and are excluded when a speed filter is on.
+    halves : bool
+        Also compute maps of the first and second half of the session.
+    outside : {"clip", "drop", "error"}
+        Positions outside the box: clipped into the edge bins (when within
+        ``outside_tolerance`` of a wall, else DataError), dropped, or an error.
+    outside_tolerance : float
+        Largest overhang beyond a wall, as a fraction of the box side, that ``"clip"`` accepts.
+    max_gap : float, optional
+        Intervals between samples longer than this (s) are lost tracking (default ten times
+        the median interval).
+    spikes_outside : {"error", "drop"}
+        What to do with spikes before the first sample or after the end of the recording.
+    """
+
+    bin_size: float = DEFAULT_BIN_SIZE
+    smoothing_sigma: float | None = DEFAULT_SMOOTHING_SIGMA
+    min_occupancy: float = DEFAULT_MIN_OCCUPANCY
+    speed_min: float | None = DEFAULT_SPEED_MIN
+    speed_max: float | None = None
+    halves: bool = True
+    outside: str = "clip"
+    outside_tolerance: float = DEFAULT_OUTSIDE_TOLERANCE
+    max_gap: float | None = None
+    spikes_outside: str = "error"
+
+    def __post_init__(self) -> None:
+        if self.outside not in ("clip", "drop", "error"):
+            raise ConfigError(f"outside must be 'clip', 'drop' or 'error', got {self.outside!r}")
+        if self.spikes_outside not in ("error", "drop"):
+            raise ConfigError(
+                f"spikes_outside must be 'error' or 'drop', got {self.spikes_outside!r}")
+        _check_positive(self.smoothing_sigma or 0.0, "smoothing_sigma")
+        _check_positive(self.min_occupancy, "min_occupancy")
+        _check_positive(self.speed_min or 0.0, "speed_min")
+        if self.speed_max is not None:
+            _check_positive(self.speed_max, "speed_max", False)
+        _check_positive(self.outside_tolerance, "outside_tolerance")
+        if self.max_gap is not None:
+            _check_positive(self.max_gap, "max_gap", allow_zero=False)
+
+    @classmethod
+    def names(cls) -> tuple[str, ...]:
+        """The names of the settings, in the order of the fields."""
+        return tuple(f.name for f in fields(cls))
+
+    @classmethod
+    def merge(cls, options: BinningOptions | None = None,
+              settings: Mapping[str, Any] | None = None) -> BinningOptions:
+        """``options`` (default: all defaults) with the keyword ``settings`` applied on top.
+
+        Raises
+        ------
+        UnknownIdentifierError
+            A setting that is not a field, with the closest names.
+        ConfigError
+            ``options`` is not a :class:`BinningOptions`, or a setting is invalid.
+        """
+        if options is None:
+            options = cls()
+        elif not isinstance(options, cls):
+            raise ConfigError(f"options must be a BinningOptions, got {type(options).__name__}")
+        settings = dict(settings or {})
+        for name in settings:
+            if name not in cls.names():
+                raise UnknownIdentifierError("binning option", name, cls.names())
+        return replace(options, **settings) if settings else options
 
 
 @dataclass
@@ -496,20 +590,12 @@ def bin_session_arrays(
     *,
     arena_width: float,
     arena_height: float | None = None,
-    bin_size: float = DEFAULT_BIN_SIZE,
     x2=None,
     y2=None,
-    smoothing_sigma: float | None = DEFAULT_SMOOTHING_SIGMA,
-    min_occupancy: float = DEFAULT_MIN_OCCUPANCY,
-    speed_min: float | None = DEFAULT_SPEED_MIN,
-    speed_max: float | None = None,
-    halves: bool = True,
-    outside: str = "clip",
-    outside_tolerance: float = DEFAULT_OUTSIDE_TOLERANCE,
-    max_gap: float | None = None,
-    spikes_outside: str = "error",
+    options: BinningOptions | None = None,
     where: str | None = None,
     cell_names: Sequence[str] | None = None,
+    **settings: Any,
 ) -> SessionArrays:
     """The numeric core of :func:`bin_session`: the same maps as plain numpy arrays.
 
@@ -517,23 +603,20 @@ def bin_session_arrays(
     returns a :class:`SessionArrays`; no xarray objects are built, which matters when binning
     many short sessions (simulations). See :func:`bin_session` for the parameters.
     """
+    opts = BinningOptions.merge(options, settings)
     where = where or "session"
     arena_height = arena_width if arena_height is None else arena_height
     try:
-        arena = Arena(float(arena_width), float(arena_height), float(bin_size))
+        arena = Arena(float(arena_width), float(arena_height), float(opts.bin_size))
     except (TypeError, ValueError) as err:
         raise ConfigError(f"{where}: {err}") from None
-    if outside not in ("clip", "drop", "error"):
-        raise ConfigError(f"outside must be 'clip', 'drop' or 'error', got {outside!r}")
-    if spikes_outside not in ("error", "drop"):
-        raise ConfigError(f"spikes_outside must be 'error' or 'drop', got {spikes_outside!r}")
-    sigma = _check_positive(smoothing_sigma or 0.0, "smoothing_sigma")
-    min_occ = _check_positive(min_occupancy, "min_occupancy")
-    vmin = _check_positive(speed_min or 0.0, "speed_min")
-    vmax = None if speed_max is None else _check_positive(speed_max, "speed_max", False)
-    tol = _check_positive(outside_tolerance, "outside_tolerance")
-    if max_gap is not None:
-        _check_positive(max_gap, "max_gap", allow_zero=False)
+    sigma = float(opts.smoothing_sigma or 0.0)
+    min_occ = float(opts.min_occupancy)
+    vmin = float(opts.speed_min or 0.0)
+    vmax = None if opts.speed_max is None else float(opts.speed_max)
+    tol = float(opts.outside_tolerance)
+    halves, outside, max_gap = opts.halves, opts.outside, opts.max_gap
+    spikes_outside = opts.spikes_outside
 
     t, x, y, finite, head = _session_positions(t, x, y, x2, y2, where)
     n = t.size
@@ -623,23 +706,14 @@ def bin_session(
     *,
     arena_width: float,
     arena_height: float | None = None,
-    bin_size: float = DEFAULT_BIN_SIZE,
     x2=None,
     y2=None,
-    smoothing_sigma: float | None = DEFAULT_SMOOTHING_SIGMA,
-    min_occupancy: float = DEFAULT_MIN_OCCUPANCY,
-    speed_min: float | None = DEFAULT_SPEED_MIN,
-    speed_max: float | None = None,
-    halves: bool = True,
+    options: BinningOptions | None = None,
     neuroid_id: Sequence[str] | None = None,
     animal: str = "animal",
     session: str = "session",
-    outside: str = "clip",
-    outside_tolerance: float = DEFAULT_OUTSIDE_TOLERANCE,
-    max_gap: float | None = None,
-    spikes_outside: str = "error",
     where: str | None = None,
-    **neuroid_coords: Sequence,
+    **more: Any,
 ) -> BinnedSession:
     """Occupancy-normalised, smoothed rate maps of every cell of one session.
 
@@ -654,42 +728,23 @@ def bin_session(
         Spike times (s) of each cell, on the clock of ``t``.
     arena_width, arena_height : float
         Size of the box (m); height defaults to width.
-    bin_size : float
-        Side of a square bin (m), default 0.05.
     x2, y2 : array_like, optional
         Positions of a second LED: the position becomes the mean of the two and
         ``head_direction`` is returned. Empty arrays mean one LED.
-    smoothing_sigma : float or None
-        Gaussian standard deviation in metres (default 0.05 = one 5 cm bin); 0 or None for
-        no smoothing. Counts and occupancy are smoothed separately (normalised convolution).
-    min_occupancy : float
-        Seconds per bin below which the rate is NaN (default 0.1); the threshold applies to
-        the unsmoothed occupancy, separately in each half.
-    speed_min, speed_max : float or None
-        Samples slower than ``speed_min`` (default 0.025 m/s) or faster than ``speed_max``
-        (default None: no limit) are excluded, with their spikes. Speed is the central
-        difference of the (mean) position over time; samples next to lost tracking have no
-        speed and are excluded when a speed filter is on.
-    halves : bool
-        Also compute maps of the first and second half of the session.
+    options : BinningOptions, optional
+        Bin size, smoothing, occupancy and speed thresholds, halves and the handling of
+        positions and spikes outside the box or the recording (default: the defaults of
+        :class:`BinningOptions`).
     neuroid_id : sequence of str, optional
         Unique ids; default ``"<animal>/<session>/<i>"``.
     animal, session : str
         Labels stored as neuroid coordinates.
-    outside : {"clip", "drop", "error"}
-        Positions outside the box: clipped into the edge bins (when within
-        ``outside_tolerance`` of a wall, else DataError), dropped, or an error.
-    outside_tolerance : float
-        Largest overhang beyond a wall, as a fraction of the box side, that ``"clip"`` accepts.
-    max_gap : float, optional
-        Intervals between samples longer than this (s) are lost tracking (default ten times
-        the median interval).
-    spikes_outside : {"error", "drop"}
-        What to do with spikes before the first sample or after the end of the recording.
     where : str, optional
         Name of the source (a file) used in error messages.
-    **neuroid_coords
-        More coordinates along ``neuroid`` (``cell_id``, ``cell_type``...), one entry per cell.
+    **more
+        Settings of :class:`BinningOptions` by name (``bin_size=0.04``, ``speed_min=0``...),
+        applied on top of ``options``; every other keyword is one more coordinate along
+        ``neuroid`` (``cell_id``, ``cell_type``...), one entry per cell.
 
     Returns
     -------
@@ -704,6 +759,9 @@ def bin_session(
     ConfigError
         Bad parameters.
     """
+    names = BinningOptions.names()
+    opts = BinningOptions.merge(options, {k: v for k, v in more.items() if k in names})
+    neuroid_coords = {k: v for k, v in more.items() if k not in names}
     where = where or f"session {animal}/{session}"
     n_cells = len(spike_times)
     ids = (
@@ -711,17 +769,14 @@ def bin_session(
         if neuroid_id is None else [str(i) for i in neuroid_id]
     )
     arrays = bin_session_arrays(
-        t, x, y, spike_times, arena_width=arena_width, arena_height=arena_height,
-        bin_size=bin_size, x2=x2, y2=y2, smoothing_sigma=smoothing_sigma,
-        min_occupancy=min_occupancy, speed_min=speed_min, speed_max=speed_max, halves=halves,
-        outside=outside, outside_tolerance=outside_tolerance, max_gap=max_gap,
-        spikes_outside=spikes_outside, where=where, cell_names=ids,
+        t, x, y, spike_times, arena_width=arena_width, arena_height=arena_height, x2=x2, y2=y2,
+        options=opts, where=where, cell_names=ids,
     )
     arena_height = arena_width if arena_height is None else arena_height
     coords = {"session": [str(session)] * n_cells, **neuroid_coords}
     rate_da = make_rate_maps(
         arrays.rate, arena_width=float(arena_width), arena_height=float(arena_height),
-        bin_size=float(bin_size), neuroid_id=ids, animal=str(animal), **coords,
+        bin_size=float(opts.bin_size), neuroid_id=ids, animal=str(animal), **coords,
     )
     halves_da = None
     if arrays.rate_halves is not None:

@@ -30,7 +30,6 @@ extent fits the box. ``recentre=True`` always centres the range; ``False`` never
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import json
 import math
 import os
@@ -41,12 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mecbench.binning import (
-    DEFAULT_BIN_SIZE,
-    DEFAULT_OUTSIDE_TOLERANCE,
-    BinnedSession,
-    bin_session,
-)
+from mecbench.binning import BinnedSession, BinningOptions, bin_session
 from mecbench.errors import ConfigError, DataError
 from mecbench.neural_data import NeuralData
 from mecbench.ratemaps import arena_key, parse_arena_key
@@ -271,14 +265,6 @@ def _warn_implausible(entries: list[tuple[Recording, float, float, dict]]) -> No
     )
 
 
-def _binning_defaults() -> dict:
-    """Keyword defaults of :func:`bin_session` that shape the maps (for provenance)."""
-    sig = inspect.signature(bin_session)
-    keep = ("smoothing_sigma", "min_occupancy", "speed_min", "speed_max", "halves", "outside",
-            "outside_tolerance", "max_gap", "spikes_outside")
-    return {k: sig.parameters[k].default for k in keep}
-
-
 def _check_spike_range(rec: Recording) -> None:
     """Spikes must be finite and inside the position recording; name the file if not."""
     t = np.asarray(rec.t, dtype=np.float64).reshape(-1)
@@ -308,6 +294,7 @@ def bin_recordings(
     recentre: bool | str = "auto",
     attrs: dict | None = None,
     progress: bool = False,
+    options: BinningOptions | None = None,
     **binning_kw,
 ) -> NeuralData:
     """Bin every recording and collect the maps, grouped by arena, into NeuralData.
@@ -318,16 +305,18 @@ def bin_recordings(
     arena : None, float, (width, height) or "WxH"
         Box size in metres; inferred per session when None (see the module docstring).
     bin_size : float, optional
-        Bin side in metres (default 0.05).
+        Bin side in metres (default: that of ``options``, 0.05).
     recentre : bool or "auto"
         Shift positions so that their range is centred on 0 (see the module docstring).
     attrs : dict, optional
         Provenance merged into the NeuralData attributes.
     progress : bool
         Show a progress bar over sessions.
+    options : BinningOptions, optional
+        How every session is binned (:class:`mecbench.binning.BinningOptions`).
     **binning_kw
-        Passed to :func:`mecbench.binning.bin_session` (``smoothing_sigma``,
-        ``min_occupancy``, ``speed_min``, ``halves``...).
+        Settings of :class:`~mecbench.binning.BinningOptions` by name (``smoothing_sigma``,
+        ``min_occupancy``, ``speed_min``, ``halves``...), applied on top of ``options``.
 
     Returns
     -------
@@ -337,19 +326,23 @@ def bin_recordings(
     """
     if not recordings:
         raise DataError("no recording to bin")
-    bin_size = DEFAULT_BIN_SIZE if bin_size is None else float(bin_size)
+    forbidden = {"neuroid_id", "animal", "session", "cell_id", "where"} & set(binning_kw)
+    if forbidden:
+        raise ConfigError(f"these are set by the loader, not by the caller: {sorted(forbidden)}")
+    if bin_size is not None:
+        binning_kw["bin_size"] = bin_size
+    opts = BinningOptions.merge(options, binning_kw)
+    bin_size = float(opts.bin_size)
     if not (bin_size > 0 and math.isfinite(bin_size)):
         raise ConfigError(f"bin_size must be a positive number of metres, got {bin_size!r}")
     if recentre not in (True, False, "auto"):
         raise ConfigError(f"recentre must be True, False or 'auto', got {recentre!r}")
-    forbidden = {"neuroid_id", "animal", "session", "cell_id", "where"} & set(binning_kw)
-    if forbidden:
-        raise ConfigError(f"these are set by the loader, not by the caller: {sorted(forbidden)}")
+    opts = BinningOptions.merge(opts, {"bin_size": bin_size})
     arena = parse_arena(arena)
     sessions: list[BinnedSession] = []
     totals: dict[str, float] = {}
-    check_spikes = binning_kw.get("spikes_outside", "error") == "error"
-    tolerance = float(binning_kw.get("outside_tolerance", DEFAULT_OUTSIDE_TOLERANCE))
+    check_spikes = opts.spikes_outside == "error"
+    tolerance = float(opts.outside_tolerance)
     # every session's box first: a wrong unit is reported before binning fails on it
     prepared = [_prepare(rec, arena, bin_size, recentre, tolerance) for rec in recordings]
     _warn_implausible(prepared)
@@ -364,10 +357,10 @@ def bin_recordings(
         cell_ids = [str(c) for c in rec.cell_ids]
         binned = bin_session(
             rec.t, rec.x, rec.y, rec.spike_times, x2=rec.x2, y2=rec.y2,
-            arena_width=w, arena_height=h, bin_size=bin_size,
+            arena_width=w, arena_height=h, options=opts,
             neuroid_id=[f"{rec.animal}/{rec.session}/{c}" for c in cell_ids],
             animal=str(rec.animal), session=str(rec.session), cell_id=cell_ids,
-            where=rec.source, **binning_kw,
+            where=rec.source,
         )
         sessions.append(binned)
         for key, value in binned.info.items():
@@ -380,7 +373,7 @@ def bin_recordings(
             f"the same cell appears more than once: {uniq[counts > 1][:5].tolist()} "
             "(duplicate files for one rat, session and cell?)"
         )
-    params = {**_binning_defaults(), "bin_size": bin_size, "recentre": recentre, **binning_kw}
+    params = {**dataclasses.asdict(opts), "recentre": recentre}
     params["arena"] = "inferred per session" if arena is None else list(arena)
     report = _arena_report(prepared)
     units = sorted({e["position_unit"] for e in report.values()})
