@@ -50,7 +50,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("utilities", ("mecbench.errors", "mecbench.paths", "mecbench.jsonsafe",
                    "mecbench.parallel", "mecbench.tables", "mecbench.htmlkit",
                    "mecbench._version", "mecbench.formatting",
-                   "mecbench.netcdf_attrs")),
+                   "mecbench.netcdf_attrs", "mecbench.keyvalue")),
 ]
 
 #: Heavy optional libraries: imported inside the functions that need them (start-up time of
