@@ -8,6 +8,8 @@ import shlex
 import sys
 from typing import Any
 
+from mecbench.formatting import format_ci as fmt_ci  # noqa: F401  (opt.fmt_ci in the commands)
+from mecbench.formatting import format_number as fmt  # noqa: F401  (opt.fmt in the commands)
 from mecbench.jsonsafe import json_safe
 
 JSON_SCHEMA_VERSION = 1
@@ -111,20 +113,3 @@ def progress_from_args(args):
 def print_json(doc: dict) -> None:
     """Print one JSON document (NaN written as null)."""
     print(json.dumps(json_safe(doc), indent=2, sort_keys=False, allow_nan=False))
-
-
-def fmt(x, digits: int = 3) -> str:
-    """A number for a table ("–" for missing)."""
-    if x is None:
-        return "–"
-    try:
-        value = float(x)
-    except (TypeError, ValueError):
-        return str(x)
-    return "nan" if value != value else f"{value:.{digits}f}"
-
-
-def fmt_ci(ci, digits: int = 3) -> str:
-    if not ci or ci[0] is None or ci[1] is None:
-        return "–"
-    return f"[{fmt(ci[0], digits)}, {fmt(ci[1], digits)}]"

@@ -62,6 +62,7 @@ import argparse
 import time
 
 from mecbench.cli import _options as opt
+from mecbench.formatting import format_p
 from mecbench.tables import table
 
 __all__ = ["register"]
@@ -287,7 +288,7 @@ def format_text(doc: dict) -> str:
                 rows.append([c["family"], "–", "–", "–", "–", "–", f"out of range: {c['reason']}"])
                 continue
             rows.append([c["family"], str(c["dim"]), _f(c["ed"], 1), _f(c["control_score"]),
-                         f"{_f(c['delta'])} {opt.fmt_ci(c['ci'])}", _p(c["p_holm"]),
+                         f"{_f(c['delta'])} {opt.fmt_ci(c['ci'])}", format_p(c["p_holm"]),
                          comparison_result(c)])
         lines.append(table(rows, ["control", "D", "ED", "score", "Δ median [95% CI]",
                                       "p_holm", "result"]))
@@ -305,9 +306,3 @@ def format_text(doc: dict) -> str:
             lines.append(f"leaderboard entries: {', '.join(saved['entries'])}")
     lines.append(f"time: {doc['seconds']:.1f} s")
     return "\n".join(lines)
-
-
-def _p(p) -> str:
-    if p is None:
-        return "–"
-    return f"{p:.3f}" if p >= 0.001 else f"{p:.1e}"
