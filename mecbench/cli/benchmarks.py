@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from mecbench import registry
 from mecbench.cli import _options as opt
 from mecbench.tables import table
 
@@ -23,7 +24,6 @@ def list_benchmarks() -> list[dict]:
 
     A plugin that fails to load is listed with ``version`` None and the error as description.
     """
-    from mecbench import registry
     from mecbench.benchmarks import Benchmark
 
     rows = []

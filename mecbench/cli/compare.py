@@ -4,6 +4,8 @@ entries (Wilcoxon signed-rank, bootstrap CI of the median difference, Holm corre
 from __future__ import annotations
 
 from mecbench.cli import _options as opt
+from mecbench.cli.leaderboard import _unknown_board
+from mecbench.errors import ConfigError, DataError
 
 __all__ = ["register", "entry_cells"]
 
@@ -34,7 +36,6 @@ def register(subparsers) -> None:
 def entry_cells(entry: dict, metric: str = "raw"):
     """(cell ids, per-cell values) of a leaderboard entry, from its score file."""
     from mecbench import leaderboard as lb
-    from mecbench.errors import DataError
 
     path = lb.entry_score_path(entry)
     if path is None:
@@ -49,7 +50,6 @@ def entry_cells(entry: dict, metric: str = "raw"):
 def _run(args) -> int:
     from mecbench import leaderboard as lb
     from mecbench.compare import compare_cells
-    from mecbench.errors import ConfigError
 
     if len(args.models) < 2:
         raise ConfigError("compare needs at least two models")
@@ -57,8 +57,6 @@ def _run(args) -> int:
         raise ConfigError(f"a model is named twice: {args.models}")
     board = lb.load_boards(lb.read_dirs(args.leaderboard_dir), args.benchmark)
     if not board.entries:
-        from mecbench.cli.leaderboard import _unknown_board
-
         _unknown_board(args.benchmark, lb.read_dirs(args.leaderboard_dir))
         raise ConfigError(f"the leaderboard of {args.benchmark} has no entry to compare")
     entries = [lb.select_entry(board, spec) for spec in args.models]

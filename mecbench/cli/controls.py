@@ -62,6 +62,7 @@ import argparse
 import time
 
 from mecbench.cli import _options as opt
+from mecbench.errors import ConfigError
 from mecbench.formatting import format_p
 from mecbench.tables import table
 
@@ -142,15 +143,12 @@ def _families(values: list[str] | None) -> list[str]:
         return list(DEFAULT_FAMILIES)
     out = [f.strip() for v in values for f in v.split(",") if f.strip()]
     if not out:
-        from mecbench.errors import ConfigError
-
         raise ConfigError("--families is empty")
     return out
 
 
 def _run_panel(args) -> int:
     from mecbench.controls import panel
-    from mecbench.errors import ConfigError
 
     if args.models:
         raise ConfigError("--panel sweeps control families only: drop --models")
@@ -181,7 +179,6 @@ def _run_panel(args) -> int:
 
 def _run_ground_truth(args) -> int:
     from mecbench.controls import worlds
-    from mecbench.errors import ConfigError
 
     if args.benchmark or args.models or args.panel or args.save:
         raise ConfigError("--ground-truth builds its own worlds: drop BENCHMARK, --models, "
@@ -201,7 +198,6 @@ def _run_ground_truth(args) -> int:
 
 def _run(args) -> int:
     from mecbench.controls.sweep import DEFAULT_DIMS, run_controls
-    from mecbench.errors import ConfigError
 
     if args.ground_truth:
         return _run_ground_truth(args)
@@ -229,8 +225,6 @@ def _run(args) -> int:
 
         doc["plot"] = str(save_plot(doc, args.plot))
     if args.save and args.no_report:
-        from mecbench.errors import ConfigError
-
         raise ConfigError("--save writes the analysis for the report: drop --no-report")
     if not args.no_report:
         from mecbench.controls.board import save_analysis

@@ -8,6 +8,7 @@ import sys
 from importlib.metadata import entry_points
 from pathlib import Path
 
+from mecbench import registry
 from mecbench.cli import _options as opt
 from mecbench.tables import table
 
@@ -30,8 +31,6 @@ def list_datasets() -> list[dict]:
     the module (dataset modules import xarray and numerics); a loader that is not a plain
     top-level function or class there is imported to be described.
     """
-    from mecbench import registry
-
     installed = {ep.name: ep for ep in entry_points(group=registry.KINDS["dataset"])}
     rows = []
     for name in registry.names("dataset"):

@@ -6,6 +6,7 @@ import sys
 import tempfile
 
 from mecbench.cli import _options as opt
+from mecbench.errors import ConfigError, UnknownIdentifierError
 from mecbench.tables import table
 
 __all__ = ["register"]
@@ -102,7 +103,6 @@ def _show(args) -> int:
 def _unknown_board(benchmark: str, dirs) -> None:
     from mecbench import leaderboard as lb
     from mecbench.benchmarks import benchmark_names
-    from mecbench.errors import UnknownIdentifierError
 
     known = set(lb.board_names(dirs))
     if benchmark not in set(benchmark_names()) | known:
@@ -112,7 +112,6 @@ def _unknown_board(benchmark: str, dirs) -> None:
 def _verify(args) -> int:
     from mecbench import leaderboard as lb
     from mecbench.cache import Cache
-    from mecbench.errors import ConfigError
     from mecbench.verify import verify_entry
 
     if args.tolerance < 0:

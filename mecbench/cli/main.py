@@ -31,6 +31,7 @@ from pathlib import Path
 
 from mecbench._version import __version__
 from mecbench.errors import ConfigError, MecbenchError
+from mecbench.registry import load_plugin_file
 
 DATA_ENV = "MECBENCH_DATA"
 
@@ -282,8 +283,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.argv = list(sys.argv[1:] if argv is None else argv)
     args = merge_global_options(parser.parse_args(parser.argv))
     try:
-        from mecbench.registry import load_plugin_file
-
         with data_dir_option(args.data_dir):
             for path in args.plugin:
                 load_plugin_file(path)

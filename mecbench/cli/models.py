@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import argparse
 
+from mecbench import registry
+from mecbench.cli import _options as opt
 from mecbench.registry import load_model
 
 __all__ = ["register", "list_models"]
@@ -58,8 +60,6 @@ def list_models() -> list[dict[str, str]]:
     A model whose plugin cannot be imported is described as ``(failed to load: ...)``; listing
     never raises because of one broken plugin.
     """
-    from mecbench import registry
-
     rows = []
     for name in registry.names("model"):
         try:
@@ -71,8 +71,6 @@ def list_models() -> list[dict[str, str]]:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from mecbench.cli import _options as opt
-
     rows = list_models()
     if args.json:
         opt.print_json({"schema": opt.JSON_SCHEMA_VERSION, "command": "models", "models": rows})
@@ -87,8 +85,6 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _describe(name: str, provider) -> dict:
-    from mecbench import registry
-
     info = {
         "name": name,
         "identifier": getattr(provider, "identifier", name),
@@ -104,8 +100,6 @@ def _describe(name: str, provider) -> dict:
 
 
 def _show(args: argparse.Namespace) -> int:
-    from mecbench.cli import _options as opt
-
     info = _describe(args.name, load_model(args.name))
     if args.json:
         opt.print_json({"schema": opt.JSON_SCHEMA_VERSION, "command": "models show", **info})

@@ -4,6 +4,8 @@ report of a leaderboard, naming the boards it read by role (paths only with --sh
 from __future__ import annotations
 
 from mecbench.cli import _options as opt
+from mecbench.cli.leaderboard import _unknown_board
+from mecbench.errors import ConfigError
 
 __all__ = ["register"]
 
@@ -40,8 +42,6 @@ def register(subparsers) -> None:
 
 def _run(args) -> int:
     from mecbench import leaderboard as lb
-    from mecbench.cli.leaderboard import _unknown_board
-    from mecbench.errors import ConfigError
     from mecbench.report import write_report
 
     if args.gallery_models < 0 or args.gallery_cells < 0:

@@ -14,6 +14,7 @@ import argparse
 import sys
 
 from mecbench.cli import _options as opt
+from mecbench.errors import MecbenchError
 from mecbench.run import run_score
 from mecbench.tables import table
 
@@ -100,7 +101,6 @@ def _run(args) -> int:
     progress = None if args.json else opt.progress_from_args(args)
     provider, scores = run_score(args.model, bench, layer=args.layer, seed=args.seed,
                                  cache=cache, parallel=parallel, progress=progress)
-    from mecbench.errors import MecbenchError
 
     failed = {layer: err for layer, err in scores.items() if isinstance(err, MecbenchError)}
     scores = {layer: s for layer, s in scores.items() if layer not in failed}

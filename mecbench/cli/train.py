@@ -6,6 +6,8 @@ import argparse
 import shlex
 import sys
 
+from mecbench.errors import ConfigError
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``train`` sub-command."""
@@ -77,8 +79,6 @@ def _command_line(args: argparse.Namespace) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``mecbench train``."""
-    from mecbench.errors import ConfigError
-
     if args.list:
         from mecbench.training import PRESETS
 
