@@ -61,12 +61,7 @@ HEAVY = ("torch", "safetensors", "matplotlib", "statsmodels", "pandas", "sklearn
 
 #: Deferred imports still to move to module level, as (importer, target); each must still
 #: exist (a fixed one is deleted here). Empty is the goal.
-PENDING: set[tuple[str, str]] = {
-    ("mecbench.training.measure", "numpy"),
-    ("mecbench.training.measure", "mecbench.providers"),
-    ("mecbench.training.measure", "mecbench.nets.checkpoint"),
-    ("mecbench.training.measure", "mecbench.ratemaps"),
-}
+PENDING: set[tuple[str, str]] = set()
 
 #: Units whose functions may import lower layers and third-party libraries (numpy, xarray...):
 #: the command line, so that listing commands start without them.

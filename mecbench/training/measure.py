@@ -20,6 +20,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from mecbench.analysis import grid_scores
+from mecbench.nets.checkpoint import build_network, load_network, weights_fingerprint
+from mecbench.providers import NetworkProvider
+from mecbench.ratemaps import Arena
+from mecbench.training.trainer import evaluate_decoding
+
 __all__ = ["grid_fractions", "measure_checkpoint", "readme_text", "main"]
 
 
@@ -29,10 +37,6 @@ def grid_fractions(model, arena, *, seed: int = 0, n_batches: int = 100,
     """Per layer: unit count, fraction with grid score > ``threshold`` (both forms), median and
     max score, number of spatially active units; rate maps from :class:`NetworkProvider`
     (rolled out on ``device``)."""
-    import numpy as np
-
-    from mecbench.analysis import grid_scores
-    from mecbench.providers import NetworkProvider
 
     provider = NetworkProvider(model, name, n_batches=n_batches, device=device, progress=False)
     layers: dict[str, Any] = {}
@@ -66,9 +70,6 @@ def measure_checkpoint(directory: str | Path, *, arena_width: float | None = Non
     ``device``; the trajectories are drawn on the CPU, so the numbers do not depend on it
     beyond floating-point rounding.
     """
-    from mecbench.nets.checkpoint import build_network, load_network, weights_fingerprint
-    from mecbench.ratemaps import Arena
-    from mecbench.training.trainer import evaluate_decoding
 
     directory = Path(directory)
     model = load_network(directory, device=device)
