@@ -69,9 +69,10 @@ per step, so the weights equal those of an uninterrupted run) and retrains nothi
 larger ``--steps`` continues the finished runs. A run directory whose configuration differs
 from the requested one is an error (choose another ``--out``).
 
-Each run trains in its own process with one torch thread; ``--jobs`` processes run at once.
-Exit status: 0, 1 when a run failed (the others finish; the log says why), 2 on bad input,
-130 when interrupted.
+Each run trains in one of ``--jobs`` worker processes with one torch thread (``--jobs 1``:
+in the calling process). Ctrl-C or SIGTERM (to the main process or to the whole group) stops
+every job after it has saved a checkpoint. Exit status: 0; 1 when a run failed (the others
+finish; the log says why); 2 on bad input; 130 when interrupted.
 
 Budget (2 cores, ``--jobs 2``)
 ------------------------------
@@ -101,6 +102,7 @@ import math
 import multiprocessing as mp
 import queue
 import shlex
+import signal
 import sys
 import time
 import traceback
@@ -460,8 +462,25 @@ def _one_thread() -> None:
     threadpool_limits(1)
 
 
+def _stop_on_signals() -> dict[int, Any]:
+    """Make the first SIGINT or SIGTERM raise KeyboardInterrupt (on which
+    :func:`~mecbench.training.train` saves a checkpoint) and ignore later ones, so that the
+    checkpoint is written whole. Returns the previous handlers."""
+
+    def handler(signum, frame):
+        for s in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(s, signal.SIG_IGN)
+        raise KeyboardInterrupt
+
+    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    for s in previous:
+        signal.signal(s, handler)
+    return previous
+
+
 def _worker(tasks, results) -> None:
     """A job: run tasks from ``tasks`` until the ``None`` sentinel, report to ``results``."""
+    _stop_on_signals()
     _one_thread()
     try:
         while True:
@@ -525,10 +544,13 @@ def _run_all(tasks: list[dict[str, Any]], jobs: int) -> tuple[list[dict], list[d
             else:
                 failed.append({"config_name": key[0], "seed": key[1], "error": payload})
     except KeyboardInterrupt:
-        for p in procs:  # each job saves its checkpoint on the same Ctrl-C
-            p.join(timeout=120)
+        for p in procs:  # a job saves its checkpoint on its first SIGINT or SIGTERM
             if p.is_alive():
                 p.terminate()
+        for p in procs:
+            p.join(timeout=120)
+            if p.is_alive():
+                p.kill()
         raise
     for p in procs:
         p.join()
@@ -582,6 +604,7 @@ def main(argv: list[str] | None = None) -> int:
                    "checks the pipeline in seconds")
     p.add_argument("--quiet", action="store_true", help="progress to the log file only")
     args = p.parse_args(argv)
+    previous = _stop_on_signals()
     try:
         from mecbench.trajectories import usable_device
 
@@ -644,12 +667,17 @@ def main(argv: list[str] | None = None) -> int:
         _log(out, f"sweep finished in {result['wall_time_s']:.0f} s: {len(runs)} runs, "
              f"{len(failed)} failed", args.quiet)
     except KeyboardInterrupt:
-        print("interrupted: checkpoints saved; run the same command again to resume",
-              file=sys.stderr)
+        text = "interrupted: checkpoints saved; run the same command again to resume"
+        if (Path(args.out) / LOG_FILE).is_file():
+            _log(Path(args.out).resolve(), text, quiet=True)
+        print(text, file=sys.stderr)
         return 130
     except MecbenchError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     sys.stdout.write(table)
     for f in failed:
         print(f"FAILED {f['config_name']}/seed{f['seed']}: {f['error']}", file=sys.stderr)
