@@ -1,4 +1,6 @@
-"""Numbers and p-values as text: the one set of rules every table, verdict and plot title uses.
+"""Numbers and p-values as text: one set of rules for the tables, verdicts and plot titles of
+the command line, the report and the controls (fixed-width and signed layouts, such as an OLS
+table's ``+0.104``, stay with their tables).
 
 - :func:`format_number`: ``digits`` decimals; ``"–"`` for a missing value (None); ``"nan"``,
   ``"inf"`` or ``"-inf"`` for a non-finite one; a negative value that rounds to zero prints
