@@ -32,11 +32,13 @@ No-Free-Lunch code uses a standard-deviation ratio r instead, so s = r² (s = 1.
 r = 1.22, 1.41, 1.73). σ = 0.12 m with s = 2 is the configuration in which grid-like units are
 reported; the others move away from it along one axis at a time.
 
-Every run shares the CPU-sized network below (``--set KEY=VALUE`` changes it for every run,
-e.g. ``--set n_hidden=256``): Ng = 128 recurrent units, Np = 256 place cells, walks of 20 steps
-(the rate-map rollout length), batch 64, Adam 1e-3, weight decay 1e-4 on the recurrence,
-identity-initialised recurrence, the 2.2 m box. Seeds 0..K-1 (``--seeds K``) seed the weights,
-the place-cell centres and the training batches (``config.seed``).
+Every run shares the presets' CPU-sized network, "the smallest published configuration that
+reaches grid-like units" (REFERENCE §2): Ng = 256 recurrent units, Np = 256 place cells, walks
+of 10 steps, batch 64, Adam 1e-3, weight decay 1e-4 on the recurrence, identity-initialised
+recurrence, the 2.2 m box. ``--set KEY=VALUE`` changes a field for every run, e.g. ``--set
+seq_len=20 --set batch_size=200`` for the papers' walks and batches (on a GPU: add
+``--device cuda``). Seeds 0..K-1 (``--seeds K``) seed the weights, the place-cell centres and
+the training batches (``config.seed``).
 
 What it measures
 ----------------
@@ -52,7 +54,8 @@ neighbour's value), then :func:`mecbench.analysis.grid_properties`:
   spacing found; NaN when there is none);
 * ``decoding_error_cm``: :func:`mecbench.training.evaluate_decoding` on 20 fresh batches of
   the training length, beside ``stay_at_start_cm`` (:func:`~mecbench.training.stay_at_start_error`
-  on the same walks): a path integrator must beat reporting the start.
+  on the same walks): a path integrator must beat reporting the start; ``..._rollout_cm``:
+  the same over the 20 steps of the rate-map rollouts.
 
 Per configuration the table gives mean ± SD over seeds and (min–max); the JSON holds every
 run's numbers as well.
@@ -76,20 +79,25 @@ finish; the log says why); 2 on bad input; 130 when interrupted.
 
 Budget (2 cores, ``--jobs 2``)
 ------------------------------
-CPU time per training step measured here with one torch thread (``time.process_time`` over 60
-steps, so the figures do not count the time other processes on the shared machine took):
-DoS and Gaussian readouts 28 ms, cartesian 18 ms (Ng 256 instead: 42 ms). The default sweep is
-7 configurations × 3 seeds at 8 000 steps:
+CPU time per training step, measured here with one torch thread (``time.process_time`` over
+30–60 steps, so the figures leave out the time other processes on the shared machine took):
+DoS and Gaussian readouts 18.7 ms, cartesian 14.2 ms. The default sweep is 7 configurations ×
+3 seeds at 12 000 steps:
 
-* training: 18 runs × 8 000 × 0.028 s + 3 runs × 8 000 × 0.018 s = 4 032 + 432 = 4 464 CPU-s;
-* analysis: about 2 s of rate maps + 0.3 s of grid analysis + 0.5 s of decoding per run, and
-  one interpreter start per job: ≈ 100 CPU-s;
-* two jobs: ≈ 4 560 / 2 ≈ 38 min of wall time, plus at most one run (≈ 4 min) of imbalance at
-  the end. That leaves some 20 min for two processes slowing each other down.
+* training: 18 runs × 12 000 × 0.0187 s + 3 runs × 12 000 × 0.0142 s = 4 039 + 511
+  ≈ 4 550 CPU-s;
+* measuring: rate maps, grid analysis and decoding at two lengths take ≈ 5 CPU-s a run, and
+  each job starts one interpreter: ≈ 120 CPU-s;
+* two jobs: ≈ 4 670 / 2 ≈ 39 min of wall time, plus at most one run (≈ 4 min) of imbalance
+  at the end, leaving ≈ 15 min for two processes slowing each other down.
 
-Each run sees 8 000 × 64 = 5·10⁵ walks; the papers train 10⁵–10⁶ steps of batch 200 with
-4 096 units, so this is a small-budget version of their sweep: it can show where grid-like
-units appear early and where they do not, not what the papers' networks converge to.
+Why this size: the preset trained for 12 000 steps (seed 0) is the configuration whose
+checkpoint had 35 % of its ``g`` units above 0.3 (min–max form) on this machine, whereas
+Ng = 128 with 20-step walks and batch 64 (28 ms a step, so 12 000 steps would fit as well)
+still decoded at 88 cm, with no grid-like unit, after 3 000 steps. The papers train
+10⁵–10⁶ steps of batch 200 with 4 096 units: this is a small-budget version of their sweep,
+which can show where grid-like units appear early and where they do not, not what their
+networks converge to.
 ``--quick`` trains 16-unit networks for 4 steps in a 1 m box with a reduced rate-map
 protocol (2 seeds), to check the pipeline end to end in seconds.
 """
@@ -185,14 +193,15 @@ class Protocol:
                 "decode_batches": self.decode_batches}
 
 
-FULL = Protocol(steps=8000, seeds=3,
-                network={"n_hidden": 128, "n_place": 256, "seq_len": 20, "batch_size": 64})
+FULL = Protocol(steps=12000, seeds=3,
+                network={"n_hidden": 256, "n_place": 256, "seq_len": 10, "batch_size": 64})
 QUICK = Protocol(steps=4, seeds=2, checkpoint_every=2, map_batches=2, decode_batches=2,
                  network={"n_hidden": 16, "n_place": 32, "seq_len": 5, "batch_size": 16,
                           "arena_width": 1.0, "arena_height": 1.0})
 
 AGGREGATED = ("fraction_grid_sargolini", "fraction_grid_deepmind", "median_spacing_m",
-              "decoding_error_cm", "stay_at_start_cm", "max_score_sargolini", "wall_time_s")
+              "decoding_error_cm", "stay_at_start_cm", "decoding_error_rollout_cm",
+              "stay_at_start_rollout_cm", "max_score_sargolini", "wall_time_s")
 """Per-run numbers summarised over seeds."""
 
 
@@ -259,16 +268,20 @@ def rate_maps(model, protocol: Protocol, device: str = "cpu"):
 
 
 def measure_run(model, protocol: Protocol, device: str = "cpu") -> dict[str, Any]:
-    """:func:`grid_summary` of the rate maps of ``model``, its decoding error and the
-    stay-at-start baseline on the same walks (cm)."""
+    """:func:`grid_summary` of the rate maps of ``model``; its decoding error and the
+    stay-at-start baseline on the same walks (cm), over the training length
+    (``decoding_error_cm``, ``stay_at_start_cm``) and over the rate-map rollout length
+    (``..._rollout_cm``)."""
     from mecbench.training import evaluate_decoding, stay_at_start_error
 
     model.eval()
     out = grid_summary(rate_maps(model, protocol, device), THRESHOLD)
-    out["decoding_error_cm"] = 100 * evaluate_decoding(
-        model, n_batches=protocol.decode_batches, device=device)
-    out["stay_at_start_cm"] = 100 * stay_at_start_error(model.config,
-                                                        n_batches=protocol.decode_batches)
+    for suffix, length in (("", None), ("_rollout", protocol.map_steps)):
+        out[f"decoding_error{suffix}_cm"] = 100 * evaluate_decoding(
+            model, n_batches=protocol.decode_batches, device=device, seq_len=length)
+        out[f"stay_at_start{suffix}_cm"] = 100 * stay_at_start_error(
+            model.config, n_batches=protocol.decode_batches, seq_len=length)
+    out["seq_len"] = int(model.config.seq_len)
     return out
 
 
@@ -309,18 +322,25 @@ def _cell(s: dict[str, Any], fmt: str, scale: float = 1.0) -> str:
     return text + (f" [{s['n']}/{s['n_runs']}]" if s["n"] < s["n_runs"] else "")
 
 
-def format_table(summary: list[dict[str, Any]]) -> str:
-    """The sweep as a Markdown table: mean ± SD (min–max) over seeds."""
+def format_table(summary: list[dict[str, Any]], *, train_len: int | str = "train",
+                 rollout_len: int | str = "rollout") -> str:
+    """The sweep as a Markdown table: mean ± SD (min–max) over seeds; ``[n/N]`` when only n of
+    N seeds have the number (a spacing needs a grid-like unit). ``train_len`` and
+    ``rollout_len`` name the two decoding lengths in the header."""
     lines = ["| configuration | seeds | grid fraction > 0.3 (min–max form) | (mean form) "
-             "| median spacing of grid units (m) | decoding error (cm) | stay at start (cm) |",
-             "|---|---|---|---|---|---|---|"]
+             f"| median spacing of grid units (m) | decoding error T={train_len} (cm) "
+             f"| stay at start T={train_len} (cm) | decoding error T={rollout_len} (cm) "
+             f"| stay at start T={rollout_len} (cm) |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for c in summary:
         s = c["summary"]
         lines.append(
             f"| {c['label']} | {len(c['seeds'])} | {_cell(s['fraction_grid_sargolini'], '.3f')} "
             f"| {_cell(s['fraction_grid_deepmind'], '.3f')} "
             f"| {_cell(s['median_spacing_m'], '.2f')} | {_cell(s['decoding_error_cm'], '.1f')} "
-            f"| {_cell(s['stay_at_start_cm'], '.1f')} |")
+            f"| {_cell(s['stay_at_start_cm'], '.1f')} "
+            f"| {_cell(s['decoding_error_rollout_cm'], '.1f')} "
+            f"| {_cell(s['stay_at_start_rollout_cm'], '.1f')} |")
     return "\n".join(lines) + "\n"
 
 
@@ -450,7 +470,9 @@ def run_one(task: dict[str, Any]) -> dict[str, Any]:
     _log(out, f"{tag} done: grid fraction {metrics['fraction_grid_sargolini']:.3f} (min–max) "
          f"{metrics['fraction_grid_deepmind']:.3f} (mean), spacing "
          f"{metrics['median_spacing_m']:.2f} m, decoding {metrics['decoding_error_cm']:.1f} cm "
-         f"vs stay-at-start {metrics['stay_at_start_cm']:.1f} cm", quiet)
+         f"vs stay-at-start {metrics['stay_at_start_cm']:.1f} cm over T={config.seq_len}, "
+         f"{metrics['decoding_error_rollout_cm']:.1f} vs "
+         f"{metrics['stay_at_start_rollout_cm']:.1f} cm over T={protocol.map_steps}", quiet)
     return {**json_safe(record), "skipped": False}
 
 
@@ -659,7 +681,8 @@ def main(argv: list[str] | None = None) -> int:
                   "command": command, "protocol": asdict(protocol),
                   "analysis": protocol.analysis(), "configs": summary, "failed": failed,
                   "wall_time_s": time.perf_counter() - t0}
-        table = format_table(summary)
+        table = format_table(summary, train_len=run_config(variants[0], 0, network).seq_len,
+                             rollout_len=protocol.map_steps)
         _write_json(out / SUMMARY_FILE, result)
         atomic_write(out / TABLE_FILE, lambda tmp: Path(tmp).write_text(table, "utf-8"))
         if args.json:

@@ -17,7 +17,7 @@ from mecbench.analysis import fraction_grid, grid_scores
 from mecbench.nets import load_network
 from mecbench.providers import NetworkProvider
 from mecbench.ratemaps import Arena, make_rate_maps
-from mecbench.training import train
+from mecbench.training import evaluate_decoding, stay_at_start_error, train
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "nfl_sweep.py"
 
@@ -193,6 +193,7 @@ def test_quick_sweep_runs_end_to_end_in_two_jobs(nfl, tmp_path):
     table = (tmp_path / "runs" / "table.md").read_text()
     assert done.stdout == table
     assert len(table.splitlines()) == 2 + len(nfl.CONFIGS)
+    assert "| decoding error T=5 (cm) |" in table and "| stay at start T=20 (cm) |" in table
     log = (tmp_path / "runs" / "sweep.log").read_text()
     analysis = result["analysis"]
     for c in result["configs"]:
@@ -213,6 +214,13 @@ def test_quick_sweep_runs_end_to_end_in_two_jobs(nfl, tmp_path):
             for form in ("sargolini", "deepmind"):
                 assert run[f"fraction_grid_{form}"] == fraction_grid(maps, 0.3, form=form)
             assert run["stay_at_start_cm"] < run["decoding_error_cm"]  # 4 steps: untrained
+            # decoding over the training length (5 steps) and over the 20-step rollouts
+            for key, length in (("", None), ("_rollout", 20)):
+                assert run[f"decoding_error{key}_cm"] == pytest.approx(100 * evaluate_decoding(
+                    model, n_batches=analysis["decode_batches"], seq_len=length), rel=1e-5)
+                assert run[f"stay_at_start{key}_cm"] == pytest.approx(100 * stay_at_start_error(
+                    model.config, n_batches=analysis["decode_batches"], seq_len=length))
+            assert run["stay_at_start_rollout_cm"] > run["stay_at_start_cm"]
         s = c["summary"]["fraction_grid_sargolini"]
         assert s["mean"] == pytest.approx(np.mean([r["fraction_grid_sargolini"]
                                                    for r in c["runs"]]))
