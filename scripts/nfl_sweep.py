@@ -119,10 +119,27 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
+from filelock import FileLock
+from threadpoolctl import threadpool_limits
 
+from mecbench.analysis import grid_properties
 from mecbench.errors import ConfigError, MecbenchError, UnknownIdentifierError
 from mecbench.jsonsafe import json_safe
+from mecbench.nets.checkpoint import load_network, read_config
 from mecbench.neural_data import atomic_write
+from mecbench.providers import NetworkProvider
+from mecbench.ratemaps import Arena
+from mecbench.training import (
+    apply_overrides,
+    evaluate_decoding,
+    parse_overrides,
+    preset_config,
+    stay_at_start_error,
+    train,
+)
+from mecbench.training.state import STATE_JSON, has_checkpoint
+from mecbench.trajectories import usable_device
 
 __all__ = ["Variant", "Protocol", "CONFIGS", "FULL", "QUICK", "AGGREGATED", "run_config",
            "grid_summary", "rate_maps", "measure_run", "check_run_dir", "run_one", "aggregate",
@@ -207,7 +224,6 @@ AGGREGATED = ("fraction_grid_sargolini", "fraction_grid_deepmind", "median_spaci
 
 def run_config(variant: Variant, seed: int, network: dict[str, Any]):
     """The validated :class:`~mecbench.nets.PathIntegratorConfig` of one run."""
-    from mecbench.training import apply_overrides, preset_config
 
     return apply_overrides(preset_config(variant.preset),
                            {**network, **variant.overrides, "seed": int(seed)})
@@ -232,7 +248,6 @@ def grid_summary(maps, threshold: float = THRESHOLD) -> dict[str, Any]:
         (median spacing of the units above ``threshold`` in the min–max form whose spacing was
         found; NaN if none) and ``n_spacing`` (how many such units).
     """
-    from mecbench.analysis import grid_properties
 
     props = grid_properties(maps)
     n = int(props.sizes["neuroid"])
@@ -256,8 +271,6 @@ def grid_summary(maps, threshold: float = THRESHOLD) -> dict[str, Any]:
 
 def rate_maps(model, protocol: Protocol, device: str = "cpu"):
     """Rate maps of layer ``g`` of ``model`` in its training box with the protocol's sizes."""
-    from mecbench.providers import NetworkProvider
-    from mecbench.ratemaps import Arena
 
     c = model.config
     provider = NetworkProvider(model, "nfl-sweep", n_batches=protocol.map_batches,
@@ -272,7 +285,6 @@ def measure_run(model, protocol: Protocol, device: str = "cpu") -> dict[str, Any
     stay-at-start baseline on the same walks (cm), over the training length
     (``decoding_error_cm``, ``stay_at_start_cm``) and over the rate-map rollout length
     (``..._rollout_cm``)."""
-    from mecbench.training import evaluate_decoding, stay_at_start_error
 
     model.eval()
     out = grid_summary(rate_maps(model, protocol, device), THRESHOLD)
@@ -350,8 +362,6 @@ def _now() -> str:
 
 
 def _log(out: Path, text: str, quiet: bool) -> None:
-    from filelock import FileLock
-
     line = f"{_now()} {text}\n"
     with FileLock(str(out / LOG_FILE) + ".lock", timeout=60):
         with open(out / LOG_FILE, "a", encoding="utf-8") as fh:
@@ -367,8 +377,6 @@ def _write_json(path: Path, obj: Any) -> None:
 
 
 def _saved_step(run_dir: Path) -> int:
-    from mecbench.training.state import STATE_JSON
-
     return int(json.loads((run_dir / STATE_JSON).read_text())["step"])
 
 
@@ -395,8 +403,6 @@ def check_run_dir(run_dir: Path, config, steps: int) -> int:
     ConfigError
         When the saved run has another configuration or is already past ``steps``.
     """
-    from mecbench.nets.checkpoint import read_config
-    from mecbench.training.state import has_checkpoint
 
     if not has_checkpoint(run_dir):
         return 0
@@ -420,9 +426,6 @@ def run_one(task: dict[str, Any]) -> dict[str, Any]:
     metrics (also written to ``OUT/<name>/seed<k>/metrics.json``), with ``skipped`` true when
     nothing was recomputed.
     """
-    from mecbench.nets.checkpoint import load_network
-    from mecbench.training import train
-    from mecbench.training.state import has_checkpoint
 
     variant = {v.name: v for v in CONFIGS}[task["name"]]
     protocol = Protocol(**task["protocol"])
@@ -476,12 +479,10 @@ def run_one(task: dict[str, Any]) -> dict[str, Any]:
     return {**json_safe(record), "skipped": False}
 
 
-def _one_thread() -> None:
-    import torch
-    from threadpoolctl import threadpool_limits
-
+def _one_thread():
+    """One torch thread and one BLAS/OpenMP thread; returns the BLAS limiter (to restore)."""
     torch.set_num_threads(1)
-    threadpool_limits(1)
+    return threadpool_limits(1)
 
 
 def _stop_on_signals() -> dict[int, Any]:
@@ -524,10 +525,8 @@ def _run_all(tasks: list[dict[str, Any]], jobs: int) -> tuple[list[dict], list[d
     runs: list[dict] = []
     failed: list[dict] = []
     if jobs == 1:
-        import torch
-
         threads = torch.get_num_threads()
-        _one_thread()
+        limiter = _one_thread()
         try:
             for task in tasks:
                 try:
@@ -540,6 +539,7 @@ def _run_all(tasks: list[dict[str, Any]], jobs: int) -> tuple[list[dict], list[d
                                    "error": f"{type(err).__name__}: {err}"})
         finally:
             torch.set_num_threads(threads)
+            limiter.restore_original_limits()
         return runs, failed
     ctx = mp.get_context("spawn")
     task_q, result_q = ctx.Queue(), ctx.Queue()
@@ -603,7 +603,6 @@ def _positive_int(name: str, value: int | None, default: int, minimum: int = 1) 
 
 def main(argv: list[str] | None = None) -> int:
     """Command line (see the module docstring); returns the exit status."""
-    from mecbench.training import parse_overrides
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -628,7 +627,6 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     previous = _stop_on_signals()
     try:
-        from mecbench.trajectories import usable_device
 
         base = QUICK if args.quick else FULL
         variants = _select(args.configs)
