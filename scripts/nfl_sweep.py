@@ -98,6 +98,7 @@ still decoded at 88 cm, with no grid-like unit, after 3 000 steps. The papers tr
 10⁵–10⁶ steps of batch 200 with 4 096 units: this is a small-budget version of their sweep,
 which can show where grid-like units appear early and where they do not, not what their
 networks converge to.
+``--steps 0`` measures the untrained networks of the same seeds (a chance reference).
 ``--quick`` trains 16-unit networks for 4 steps in a 1 m box with a reduced rate-map
 protocol (2 seeds), to check the pipeline end to end in seconds.
 """
@@ -224,7 +225,6 @@ AGGREGATED = ("fraction_grid_sargolini", "fraction_grid_deepmind", "median_spaci
 
 def run_config(variant: Variant, seed: int, network: dict[str, Any]):
     """The validated :class:`~mecbench.nets.PathIntegratorConfig` of one run."""
-
     return apply_overrides(preset_config(variant.preset),
                            {**network, **variant.overrides, "seed": int(seed)})
 
@@ -248,7 +248,6 @@ def grid_summary(maps, threshold: float = THRESHOLD) -> dict[str, Any]:
         (median spacing of the units above ``threshold`` in the min–max form whose spacing was
         found; NaN if none) and ``n_spacing`` (how many such units).
     """
-
     props = grid_properties(maps)
     n = int(props.sizes["neuroid"])
     out: dict[str, Any] = {"n_units": n}
@@ -271,7 +270,6 @@ def grid_summary(maps, threshold: float = THRESHOLD) -> dict[str, Any]:
 
 def rate_maps(model, protocol: Protocol, device: str = "cpu"):
     """Rate maps of layer ``g`` of ``model`` in its training box with the protocol's sizes."""
-
     c = model.config
     provider = NetworkProvider(model, "nfl-sweep", n_batches=protocol.map_batches,
                                batch_size=protocol.map_batch_size, n_steps=protocol.map_steps,
@@ -285,7 +283,6 @@ def measure_run(model, protocol: Protocol, device: str = "cpu") -> dict[str, Any
     stay-at-start baseline on the same walks (cm), over the training length
     (``decoding_error_cm``, ``stay_at_start_cm``) and over the rate-map rollout length
     (``..._rollout_cm``)."""
-
     model.eval()
     out = grid_summary(rate_maps(model, protocol, device), THRESHOLD)
     for suffix, length in (("", None), ("_rollout", protocol.map_steps)):
@@ -403,7 +400,6 @@ def check_run_dir(run_dir: Path, config, steps: int) -> int:
     ConfigError
         When the saved run has another configuration or is already past ``steps``.
     """
-
     if not has_checkpoint(run_dir):
         return 0
     saved = read_config(run_dir)
@@ -426,7 +422,6 @@ def run_one(task: dict[str, Any]) -> dict[str, Any]:
     metrics (also written to ``OUT/<name>/seed<k>/metrics.json``), with ``skipped`` true when
     nothing was recomputed.
     """
-
     variant = {v.name: v for v in CONFIGS}[task["name"]]
     protocol = Protocol(**task["protocol"])
     out, seed, device, quiet = Path(task["out"]), int(task["seed"]), task["device"], \
@@ -447,6 +442,9 @@ def run_one(task: dict[str, Any]) -> dict[str, Any]:
         _log(out, f"{tag} {'resuming at step ' + str(step) if resume else 'starting'} "
              f"({protocol.steps} steps)", quiet)
     model = None
+    if not resume and protocol.steps == 0:  # --steps 0: the untrained networks
+        model = train(config, run_dir, 0, device=device, progress=False,
+                      command=command).model
     while step < protocol.steps:
         target = min(step + protocol.checkpoint_every, protocol.steps)
         t0 = time.perf_counter()
@@ -464,7 +462,7 @@ def run_one(task: dict[str, Any]) -> dict[str, Any]:
         model = load_network(run_dir, device=device)
     t0 = time.perf_counter()
     metrics = measure_run(model, protocol, device)
-    state = json.loads((run_dir / "training_state.json").read_text())
+    state = json.loads((run_dir / STATE_JSON).read_text())
     record = {"config_name": variant.name, "label": variant.label, "seed": seed,
               "run_dir": str(run_dir), "step": step, "wall_time_s": state["wall_time_s"],
               "measure_wall_s": time.perf_counter() - t0, **metrics,
@@ -489,7 +487,6 @@ def _stop_on_signals() -> dict[int, Any]:
     """Make the first SIGINT or SIGTERM raise KeyboardInterrupt (on which
     :func:`~mecbench.training.train` saves a checkpoint) and ignore later ones, so that the
     checkpoint is written whole. Returns the previous handlers."""
-
     def handler(signum, frame):
         for s in (signal.SIGINT, signal.SIGTERM):
             signal.signal(s, signal.SIG_IGN)
@@ -603,7 +600,6 @@ def _positive_int(name: str, value: int | None, default: int, minimum: int = 1) 
 
 def main(argv: list[str] | None = None) -> int:
     """Command line (see the module docstring); returns the exit status."""
-
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", default="nfl-runs", help="folder of the runs (default nfl-runs)")

@@ -224,3 +224,16 @@ def test_quick_sweep_runs_end_to_end_in_two_jobs(nfl, tmp_path):
         s = c["summary"]["fraction_grid_sargolini"]
         assert s["mean"] == pytest.approx(np.mean([r["fraction_grid_sargolini"]
                                                    for r in c["runs"]]))
+
+
+def test_zero_steps_measures_the_untrained_networks(nfl, tmp_path):
+    from mecbench.nets.checkpoint import build_network
+
+    assert nfl.main(["--quick", "--out", str(tmp_path), "--jobs", "1", "--quiet", "--steps",
+                     "0", "--configs", "cartesian", "--seeds", "1"]) == 0
+    run_dir = tmp_path / "cartesian" / "seed0"
+    assert json.loads((run_dir / "metrics.json").read_text())["step"] == 0
+    saved = load_network(run_dir)
+    fresh = build_network(saved.config)
+    a, b = saved.state_dict(), fresh.state_dict()
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
