@@ -15,6 +15,7 @@ import torch
 
 from mecbench.analysis import fraction_grid, grid_scores
 from mecbench.nets import load_network
+from mecbench.nets.checkpoint import build_network
 from mecbench.providers import NetworkProvider
 from mecbench.ratemaps import Arena, make_rate_maps
 from mecbench.training import evaluate_decoding, stay_at_start_error, train
@@ -177,6 +178,8 @@ def test_bad_arguments_exit_2_with_one_line(nfl, tmp_path, capsys):
     assert nfl.main(["--quick", "--out", str(tmp_path), "--set", "n_hidden=-1"]) == 2
     assert "n_hidden" in capsys.readouterr().err
     assert nfl.main(["--quick", "--out", str(tmp_path), "--seeds", "0"]) == 2
+    assert nfl.main(["--quick", "--out", str(tmp_path), "--device", "tpu"]) == 2
+    assert "--device" in capsys.readouterr().err
     assert not list(tmp_path.iterdir())  # nothing was started
 
 
@@ -227,8 +230,6 @@ def test_quick_sweep_runs_end_to_end_in_two_jobs(nfl, tmp_path):
 
 
 def test_zero_steps_measures_the_untrained_networks(nfl, tmp_path):
-    from mecbench.nets.checkpoint import build_network
-
     assert nfl.main(["--quick", "--out", str(tmp_path), "--jobs", "1", "--quiet", "--steps",
                      "0", "--configs", "cartesian", "--seeds", "1"]) == 0
     run_dir = tmp_path / "cartesian" / "seed0"
