@@ -70,9 +70,21 @@ def test_grid_summary_matches_fraction_grid_and_the_lattice_spacing(nfl):
     assert got["median_spacing_m"] == pytest.approx(np.median(spacings), abs=0.03)
 
 
+def test_half_box_fraction_keeps_lattices_with_two_periods_across_the_box(nfl):
+    spacings = [0.4, 0.5, 0.9, 1.0]  # the box is 1.5 m: half of it is 0.75 m
+    maps = _maps_with_lattices(spacings, n_noise=6, seed=1)
+    got = nfl.grid_summary(maps, 0.3)
+    grid = grid_scores(maps).values > 0.3
+    assert grid[:4].all() and not grid[4:].any()
+    truth = np.concatenate([np.array(spacings) <= 0.75, np.zeros(6, bool)])
+    assert got["fraction_grid_half_box"] == np.mean(grid & truth) == 0.2
+    assert got["fraction_grid_sargolini"] == 0.4
+
+
 def test_grid_summary_without_grid_units_has_no_spacing(nfl):
     got = nfl.grid_summary(_maps_with_lattices([], n_noise=6), 0.3)
     assert got["fraction_grid_sargolini"] == 0.0 and got["n_spacing"] == 0
+    assert got["fraction_grid_half_box"] == 0.0
     assert math.isnan(got["median_spacing_m"])
 
 
