@@ -3,8 +3,8 @@
 :func:`bin_session` turns one recording session (position samples and the spike times of any
 number of cells) into rate maps on the bin grid of a box centred on 0, in ONE vectorised pass
 for all cells (a single :func:`numpy.bincount` over combined (cell, half, bin) indices; no
-Python loop over cells). :func:`bin_samples` averages arbitrary per-sample values (model unit
-activity along a trajectory) per bin, also in one pass (a sparse one-hot matrix product).
+Python loop over cells). Model activity sampled along trajectories is averaged per bin by
+:mod:`mecbench.providers.accumulator`.
 
 Defaults (all in metres and seconds) and where they come from:
 
@@ -55,7 +55,7 @@ import numpy as np
 import xarray as xr
 
 from mecbench.errors import ConfigError, DataError, UnknownIdentifierError
-from mecbench.ratemaps import DIMS, Arena, grid_shape, make_rate_maps
+from mecbench.ratemaps import DIMS, Arena, make_rate_maps
 
 __all__ = [
     "BinningOptions",
@@ -63,7 +63,6 @@ __all__ = [
     "SessionArrays",
     "bin_session",
     "bin_session_arrays",
-    "bin_samples",
     "smooth_normalised",
     "gaussian_kernel_matrix",
     "DEFAULT_BIN_SIZE",
@@ -791,77 +790,3 @@ def bin_session(
     return BinnedSession(rate_da, halves_da, occ_da, arrays.head_direction, arrays.speed,
                          arrays.info)
 
-
-# --------------------------------------------------------------------------------------------
-# per-bin mean of arbitrary samples
-# --------------------------------------------------------------------------------------------
-def bin_samples(
-    x,
-    y,
-    values,
-    arena: Arena,
-    *,
-    min_count: int = 1,
-    outside: str = "clip",
-    return_counts: bool = False,
-) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
-    """Mean of per-sample values in each bin of ``arena``, for all units in one pass.
-
-    Used for model rate maps: drive a model along trajectories, then average each unit's
-    activity per 5 cm bin (Nayebi et al. 2021's model maps). The sums are one sparse
-    (bins × samples) one-hot matrix times ``values``.
-
-    Parameters
-    ----------
-    x, y : array_like, shape (n_samples,)
-        Positions (m), box centred on 0. Samples with non-finite positions are ignored.
-    values : array_like, shape (n_samples, n_units) or (n_samples,)
-        Activity per sample.
-    arena : Arena
-        Box and bin size.
-    min_count : int
-        Bins with fewer samples are NaN.
-    outside : {"clip", "drop"}
-        Samples outside the box are clipped into the edge bins or ignored.
-    return_counts : bool
-        Also return the number of samples per bin, shape (n_x, n_y).
-
-    Returns
-    -------
-    ndarray, shape (n_x, n_y, n_units)
-        Mean value per bin, NaN where fewer than ``min_count`` samples fell.
-    """
-    from scipy import sparse
-
-    if outside not in ("clip", "drop"):
-        raise ConfigError(f"outside must be 'clip' or 'drop', got {outside!r}")
-    x = _vector(x, "x", "bin_samples")
-    y = _vector(y, "y", "bin_samples")
-    values = np.asarray(values)
-    squeeze = values.ndim == 1
-    if squeeze:
-        values = values[:, None]
-    if values.ndim != 2 or values.shape[0] != x.size or y.size != x.size:
-        raise DataError(
-            f"bin_samples: x ({x.size}), y ({y.size}) and values {values.shape} must share "
-            "the number of samples"
-        )
-    nx, ny = grid_shape(arena.width, arena.height, arena.bin_size)
-    ok = np.isfinite(x) & np.isfinite(y)
-    bins, ok = _bin_index(x, y, ok, arena, "drop" if outside == "drop" else "clip",
-                          np.inf, "bin_samples")
-    cols = np.flatnonzero(ok)
-    onehot = sparse.csr_matrix(
-        (np.ones(cols.size), (bins[cols], cols)), shape=(nx * ny, x.size)
-    )
-    sums = np.asarray(onehot @ values.astype(np.float64, copy=False))
-    counts = np.bincount(bins[cols], minlength=nx * ny)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = sums / counts[:, None]
-    mean[counts < max(int(min_count), 1)] = np.nan
-    mean = mean.reshape(nx, ny, -1)
-    if squeeze:
-        mean = mean[..., 0:1]
-    if return_counts:
-        return mean, counts.reshape(nx, ny)
-    return mean

@@ -9,7 +9,7 @@ import pytest
 from scipy import ndimage
 from scipy.stats import binned_statistic_2d
 
-from mecbench.binning import bin_samples, bin_session
+from mecbench.binning import bin_session
 from mecbench.errors import DataError
 from mecbench.ratemaps import Arena
 
@@ -336,26 +336,6 @@ def test_binned_session_builds_neural_data():
     b = bin_session(t, x, y, spikes, arena_width=W, arena_height=H, bin_size=BS)
     nd = NeuralData.from_rate_maps(b.rate, halves=b.rate_halves, occupancy=b.occupancy)
     assert nd.halves(nd.arena_names[0]).shape == (2, 10, 8, 2)
-
-
-def test_bin_samples_equals_binned_statistic_mean():
-    rng = np.random.default_rng(13)
-    n = 5000
-    x = rng.uniform(-0.5, 0.5, n)
-    y = rng.uniform(-0.4, 0.4, n)
-    values = rng.normal(size=(n, 3))
-    arena = Arena(W, H, BS)
-    mean, counts = bin_samples(x, y, values, arena, return_counts=True)
-    ex, ey = _edges()
-    for u in range(3):
-        ref = binned_statistic_2d(x, y, values[:, u], "mean", bins=[ex, ey]).statistic
-        np.testing.assert_allclose(mean[..., u], ref, rtol=1e-10, equal_nan=True)
-    np.testing.assert_array_equal(
-        counts, binned_statistic_2d(x, y, None, "count", bins=[ex, ey]).statistic
-    )
-    sparse_visit = bin_samples(x[:30], y[:30], values[:30], arena, min_count=2)
-    ref_counts = binned_statistic_2d(x[:30], y[:30], None, "count", bins=[ex, ey]).statistic
-    assert (np.isnan(sparse_visit[..., 0]) == (ref_counts < 2)).all()
 
 
 def test_no_bin_with_enough_occupancy_is_an_error():

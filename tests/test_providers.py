@@ -110,6 +110,29 @@ def test_bin_activity_equals_per_unit_scipy():
                                ref, rtol=1e-12, atol=1e-12)
 
 
+def test_accumulator_counts_and_means_on_a_non_square_grid():
+    """Means and visit counts on a 10 x 8 grid against scipy; a sparse sample leaves NaN in
+    exactly the bins scipy counts no sample in."""
+    arena = Arena(1.0, 0.8, 0.1)
+    rng = np.random.default_rng(13)
+    pos = np.column_stack([rng.uniform(-0.5, 0.5, 5000), rng.uniform(-0.4, 0.4, 5000)])
+    act = rng.normal(size=(5000, 3))
+    ex, ey = arena_edges(arena)
+    acc = RateMapAccumulator(arena, 3)
+    acc.add(pos, act)
+    assert acc.rate_maps().shape == (10, 8, 3)
+    np.testing.assert_allclose(acc.rate_maps(), reference_maps(pos, act, arena), rtol=1e-10)
+    ref_counts = binned_statistic_2d(pos[:, 0], pos[:, 1], None, "count",
+                                     bins=[ex, ey]).statistic
+    np.testing.assert_array_equal(acc.counts.numpy().reshape(10, 8), ref_counts)
+    sparse = bin_activity(pos[:30], act[:30], arena)
+    sparse_counts = binned_statistic_2d(pos[:30, 0], pos[:30, 1], None, "count",
+                                        bins=[ex, ey]).statistic
+    assert (sparse_counts == 0).any()
+    np.testing.assert_array_equal(np.isnan(sparse[..., 0]), sparse_counts == 0)
+    np.testing.assert_allclose(sparse, reference_maps(pos[:30], act[:30], arena), rtol=1e-10)
+
+
 def test_accumulator_unvisited_policies():
     arena = Arena(0.5, 0.5, 0.1)
     pos = np.array([[-0.2, -0.2], [0.2, 0.2], [0.21, 0.22]])
