@@ -236,6 +236,18 @@ def test_spec_parsing():
         parse_splits("random:block_size=3")
 
 
+def test_mapping_specs_resolve_through_the_mapping_registry():
+    from mecbench.mapping import MAPPING_NAMES, ElasticNetCVMapping
+
+    assert set(MAPPING_NAMES) >= {"ridge", "enet-cv"}
+    est = parse_mapping("enet-cv:cv=3,seed=4").build()
+    assert isinstance(est, ElasticNetCVMapping) and (est.cv, est.seed) == (3, 4)
+    with pytest.raises(UnknownIdentifierError, match="did you mean 'enet-cv'"):
+        parse_mapping("enet-vc").build()
+    with pytest.raises(UnknownIdentifierError, match="parameter of mapping 'enet-cv'.*'seed'"):
+        parse_mapping("enet-cv:sed=1").build()
+
+
 def test_builtin_identifiers_and_registry():
     names = registry.names("benchmark")
     expected = {"mec-sim.ridge", "mec-sim.ridgecv", "mec-sim.pls", "mec-sim.enet",

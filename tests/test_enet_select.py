@@ -12,10 +12,10 @@ import pytest
 import scipy.linalg as sla
 from benchkit import sklearn_enet_cv_errors
 
-from mecbench.benchmarks.enet_cv import ElasticNetCVMapping
 from mecbench.errors import ConfigError
 from mecbench.mapping import elastic_net_cv
 from mecbench.mapping.enet import select_stable, validation_curvature
+from mecbench.mapping.enet_cv import ElasticNetCVMapping
 
 pytestmark = pytest.mark.slow  # elastic-net CV on simulated problems
 

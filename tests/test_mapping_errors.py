@@ -84,8 +84,8 @@ def test_unknown_names_suggest_closest():
         get_mapping("ridge", alpah=1.0)
     with pytest.raises(UnknownIdentifierError, match="Ridge"):
         SklearnMapping("Ridgee").fit(X, Y)
-    assert set(MAPPING_NAMES) == {"ridge", "ridgecv", "pls", "enet", "lasso", "one-to-one",
-                                  "sklinear"}
+    assert set(MAPPING_NAMES) == {"ridge", "ridgecv", "pls", "enet", "enet-cv", "lasso",
+                                  "one-to-one", "sklinear"}
     for name in MAPPING_NAMES:
         est = get_mapping(name)
         assert clone(est).get_params() == est.get_params()

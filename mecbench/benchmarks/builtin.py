@@ -11,7 +11,7 @@ mapping part                        mapping (:func:`mecbench.mapping.get_mapping
 ``pls``                             ``pls``, 25 components (the reference workload), no scaling
 ``enet``                            ``enet`` with per-cell (alpha, l1_ratio) from its CV over
                                     the reference's short grids on the training bins of each
-                                    split (:mod:`mecbench.benchmarks.enet_cv`), the most
+                                    split (:mod:`mecbench.mapping.enet_cv`), the most
                                     regularised candidate among those whose certified
                                     validation error ties with the best (stable against
                                     solver noise); slow: about 1-1.5 CPU-hours per layer of
@@ -128,7 +128,7 @@ SPEC_HASHES: dict[str, str] = {
     "mec-sim.ridge": "820f19f51a9cdce4",
     "mec-sim.ridgecv": "7a40c496e50efeaa",
     "mec-sim.pls": "91f1c379b6e0ce17",
-    "mec-sim.enet": "da03734ac84cb619",
+    "mec-sim.enet": "23face99a2af045f",
     "mec-sim.one-to-one": "77923bd27328db02",
     "mec-sim.ridge-blocked": "bc3fa3990011d7f4",
     "mec-sim.ridge-leftright": "82861c8bfeebe1cb",
@@ -138,7 +138,7 @@ SPEC_HASHES: dict[str, str] = {
     "mec-sim.soft-match": "de3cb02d3e47b8ca",
     "sargolini2006.ridge": "081efdecc91eeecd",
     "sargolini2006.ridgecv": "43234ef8c91c31d4",
-    "sargolini2006.enet": "d03df4237ec7705f",
+    "sargolini2006.enet": "d7f892b78e6f8299",
     "sargolini2006.one-to-one": "c0d688cba6aba991",
 }
 

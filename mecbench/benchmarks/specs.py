@@ -5,8 +5,8 @@ benchmark) and the identifiers stored with every score.
 
 Mapping: ``NAME[:KEY=VALUE[,KEY=VALUE...]]``
     ``NAME`` is any name :func:`mecbench.mapping.get_mapping` accepts (``ridge``, ``ridgecv``,
-    ``pls``, ``enet``, ``lasso``, ``one-to-one``, ``sklinear``), ``enet-cv`` (per-cell
-    elastic net tuned on each split's training bins, :mod:`mecbench.benchmarks.enet_cv`) or a
+    ``pls``, ``enet``, ``enet-cv`` (per-cell elastic net tuned on each split's training bins,
+    :mod:`mecbench.mapping.enet_cv`), ``lasso``, ``one-to-one``, ``sklinear``) or a
     similarity metric of :data:`mecbench.similarity.METRICS` (``cka``, ``rsa-spearman``,
     ``shape-procrustes``, ...; one value per animal, :mod:`mecbench.benchmarks.similarity`);
     values are read as JSON when possible (numbers, ``true``, lists) and as strings otherwise:
@@ -78,24 +78,9 @@ class MappingSpec:
     def build(self):
         """A fresh, unfitted mapping estimator."""
         from mecbench import mapping as mp
-        from mecbench.benchmarks.enet_cv import LOCAL_MAPPINGS
 
         try:
-            if self.name in LOCAL_MAPPINGS:
-                cls = LOCAL_MAPPINGS[self.name]
-                known = cls().get_params(deep=False)
-                for param in self.params:
-                    if param not in known:
-                        raise UnknownIdentifierError(f"parameter of mapping {self.name!r}",
-                                                     param, known)
-                return cls(**self.params)
-            try:
-                return mp.get_mapping(self.name, **self.params)
-            except UnknownIdentifierError as err:
-                if err.kind == "mapping":  # offer the local names too
-                    raise UnknownIdentifierError(
-                        "mapping", self.name, [*mp.MAPPING_NAMES, *LOCAL_MAPPINGS]) from None
-                raise
+            return mp.get_mapping(self.name, **self.params)
         except TypeError as err:
             raise ConfigError(f"--mapping {self.text}: {err}") from None
 
