@@ -2,7 +2,7 @@
 
 The built-in plugin folders ``models/`` and ``datasets/`` and the shipped ``leaderboards/``
 are installed as ``mecbench.models``, ``mecbench.datasets`` and ``mecbench.leaderboards``
-(DESIGN.md: never as top-level packages, ``datasets`` is a popular PyPI name). pyproject.toml
+(never as top-level packages: ``datasets`` is a popular PyPI name). pyproject.toml
 holds all metadata; this file only computes the package list so new sub-packages need no edit.
 """
 

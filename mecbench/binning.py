@@ -8,7 +8,7 @@ Python loop over cells). Model activity sampled along trajectories is averaged p
 
 Defaults (all in metres and seconds) and where they come from:
 
-- ``bin_size = 0.05`` m: the 5 cm bins of the data of Nayebi et al. 2021 (REFERENCE.md §1).
+- ``bin_size = 0.05`` m: the 5 cm bins of the data of Nayebi et al. 2021.
 - ``smoothing_sigma = 0.05`` m (one 5 cm bin): Gaussian smoothing of the spike-count and the
   occupancy maps separately, then their ratio ("adaptive"/normalised-convolution smoothing of
   Hafting et al. 2005 and Sargolini et al. 2006, who smoothed count and time maps separately).

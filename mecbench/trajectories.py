@@ -1,7 +1,7 @@
 """Random-walk trajectories of a simulated rat, vectorised over trajectories (torch, CPU or GPU).
 
 The motion model is the one used to train path-integrating RNNs by Sorscher et al. (2019, 2023)
-and Nayebi et al. (2021), restated from their descriptions (see REFERENCE.md §2):
+and Nayebi et al. (2021), restated from their descriptions:
 
 * time step ``dt = 0.02`` s;
 * at every step the speed is drawn from a Rayleigh distribution with scale ``0.13·2π`` m/s;

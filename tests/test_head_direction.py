@@ -371,11 +371,12 @@ def test_real_two_led_cells_mvl(real_recordings):
 
 
 def test_real_two_led_cells_are_directionally_tuned(real_recordings):
-    """readme_sargolini2006.txt: the release consists of conjunctive and head-direction cells
-    (layers III and V) and gives two LEDs 'to enable calculation of head direction'. Sargolini
-    et al. 2006 called a cell directional when its MVL exceeded the 99th percentile of MVLs of
-    time-shifted spike trains; both two-LED cells do, with a wide margin (measured: 0.499
-    against 0.28 and 0.303 against 0.13 for 200 shifts, seed 0)."""
+    """The readme of the Kavli release (readme_sargolini2006.txt): the release consists of
+    conjunctive and head-direction cells (layers III and V) and gives two LEDs 'to enable
+    calculation of head direction'. Sargolini et al. 2006 called a cell directional when its
+    MVL exceeded the 99th percentile of MVLs of time-shifted spike trains; both two-LED cells
+    do, with a wide margin (measured: 0.499 against 0.28 and 0.303 against 0.13 for 200
+    shifts, seed 0)."""
     rng = np.random.default_rng(0)
     two_leds = [r for r in real_recordings
                 if r.x2 is not None and np.size(r.x2) and np.isfinite(r.x2).any()]

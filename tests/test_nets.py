@@ -248,7 +248,7 @@ def test_bad_inputs_raise_model_error():
 
 # -- configuration -------------------------------------------------------------------------------
 
-# The valid names as the issue and the README list them, written out here on purpose.
+# The valid names as the README lists them, written out here on purpose.
 _VALID = {
     "arch": ("rnn", "ugrnn", "lstm", "gru"),
     "activation": ("relu", "tanh", "sigmoid", "linear"),

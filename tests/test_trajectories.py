@@ -1,4 +1,5 @@
-"""Random-walk trajectories: statistics against the reference parameters (REFERENCE.md §2)."""
+"""Random-walk trajectories: statistics against the parameters of Sorscher et al. (2019, 2023)
+and Nayebi et al. (2021)."""
 
 from __future__ import annotations
 

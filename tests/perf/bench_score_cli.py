@@ -10,7 +10,7 @@ Every run uses a fresh cache directory. The dataset is built (or copied from the
 first and timed separately: "cold" means no cached model rate maps, ceiling or score, which is
 what a user scoring a new model meets. Each `mecbench` command runs in its own process; wall
 time, CPU time (user + system) and that process's peak RSS are printed: on a shared machine
-wall time includes waiting for the cores. Targets (issue 5): cold < 120 s on 2 cores, peak
+wall time includes waiting for the cores. Targets: cold < 120 s on 2 cores, peak
 RSS < 4 GB, warm < 5 s. Finally the saved per-cell scores are compared with
 `mecbench.compat.get_fits` on the same data, model rate maps and splits (ridge benchmarks).
 """

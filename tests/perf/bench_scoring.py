@@ -1,8 +1,9 @@
 """Reference-scale scoring benchmark: mecbench's scoring path vs scikit-learn used as the
 reference code (Nayebi et al. 2021) uses it.
 
-Workload (issue #2): one model layer of 4096 units on 44×44 bins (2.2 m at 5 cm), 6 animals ×
-100 cells (each animal with its own unvisited bins), train on 20 % of the bins, 10 splits.
+Workload (the reference scale): one model layer of 4096 units on 44×44 bins (2.2 m at 5 cm),
+6 animals × 100 cells (each animal with its own unvisited bins), train on 20 % of the bins,
+10 splits.
 
 mecbench side: :func:`mecbench.scoring.score_rate_maps` — the function the benchmarks and
 ``get_fits`` use — end to end, including building the layer's feature cache.
