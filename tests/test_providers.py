@@ -133,6 +133,19 @@ def test_accumulator_counts_and_means_on_a_non_square_grid():
     np.testing.assert_allclose(sparse, reference_maps(pos[:30], act[:30], arena), rtol=1e-10)
 
 
+def test_accumulator_refuses_positions_outside_the_box_or_not_finite():
+    arena = Arena(0.5, 0.5, 0.1)
+    act = np.ones((3, 1))
+    inside = np.array([[0.0, 0.0], [0.25, -0.25], [-0.1, 0.2]])  # walls included
+    assert np.isfinite(bin_activity(inside, act, arena)).sum() == 3
+    for bad, n_bad in (([0.26, 0.0], 1), ([np.nan, 0.0], 1), ([0.0, np.inf], 1)):
+        pos = inside.copy()
+        pos[1] = bad
+        with pytest.raises(ConfigError, match=f"{n_bad} positions lie outside the 0.5x0.5m box "
+                                               "or are not finite"):
+            bin_activity(pos, act, arena)
+
+
 def test_accumulator_unvisited_policies():
     arena = Arena(0.5, 0.5, 0.1)
     pos = np.array([[-0.2, -0.2], [0.2, 0.2], [0.21, 0.22]])

@@ -102,17 +102,19 @@ class RateMapAccumulator:
         Raises
         ------
         ConfigError
-            When a position lies outside the box (beyond a relative tolerance of 1e-6).
+            When a position lies outside the box (beyond a relative tolerance of 1e-6) or is
+            not finite.
         """
         pos = torch.as_tensor(positions, device=self.device).reshape(-1, 2).to(torch.float64)
         hx, hy = self._half
         tol = 1e-6 * max(hx, hy)
-        outside = (pos[:, 0].abs() > hx + tol) | (pos[:, 1].abs() > hy + tol)
+        # written as "not inside" so that NaN positions count as outside
+        outside = ~((pos[:, 0].abs() <= hx + tol) & (pos[:, 1].abs() <= hy + tol))
         if bool(outside.any()):
             n_out = int(outside.sum())
             raise ConfigError(
-                f"{n_out} positions lie outside the {self.arena.key} box; "
-                "positions must be in metres in a box centred on 0"
+                f"{n_out} positions lie outside the {self.arena.key} box or are not finite; "
+                "positions must be finite, in metres, in a box centred on 0"
             )
         ix = torch.bucketize(pos[:, 0].contiguous(), self._x_inner, right=True)
         iy = torch.bucketize(pos[:, 1].contiguous(), self._y_inner, right=True)
