@@ -1,11 +1,11 @@
-"""Training speed (optimisation steps per second) of the shipped CPU configurations.
+"""Training speed (optimisation steps per second) of the CPU configurations.
 
 Run: ``python tests/perf/bench_training.py [--quick] [--threads 1] [--device cpu]``
 
-Each configuration is the one its shipped checkpoint was trained with (read from
-``models/*/<name>/config.json`` when present, else the training preset). The timing covers the
-whole training step as :func:`mecbench.training.train` runs it (batch generation, forward,
-backward, Adam) and excludes set-up and checkpoint writing: it is the difference of the
+Each configuration is a path integrator's training preset (10-step walks, batches of 64) or,
+for ssl-grid, the configuration its shipped checkpoint was trained with on a CPU. The timing
+covers the whole training step as :func:`mecbench.training.train` runs it (batch generation,
+forward, backward, Adam) and excludes set-up and checkpoint writing: it is the difference of the
 ``elapsed_s`` of two history records.
 """
 
@@ -24,12 +24,16 @@ MODELS = ["rnn-relu-dos", "rnn-relu-cartesian", "rnn-relu-gaussian", "ugrnn-relu
 
 
 def _config(name: str):
+    """The CPU configuration of ``name``: ssl-grid's shipped one (it was trained on a CPU), a
+    path integrator's preset (the shipped path integrators were trained on a GPU on 20-step
+    walks in batches of 200)."""
     from mecbench.nets.checkpoint import read_config
     from mecbench.training import preset_config
 
     shipped = list((REPO / "models").glob(f"*/{name}/config.json"))
-    return (read_config(shipped[0].parent), "shipped") if shipped else \
-        (preset_config(name), "preset")
+    if shipped and read_config(shipped[0].parent).arch == "ssl":
+        return read_config(shipped[0].parent), "shipped"
+    return preset_config(name), "preset"
 
 
 def _describe(c) -> str:
