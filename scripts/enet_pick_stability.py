@@ -2,7 +2,7 @@
 """How stable are the per-cell (alpha, l1_ratio) picks of ``mec-sim.enet`` against the solver?
 
 For each model's default layer on ``mec-sim``, runs the benchmark's cross-validated search
-(:class:`mecbench.benchmarks.enet_cv.ElasticNetCVMapping`: 2-fold CV over the reference's short
+(:class:`mecbench.mapping.enet_cv.ElasticNetCVMapping`: 2-fold CV over the reference's short
 grids on a split's training bins) twice, with the solver stopping at a relative duality gap of
 ``--tols`` (default 1e-4, the benchmark's, and 1e-7), and compares:
 
@@ -58,12 +58,12 @@ def _pearson(P: np.ndarray, Y: np.ndarray) -> np.ndarray:
 def run_unit(X: np.ndarray, Y: np.ndarray, train: np.ndarray, test: np.ndarray,
              tol: float) -> dict[str, np.ndarray]:
     """One search at ``tol`` on the training rows; both rules' picks and test scores."""
-    from mecbench.benchmarks.enet_cv import ElasticNetCVMapping
     from mecbench.mapping.enet import (
         REFERENCE_ALPHAS_SHORT,
         REFERENCE_L1_RATIOS_SHORT,
         select_stable,
     )
+    from mecbench.mapping.enet_cv import ElasticNetCVMapping
 
     m = ElasticNetCVMapping(tol=tol).fit(X[train], Y[train])
     err, band = m.cv_["cv_error"], m.cv_["cv_band"]
