@@ -33,7 +33,8 @@ r = 1.22, 1.41, 1.73). σ = 0.12 m with s = 2 is the configuration in which grid
 reported; the others move away from it along one axis at a time.
 
 Every run shares the presets' CPU-sized network, "the smallest published configuration that
-reaches grid-like units" (REFERENCE §2): Ng = 256 recurrent units, Np = 256 place cells, walks
+reaches grid-like units" (Sorscher et al. 2023): Ng = 256 recurrent units, Np = 256 place
+cells, walks
 of 10 steps, batch 64, Adam 1e-3, weight decay 1e-4 on the recurrence, identity-initialised
 recurrence, the 2.2 m box. ``--set KEY=VALUE`` changes a field for every run, e.g. ``--set
 seq_len=20 --set batch_size=200`` for the papers' walks and batches (on a GPU: add

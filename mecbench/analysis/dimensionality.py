@@ -5,7 +5,7 @@ Units are the variables and spatial bins the observations: the covariance is the
 bins (no scaling: units that fire more weigh more, as in a regression on raw rates). Its
 eigenvalues λ give
 
-- the participation ratio ``PR = (Σλ)² / Σλ²`` (REFERENCE §7; Gao et al. 2017), computed as
+- the participation ratio ``PR = (Σλ)² / Σλ²`` (Gao et al. 2017), computed as
   ``tr(C)² / ‖C‖_F²`` from the singular values of the centred data;
 - the number of principal components needed to explain a fraction (default 90 %) of variance.
 

@@ -35,7 +35,7 @@ __all__ = [
 
 #: Grid-score threshold of a "grid-like" unit (lenient threshold of the literature).
 GRID_THRESHOLD = 0.3
-#: Grid-score form (REFERENCE §4: the experimental standard).
+#: Grid-score form (the min–max form of Sargolini et al. 2006, the experimental standard).
 GRID_FORM = "sargolini"
 
 

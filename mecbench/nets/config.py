@@ -89,11 +89,11 @@ class _ConfigMixin:
 class PathIntegratorConfig(_ConfigMixin):
     """A supervised path integrator and how to train it.
 
-    Defaults follow REFERENCE §2 (Sorscher et al. 2023 with the CPU-sized "smallest published
+    Defaults follow Sorscher et al. 2023 (with the CPU-sized "smallest published
     configuration that reaches grid-like units": 256 units, 10-step sequences, batch 64,
     Adam 1e-3, identity-initialised recurrence). One deliberate departure: ``n_place`` is
     256, not the papers' Np = 512, to match the 256 recurrent units of that CPU-sized
-    configuration (REFERENCE §2 times Ng 256/Np 256 at 0.15 s a step on two cores); pass
+    configuration (Ng 256/Np 256 at 0.15 s a step on two cores); pass
     ``n_place=512`` for the papers' readout.
 
     Parameters
@@ -199,10 +199,10 @@ class SSLGridConfig(_ConfigMixin):
     """The self-supervised grid model of Schaeffer, Khona et al. (NeurIPS 2023).
 
     g_t = Norm(ReLU(W(v_t) g_{t-1})) with W(v) = MLP(v) ∈ R^{N×N}. Defaults are the reported
-    settings (REFERENCE §3): N = 128, T = 60, B = 130 permutations, σx = 0.05 m, σg = 0.4,
-    loss weights separation 1.0 / invariance 0.1 / capacity 0.5, velocities uniform in
-    ±0.15 m per step and per component. The conformal-isometry weight is not stated in our
-    reference; ``w_conformal`` = 0.01 is our choice: with 1.0 the term (a variance of
+    settings (Schaeffer, Khona et al. 2023): N = 128, T = 60, B = 130 permutations,
+    σx = 0.05 m, σg = 0.4, loss weights separation 1.0 / invariance 0.1 / capacity 0.5,
+    velocities uniform in ±0.15 m per step and per component. The conformal-isometry weight is
+    not stated there; ``w_conformal`` = 0.01 is our choice: with 1.0 the term (a variance of
     ‖Δg‖/‖v‖, typically 1–60 at initialisation) dominated and kept the code collapsed
     (separation loss stayed ≈ 0.95) in our CPU runs, while 0.01 lets separation fall to ≈ 0.3.
 

@@ -7,7 +7,7 @@ and reports position through a linear readout (:mod:`mecbench.nets.readouts`).
 Layers exposed for scoring (activity after each step, shape (B, T, units)):
 
 * ``rnn``: ``g`` — the recurrent state (Sorscher et al.'s grid layer), ``dc`` — the readout.
-  ``h_t = act(W_rec h_{t−1} + W_in v_t)`` without bias (REFERENCE §2).
+  ``h_t = act(W_rec h_{t−1} + W_in v_t)`` without bias (Sorscher et al. 2023).
 * ``ugrnn``, ``lstm``, ``gru``: ``pre_g`` — the recurrent state, ``g`` — a dense layer after it
   (``g_activation``), ``dc`` — the linear readout of ``g`` (Nayebi et al. 2021's layout).
   UGRNN (Collins et al. 2017 as described by Nayebi et al.):

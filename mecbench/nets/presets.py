@@ -1,7 +1,7 @@
 """Named network configurations (the ``MODEL-ID`` of ``mecbench train`` and the shapes of the
 untrained baselines).
 
-Path integrators default to the CPU-sized configuration of REFERENCE §2 (Ng = Np = 256,
+Path integrators default to the CPU-sized configuration of Sorscher et al. (Ng = Np = 256,
 10-step sequences, batch 64, Adam 1e-3, weight decay 1e-4 on the recurrence). The vanilla RNNs
 use identity-initialised recurrence (the smallest published setting reported to reach grid-like
 units); gated cells use orthogonal recurrence. ``ssl-grid`` uses the reported settings of

@@ -9,7 +9,7 @@ against them, and decodes a position back from that output:
   ``softmax_i(−d²/2σ²) − softmax_i(−d²/(2·s·σ²))``
 
   with ``s`` = ``surround_scale`` a **variance** ratio (surround variance s·σ², std √s·σ; the
-  convention of Sorscher et al.'s code and of REFERENCE §2). The No-Free-Lunch code of
+  convention of Sorscher et al.'s code). The No-Free-Lunch code of
   Schaeffer et al. 2022 uses std s·σ instead; with s = 2 that is a wider surround (variance
   4σ²). Each code is then shifted by its minimum over cells to be ≥ 0 and renormalised to
   sum 1, so it can be the target of a cross-entropy.

@@ -11,7 +11,7 @@ flattened identity so that W(v) ≈ I at initialisation (a standing start; our c
 A training batch is **one** trajectory of T velocities (uniform per component in
 ±``max_step``) and B random permutations of it; all start from the shared state ``g_0``, so
 positions (cumulative sums) coincide at many points, which the losses exploit
-(:func:`ssl_losses`, REFERENCE §3):
+(:func:`ssl_losses`, Schaeffer, Khona et al. 2023):
 
 * separation: mean over pairs with ‖x − x'‖ > σx of ``exp(−‖g − g'‖²/2σg²)``;
 * invariance: mean over pairs (i ≠ j) with ‖x − x'‖ < σx of ``‖g − g'‖²``;
