@@ -2,7 +2,8 @@
 
 Inter-animal consistency (Nayebi et al. 2021)
     How well the *other* animals' cells predict a cell, with the **same** mapping and splits
-    as the model, through the same scoring path (:func:`mecbench.scoring.predictivity_details`).
+    as the model, through the same scoring path
+    (:func:`mecbench.predictivity.predictivity_details`).
 
     - ``holdout``: the source of a target animal is the concatenation, along cells, of every
       other animal in the same arena (sorted by animal name). Bins where any source cell is NaN
@@ -45,8 +46,7 @@ import xarray as xr
 
 from mecbench.errors import ConfigError, DataError, UnknownIdentifierError
 from mecbench.metrics import bootstrap_median_ci, masked_pearson_columns, nanmedian, spearman_brown
-from mecbench.ratemaps import DIMS, flat_values, validate_rate_maps
-from mecbench.scoring import (
+from mecbench.predictivity import (
     PredictivityResult,
     PreparedSource,
     combine_results,
@@ -55,6 +55,7 @@ from mecbench.scoring import (
     resolve_splits,
     result_to_dataarray,
 )
+from mecbench.ratemaps import DIMS, flat_values, validate_rate_maps
 from mecbench.splits import Split, SplitScheme
 
 __all__ = [
@@ -115,7 +116,7 @@ def interanimal_results(
     neural : DataArray (x, y, neuroid)
         Rate maps of one arena with an ``animal`` coordinate.
     mapping, splits
-        As for :func:`mecbench.scoring.predictivity_details`.
+        As for :func:`mecbench.predictivity.predictivity_details`.
     mode : {"holdout", "pairwise"}
     target_cells : dict, optional
         Restrict the targets of an animal to these neuroid positions (used by

@@ -3,7 +3,7 @@
 ``get_fits`` takes the reference data dict ``dataset[arena_size][animal] = {"resp", "cell_ids"}``
 and returns ``results[arena_size][animal]["corr"]``: a per-cell :class:`xarray.DataArray` (dim
 ``units``, coordinate = cell ids) holding the mean over splits of the Pearson r on the test bins.
-Scores go through :func:`mecbench.scoring.predictivity_details`, the path every mecbench
+Scores go through :func:`mecbench.predictivity.predictivity_details`, the path every mecbench
 benchmark uses. With a model, one feature cache per arena serves every animal, and the cells
 of all animals whose mapping fits each cell on its own (ridge with one penalty, one-to-one) go
 through one pass: one factorisation or correlation product per split, each animal's unvisited
@@ -54,15 +54,15 @@ import numpy as np
 import xarray as xr
 
 from mecbench.errors import ConfigError, DataError, ModelError, UnknownIdentifierError
-from mecbench.providers.base import ResponseProvider, check_provider_output
-from mecbench.ratemaps import Arena, flat_values, parse_arena_key
-from mecbench.scoring import (
+from mecbench.predictivity import (
     PredictivityResult,
     PreparedSource,
     combine_results,
     predictivity_details,
     prepare_source,
 )
+from mecbench.providers.base import ResponseProvider, check_provider_output
+from mecbench.ratemaps import Arena, flat_values, parse_arena_key
 from mecbench.splits import SplitScheme
 
 __all__ = ["get_fits", "unit_concat", "MAP_TYPES", "make_mapping"]
@@ -365,7 +365,7 @@ def _merge_key(mapping, per_target: bool, scheme: SplitScheme, params, shape) ->
     A mapping with a masked path (:mod:`mecbench.mapping.masked`) fits every target on its
     own, so the cells of all animals go into one pass per split (one factorisation, each
     animal's unvisited bins handled by an exact downdate), as
-    :func:`mecbench.scoring.score_rate_maps` does. Joint fits (PLS) and per-cell parameters
+    :func:`mecbench.predictivity.score_rate_maps` does. Joint fits (PLS) and per-cell parameters
     stay per animal.
     """
     if params is not None or per_target or getattr(mapping, "_cross_predict_masked",

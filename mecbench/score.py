@@ -106,7 +106,7 @@ class Score:
         Parameters
         ----------
         r : DataArray (neuroid, split)
-            As returned by :func:`mecbench.scoring.score_rate_maps`.
+            As returned by :func:`mecbench.predictivity.score_rate_maps`.
         ceiling : DataArray (neuroid,) or (neuroid, split), or array, optional
             Per-cell ceiling; a (neuroid, split) array (inter-animal r) is averaged over splits
             first, ignoring NaN. Matched to ``r`` by ``neuroid_id`` when both carry it.

@@ -5,7 +5,7 @@ flat bin indices, in C order over ``(x, y)`` — the order of :func:`mecbench.ra
 and of a Nayebi et al. (2021) ``resp`` array reshaped to ``(bins, cells)``.
 
 Splits are always defined on the **full grid**; unvisited (NaN) bins are removed afterwards, per
-target cell, by the scoring code (:mod:`mecbench.scoring`). Building the splits after dropping
+target cell, by the scoring code (:mod:`mecbench.predictivity`). Building the splits after dropping
 NaN bins (as the reference code does) changes their geometry and makes them depend on which bins
 one animal happened to visit.
 

@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from mecbench import registry
     from mecbench.benchmarks.builtin import build
-    from mecbench.scoring import resolve_splits
+    from mecbench.predictivity import resolve_splits
 
     tols = [float(t) for t in args.tols.split(",")]
     if len(tols) != 2:

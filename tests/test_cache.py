@@ -102,7 +102,7 @@ def test_source_hash_is_this_installation():
         ("mecbench/models", Path(d))
         for d in importlib.util.find_spec("mecbench.models").submodule_search_locations]
     assert source_hash() == hash_source_files(roots, SOURCE_EXCLUDED)
-    assert "mecbench/cli/" in SOURCE_EXCLUDED and "mecbench/scoring.py" not in SOURCE_EXCLUDED
+    assert "mecbench/cli/" in SOURCE_EXCLUDED and "mecbench/predictivity.py" not in SOURCE_EXCLUDED
 
 
 def test_array_round_trip_and_hit_counts(tmp_path):

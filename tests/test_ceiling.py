@@ -15,9 +15,9 @@ from mecbench.ceiling import (
 )
 from mecbench.errors import DataError, UnknownIdentifierError
 from mecbench.mapping import get_mapping
+from mecbench.predictivity import score_rate_maps
 from mecbench.ratemaps import make_rate_maps
 from mecbench.score import Score
-from mecbench.scoring import score_rate_maps
 from mecbench.splits import SplitScheme
 
 

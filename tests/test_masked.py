@@ -10,8 +10,8 @@ from sklearn.linear_model import Ridge as SkRidge
 
 from mecbench.mapping import FeatureCache, OneToOne, Ridge, cross_predict_masked
 from mecbench.mapping.masked import missing_row_groups
+from mecbench.predictivity import score_rate_maps
 from mecbench.ratemaps import make_rate_maps
-from mecbench.scoring import score_rate_maps
 from mecbench.splits import SplitScheme
 
 

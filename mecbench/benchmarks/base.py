@@ -7,7 +7,7 @@ per recorded cell; a similarity benchmark has one value per recorded animal in p
 cell, see :mod:`mecbench.benchmarks.similarity`.) For every arena of the benchmark's data,
 the model's rate maps on that arena's bin grid are mapped to each animal's cells with the
 benchmark's mapping, fitted per animal on the training bins of each split and evaluated on the
-test bins (:func:`mecbench.scoring.score_rate_maps`, the one scoring path). This gives
+test bins (:func:`mecbench.predictivity.score_rate_maps`, the one scoring path). This gives
 Pearson r per (cell, split).
 
 The per-cell results of all arenas are then **pooled**: a cell recorded in two arenas counts

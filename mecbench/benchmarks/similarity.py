@@ -53,8 +53,8 @@ import xarray as xr
 from mecbench.benchmarks._values import format_value, jsonable
 from mecbench.ceiling import INTERANIMAL_MODES, _animal_order
 from mecbench.errors import ConfigError, DataError, UnknownIdentifierError
+from mecbench.predictivity import _check_model_maps, resolve_splits
 from mecbench.ratemaps import DIMS, check_same_grid, validate_rate_maps
-from mecbench.scoring import _check_model_maps, resolve_splits
 from mecbench.similarity import METRICS, cross_validated, get_metric
 from mecbench.splits import Split, SplitScheme
 

@@ -28,7 +28,7 @@ from mecbench.benchmarks.similarity import SimilaritySpec, is_similarity_name
 from mecbench.ceiling import interanimal_consistency, split_half_reliability
 from mecbench.errors import ConfigError, UnknownIdentifierError
 from mecbench.keyvalue import parse_key_values
-from mecbench.scoring import score_rate_maps
+from mecbench.predictivity import score_rate_maps
 from mecbench.splits import SPLIT_KINDS, STRUCTURED_KINDS, SplitScheme
 
 __all__ = [
@@ -87,7 +87,7 @@ class MappingSpec:
     # the comparison protocol of Benchmark (SimilaritySpec implements the same) -------------
     def score_maps(self, maps, neural, splits, *, per_animal: bool = True):
         """Per-(cell, split) Pearson r of the mapping's predictions
-        (:func:`mecbench.scoring.score_rate_maps`)."""
+        (:func:`mecbench.predictivity.score_rate_maps`)."""
         return score_rate_maps(maps, neural, self.build(), splits, per_animal=per_animal)
 
     def interanimal(self, neural, splits, *, mode: str = "holdout"):

@@ -11,8 +11,8 @@ import xarray as xr
 
 from mecbench.errors import ConfigError, DataError
 from mecbench.metrics import constant_columns
+from mecbench.predictivity import resolve_splits
 from mecbench.ratemaps import DIMS, check_same_grid, flat_values
-from mecbench.scoring import resolve_splits
 from mecbench.splits import Split, SplitScheme
 
 __all__ = ["PairedBins", "paired_bins", "as_bins_array", "zscore_columns", "bin_splits"]
@@ -201,7 +201,7 @@ def bin_splits(splits: SplitScheme | Sequence[Split], pb: PairedBins,
     """Splits of the full bin grid as rows of the kept bins of ``pb``.
 
     Splits are defined on the full grid (:mod:`mecbench.splits`); bins that ``pb`` dropped are
-    then removed from each split's train and test sets, as :mod:`mecbench.scoring` does.
+    then removed from each split's train and test sets, as :mod:`mecbench.predictivity` does.
 
     Parameters
     ----------

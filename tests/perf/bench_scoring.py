@@ -5,7 +5,7 @@ Workload (the reference scale): one model layer of 4096 units on 44×44 bins (2.
 6 animals × 100 cells (each animal with its own unvisited bins), train on 20 % of the bins,
 10 splits.
 
-mecbench side: :func:`mecbench.scoring.score_rate_maps` — the function the benchmarks and
+mecbench side: :func:`mecbench.predictivity.score_rate_maps` — the function the benchmarks and
 ``get_fits`` use — end to end, including building the layer's feature cache.
 
 Reference side, per animal and split, on exactly the same training/test bins: multi-output
@@ -51,8 +51,8 @@ import numpy as np
 from scipy import stats
 
 from mecbench.mapping import get_mapping
+from mecbench.predictivity import score_rate_maps
 from mecbench.ratemaps import make_rate_maps
-from mecbench.scoring import score_rate_maps
 from mecbench.splits import SplitScheme
 
 #: The Gram floor and the two fastest mecbench paths are timed as the best of this many runs

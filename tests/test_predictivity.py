@@ -11,14 +11,14 @@ from sklearn.linear_model import Ridge
 
 from mecbench.errors import ConfigError, DataError, ModelError
 from mecbench.mapping import FeatureCache, get_mapping
-from mecbench.ratemaps import make_rate_maps
-from mecbench.scoring import (
+from mecbench.predictivity import (
     REASONS,
     predictivity,
     predictivity_details,
     prepare_source,
     score_rate_maps,
 )
+from mecbench.ratemaps import make_rate_maps
 from mecbench.splits import SplitScheme
 
 # scikit-learn's NIPALS stops its power iterations at tol=1e-6 (predictions then differ from the
