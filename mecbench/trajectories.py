@@ -158,6 +158,53 @@ def _check_positive(name: str, value: float) -> float:
     return value
 
 
+def _check_walk_args(
+    n_trajectories: int, n_steps: int, arena_width: float, arena_height: float | None,
+    dt: float, seed: int, device: str | torch.device, dtype: torch.dtype,
+    generator: torch.Generator | None,
+) -> tuple[float, float, float, torch.device, torch.Generator]:
+    """Validated ``(width, height, dt, device, generator)`` of a :func:`random_walk` call."""
+    for name, value in (("n_trajectories", n_trajectories), ("n_steps", n_steps)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+    width = _check_positive("arena_width", arena_width)
+    height = width if arena_height is None else _check_positive("arena_height", arena_height)
+    dt = _check_positive("dt", dt)
+    if not dtype.is_floating_point:
+        raise ConfigError(f"dtype must be a floating-point torch dtype, got {dtype}")
+    device = usable_device(device)
+    if generator is None:
+        gen = make_generator(seed, device)
+    elif not isinstance(generator, torch.Generator):
+        raise ConfigError(f"generator must be a torch.Generator, got {type(generator).__name__}")
+    else:
+        gen = generator
+    return width, height, dt, device, gen
+
+
+def _avoid_walls(
+    pos: torch.Tensor, theta: torch.Tensor, direction: torch.Tensor, v: torch.Tensor,
+    turn: torch.Tensor, half: torch.Tensor, wall_normals: torch.Tensor, dt: float,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Speed and turn of one step after the wall slowdown/turn and the no-crossing cap."""
+    # distances to the walls at +x, +y, -x, -y and the heading relative to their normals
+    d_wall = torch.cat([half - pos, half + pos], dim=-1)
+    nearest = torch.argmin(d_wall, dim=-1)
+    d_min = d_wall.gather(-1, nearest[:, None])[:, 0]
+    a = _wrap_angle(theta - wall_normals[nearest])
+    near = (d_min < BORDER) & (a.abs() < math.pi / 2)
+    v = torch.where(near, v * WALL_SLOWDOWN, v)
+    turn = turn + torch.where(near, torch.sign(a) * (math.pi / 2 - a.abs()),
+                              torch.zeros_like(a))
+    # shorten a step that would cross a wall so that it ends on the wall
+    room = torch.where(direction > 0, half - pos,
+                       torch.where(direction < 0, -half - pos, torch.full_like(pos, 1.0)))
+    safe = torch.where(direction != 0, direction, torch.ones_like(direction))
+    reach = torch.where(direction != 0, room / safe, torch.full_like(pos, math.inf))
+    max_speed = reach.clamp(min=0).amin(dim=-1) / dt
+    return torch.minimum(v, max_speed), turn
+
+
 def random_walk(
     n_trajectories: int,
     n_steps: int,
@@ -210,21 +257,8 @@ def random_walk(
     ConfigError
         On a non-positive size, count or time step, or a negative seed.
     """
-    for name, value in (("n_trajectories", n_trajectories), ("n_steps", n_steps)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ConfigError(f"{name} must be a positive integer, got {value!r}")
-    width = _check_positive("arena_width", arena_width)
-    height = width if arena_height is None else _check_positive("arena_height", arena_height)
-    dt = _check_positive("dt", dt)
-    if not dtype.is_floating_point:
-        raise ConfigError(f"dtype must be a floating-point torch dtype, got {dtype}")
-    device = usable_device(device)
-    if generator is None:
-        gen = make_generator(seed, device)
-    elif not isinstance(generator, torch.Generator):
-        raise ConfigError(f"generator must be a torch.Generator, got {type(generator).__name__}")
-    else:
-        gen = generator
+    width, height, dt, device, gen = _check_walk_args(
+        n_trajectories, n_steps, arena_width, arena_height, dt, seed, device, dtype, generator)
     B, T = n_trajectories, n_steps
     kw = {"generator": gen, "device": device, "dtype": dtype}
 
@@ -252,22 +286,7 @@ def random_walk(
         v = speed_draw[:, t]
         turn = turn_noise[:, t]
         if not periodic:
-            # distances to the walls at +x, +y, -x, -y and the heading relative to their normals
-            d_wall = torch.cat([half - pos, half + pos], dim=-1)
-            nearest = torch.argmin(d_wall, dim=-1)
-            d_min = d_wall.gather(-1, nearest[:, None])[:, 0]
-            a = _wrap_angle(theta - wall_normals[nearest])
-            near = (d_min < BORDER) & (a.abs() < math.pi / 2)
-            v = torch.where(near, v * WALL_SLOWDOWN, v)
-            turn = turn + torch.where(near, torch.sign(a) * (math.pi / 2 - a.abs()),
-                                      torch.zeros_like(a))
-            # shorten a step that would cross a wall so that it ends on the wall
-            room = torch.where(direction > 0, half - pos,
-                               torch.where(direction < 0, -half - pos, torch.full_like(pos, 1.0)))
-            safe = torch.where(direction != 0, direction, torch.ones_like(direction))
-            reach = torch.where(direction != 0, room / safe, torch.full_like(pos, math.inf))
-            max_speed = reach.clamp(min=0).amin(dim=-1) / dt
-            v = torch.minimum(v, max_speed)
+            v, turn = _avoid_walls(pos, theta, direction, v, turn, half, wall_normals, dt)
         step = (v * dt)[:, None] * direction
         new = pos + step
         if periodic:
