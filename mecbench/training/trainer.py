@@ -138,6 +138,57 @@ def _check_device(device: str | torch.device) -> torch.device:
     return usable_device(device, "--device")
 
 
+def _check_train_args(config: NetConfig | None, out_dir: Path, steps: int,
+                      device: str | torch.device, resume: bool, checkpoint_every: int,
+                      log_every: int) -> tuple[NetConfig, torch.device]:
+    """The configuration to train and the device, after checking :func:`train`'s arguments."""
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
+        raise ConfigError(f"steps must be a non-negative integer, got {steps!r}")
+    for name, value in (("checkpoint_every", checkpoint_every), ("log_every", log_every)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+    dev = _check_device(device)
+    if resume:
+        saved = read_config(out_dir)
+        if config is not None and config != saved:
+            diff = sorted(k for k, v in config.to_dict().items() if saved.to_dict().get(k) != v)
+            raise ConfigError(f"cannot resume {out_dir} with a different configuration "
+                              f"(fields {diff} differ from the saved run)")
+        config = saved
+    elif config is None:
+        raise ConfigError("a configuration is required unless resuming")
+    elif has_checkpoint(out_dir):
+        raise ConfigError(f"{out_dir} already holds a checkpoint; pass --resume to continue it "
+                          f"or choose another --out")
+    return config, dev
+
+
+def _start_run(config: NetConfig, out_dir: Path, steps: int, dev: torch.device, resume: bool,
+               command: str | None) -> tuple[nn.Module, torch.optim.Optimizer, TrainingState]:
+    """Network, Adam optimiser and training state, fresh or restored from ``out_dir``."""
+    model = build_network(config).to(dev)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    if resume:
+        state = load_training_state(out_dir, model, optimizer)
+        if state.step > steps:
+            raise ConfigError(f"{out_dir} is already at step {state.step} > --steps {steps}")
+    else:
+        state = TrainingState(step=0, seed=config.seed)
+    if command:
+        state.commands.append(command)
+    return model, optimizer, state
+
+
+def _history_record(task: PathIntegrationTask | SSLTask, model: nn.Module,
+                    batch: dict[str, Tensor], terms: dict[str, Tensor],
+                    step: int, elapsed_s: float) -> dict[str, float]:
+    """History entry of ``step``: elapsed time, decoding error and the scalar loss terms."""
+    record = {"step": step, "elapsed_s": elapsed_s,
+              "decoding_error_m": task.decoding_error(model, batch, terms)}
+    record.update({k: float(v.detach()) for k, v in terms.items() if v.ndim == 0})
+    return record
+
+
 def train(config: NetConfig | None, out_dir: str | Path, steps: int, *,
           device: str | torch.device = "cpu", resume: bool = False,
           checkpoint_every: int = 1000, log_every: int = 50, progress: bool = True,
@@ -170,35 +221,9 @@ def train(config: NetConfig | None, out_dir: str | Path, steps: int, *,
     TrainResult
     """
     out_dir = Path(out_dir)
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
-        raise ConfigError(f"steps must be a non-negative integer, got {steps!r}")
-    for name, value in (("checkpoint_every", checkpoint_every), ("log_every", log_every)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ConfigError(f"{name} must be a positive integer, got {value!r}")
-    dev = _check_device(device)
-    if resume:
-        saved = read_config(out_dir)
-        if config is not None and config != saved:
-            diff = sorted(k for k, v in config.to_dict().items() if saved.to_dict().get(k) != v)
-            raise ConfigError(f"cannot resume {out_dir} with a different configuration "
-                              f"(fields {diff} differ from the saved run)")
-        config = saved
-    elif config is None:
-        raise ConfigError("a configuration is required unless resuming")
-    elif has_checkpoint(out_dir):
-        raise ConfigError(f"{out_dir} already holds a checkpoint; pass --resume to continue it "
-                          f"or choose another --out")
-
-    model = build_network(config).to(dev)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
-    if resume:
-        state = load_training_state(out_dir, model, optimizer)
-        if state.step > steps:
-            raise ConfigError(f"{out_dir} is already at step {state.step} > --steps {steps}")
-    else:
-        state = TrainingState(step=0, seed=config.seed)
-    if command:
-        state.commands.append(command)
+    config, dev = _check_train_args(config, out_dir, steps, device, resume, checkpoint_every,
+                                    log_every)
+    model, optimizer, state = _start_run(config, out_dir, steps, dev, resume, command)
     task = task_for(config, dev)
 
     bar = None
@@ -232,10 +257,8 @@ def train(config: NetConfig | None, out_dir: str | Path, steps: int, *,
                 state.step += 1
                 clean = True
                 if state.step % log_every == 0 or state.step == steps:
-                    record = {"step": state.step,
-                              "elapsed_s": wall_before + time.perf_counter() - t_start,
-                              "decoding_error_m": task.decoding_error(model, batch, terms)}
-                    record.update({k: float(v.detach()) for k, v in terms.items() if v.ndim == 0})
+                    record = _history_record(task, model, batch, terms, state.step,
+                                             wall_before + time.perf_counter() - t_start)
                     state.history.append(record)
                     if bar is not None:
                         bar.set_postfix(loss=f"{record['loss']:.4f}",
