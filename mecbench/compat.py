@@ -436,6 +436,81 @@ def _split_mean(r: np.ndarray) -> np.ndarray:
         return np.where(count > 0, np.nansum(r, axis=0) / np.maximum(count, 1), np.nan)
 
 
+def _check_fit_args(dataset: Mapping, arena_sizes: Sequence | None, map_type: str,
+                    train_frac: float | str, num_train_test_splits: int, split_start_seed: int,
+                    interanimal_mode: str, bin_kwargs: Mapping) -> list:
+    """The arena sizes to score, after checking :func:`get_fits`'s arguments."""
+    if bin_kwargs:
+        raise ConfigError(
+            f"unsupported arguments {sorted(bin_kwargs)}: binning options belong to the "
+            "reference's TensorFlow models; pass binned model_resp or a ResponseProvider"
+        )
+    if not isinstance(dataset, Mapping) or not dataset:
+        raise DataError("dataset must be a non-empty dict keyed by arena size")
+    if interanimal_mode not in ("holdout", "pairwise"):
+        raise UnknownIdentifierError("interanimal_mode", str(interanimal_mode),
+                                     ("holdout", "pairwise"))
+    if map_type not in MAP_TYPES:
+        raise UnknownIdentifierError("map_type", str(map_type), MAP_TYPES)
+    if not isinstance(train_frac, str) and train_frac == 0:
+        raise ConfigError("train_frac=0 (no training bins) needs a parameter-free map; "
+                          "sklinear, pls and corr all learn from training bins")
+    SplitScheme.from_train_frac(train_frac, num_train_test_splits, split_start_seed)
+    arenas = list(dataset.keys()) if arena_sizes is None else list(arena_sizes)
+    for arena in arenas:
+        if arena not in dataset:
+            raise UnknownIdentifierError("arena size", str(arena), [str(k) for k in dataset])
+    return arenas
+
+
+def _model_fits(X: np.ndarray, animals: list[_Animal], plans: Mapping) -> dict:
+    """``{animal: {"corr": ...}}`` of one arena, every animal's cells fitted from features X."""
+    # one feature cache per arena (X is finite: checked above), and one pass for the
+    # cells of every animal
+    from mecbench.mapping import FeatureCache
+
+    scored = _score_targets(prepare_source(FeatureCache(X)), animals, plans)
+    out = {}
+    for target in animals:
+        res = scored[target.name]
+        out[target.name] = {"corr": _package(_split_mean(res.r), target, [res])}
+    return out
+
+
+def _interanimal_fits(animals: list[_Animal], plans: Mapping, interanimal_mode: str) -> dict:
+    """``{animal: {"corr": ...}}`` of one arena, each animal fitted from the others."""
+    out: dict = {}
+    if len(animals) < 2:
+        return out
+    by_name = {a.name: a for a in animals}
+    order = sorted(by_name, key=str)
+    sources: dict[tuple, PreparedSource] = {}
+
+    def source_of(names: tuple) -> PreparedSource:
+        if names not in sources:
+            sources[names] = prepare_source(
+                np.concatenate([by_name[n].values for n in names], axis=1))
+        return sources[names]
+
+    if interanimal_mode == "pairwise":
+        # each source animal scores every other animal in one pass
+        from_source = {src: _score_targets(source_of((src,)),
+                                           [a for a in animals if a.name != src], plans)
+                       for src in order}
+    for target in animals:
+        others = tuple(n for n in order if n != target.name)
+        if interanimal_mode == "holdout":
+            res = _score_targets(source_of(others), [target], plans)[target.name]
+            mean, used = _split_mean(res.r), [res]
+        else:
+            used = [from_source[src][target.name] for src in others]
+            # the reference's order: mean over splits per source, then over sources
+            per_source = np.stack([_split_mean(res.r) for res in used])
+            mean = _split_mean(per_source)
+        out[target.name] = {"corr": _package(mean, target, used)}
+    return out
+
+
 # ---------------------------------------------------------------------------------------------
 # public API
 
@@ -502,26 +577,8 @@ def get_fits(
         In inter-animal mode an arena with one animal maps to an empty dict.
     """
     del cfg, n_eval_seq  # the reference's TensorFlow-model arguments
-    if bin_kwargs:
-        raise ConfigError(
-            f"unsupported arguments {sorted(bin_kwargs)}: binning options belong to the "
-            "reference's TensorFlow models; pass binned model_resp or a ResponseProvider"
-        )
-    if not isinstance(dataset, Mapping) or not dataset:
-        raise DataError("dataset must be a non-empty dict keyed by arena size")
-    if interanimal_mode not in ("holdout", "pairwise"):
-        raise UnknownIdentifierError("interanimal_mode", str(interanimal_mode),
-                                     ("holdout", "pairwise"))
-    if map_type not in MAP_TYPES:
-        raise UnknownIdentifierError("map_type", str(map_type), MAP_TYPES)
-    if not isinstance(train_frac, str) and train_frac == 0:
-        raise ConfigError("train_frac=0 (no training bins) needs a parameter-free map; "
-                          "sklinear, pls and corr all learn from training bins")
-    SplitScheme.from_train_frac(train_frac, num_train_test_splits, split_start_seed)
-    arenas = list(dataset.keys()) if arena_sizes is None else list(arena_sizes)
-    for arena in arenas:
-        if arena not in dataset:
-            raise UnknownIdentifierError("arena size", str(arena), [str(k) for k in dataset])
+    arenas = _check_fit_args(dataset, arena_sizes, map_type, train_frac, num_train_test_splits,
+                             split_start_seed, interanimal_mode, bin_kwargs)
     with_model = model is not None or model_resp is not None
     results: dict = {}
     for arena in arenas:
@@ -529,48 +586,12 @@ def get_fits(
         plans = {a.name: _plan(a.cell_ids, map_type, map_kwargs, map_kwargs_per_cell,
                                train_frac, num_train_test_splits, split_start_seed)
                  for a in animals}
-        results[arena] = {}
         if with_model:
             X = _model_features(arena, animals, model, model_resp, len(arenas),
                                 model_pred_layer, trajectory_seed)
-            # one feature cache per arena (X is finite: checked above), and one pass for the
-            # cells of every animal
-            from mecbench.mapping import FeatureCache
-
-            scored = _score_targets(prepare_source(FeatureCache(X)), animals, plans)
-            for target in animals:
-                res = scored[target.name]
-                results[arena][target.name] = {"corr": _package(_split_mean(res.r), target,
-                                                                [res])}
-            continue
-        if len(animals) < 2:
-            continue
-        by_name = {a.name: a for a in animals}
-        order = sorted(by_name, key=str)
-        sources: dict[tuple, PreparedSource] = {}
-
-        def source_of(names: tuple, by_name=by_name, sources=sources) -> PreparedSource:
-            if names not in sources:
-                sources[names] = prepare_source(
-                    np.concatenate([by_name[n].values for n in names], axis=1))
-            return sources[names]
-
-        if interanimal_mode == "pairwise":
-            # each source animal scores every other animal in one pass
-            from_source = {src: _score_targets(source_of((src,)),
-                                               [a for a in animals if a.name != src], plans)
-                           for src in order}
-        for target in animals:
-            others = tuple(n for n in order if n != target.name)
-            if interanimal_mode == "holdout":
-                res = _score_targets(source_of(others), [target], plans)[target.name]
-                mean, used = _split_mean(res.r), [res]
-            else:
-                used = [from_source[src][target.name] for src in others]
-                # the reference's order: mean over splits per source, then over sources
-                per_source = np.stack([_split_mean(res.r) for res in used])
-                mean = _split_mean(per_source)
-            results[arena][target.name] = {"corr": _package(mean, target, used)}
+            results[arena] = _model_fits(X, animals, plans)
+        else:
+            results[arena] = _interanimal_fits(animals, plans, interanimal_mode)
     return results
 
 
