@@ -23,6 +23,10 @@ netCDF attribute written with the entry (atomically), and an entry whose guard d
 the data at hand (:meth:`~mecbench.identity.DataIdentity.matches`) is a miss. So an entry is
 never served for other data, whichever machine wrote it.
 
+A :class:`CachePolicy` says which kinds a :class:`Cache` keeps on disk and which it also keeps in
+memory for the process; the controls sweep, for instance, stores no rate maps and computes each
+ceiling once (:data:`mecbench.controls.runner.SWEEP_POLICY`).
+
 Layout: ``<cache_dir>/<kind>/<key[:2]>/<key>.nc`` (netCDF) with a sidecar ``<key>.json`` holding
 the key document, for ``mecbench cache info``. Writes are atomic (temporary file then
 ``os.replace``), so concurrent processes and interrupted runs never leave a half-written
@@ -37,7 +41,8 @@ import importlib.util
 import json
 import os
 import shutil
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +56,8 @@ from mecbench.netcdf_attrs import netcdf_attrs
 from mecbench.neural_data import atomic_write
 from mecbench.paths import cache_dir
 
-__all__ = ["KINDS", "Cache", "cache_key", "source_hash", "hash_source_files", "canonical_json"]
+__all__ = ["KINDS", "Cache", "CachePolicy", "cache_key", "source_hash", "hash_source_files",
+           "canonical_json"]
 
 KINDS = ("ratemaps", "ceiling", "score")
 GUARD_ATTR = "_mecbench_data_identity"
@@ -141,6 +147,41 @@ def cache_key(kind: str, parts: Mapping[str, Any]) -> tuple[str, dict]:
     return hashlib.sha256(canonical_json(doc).encode()).hexdigest(), doc
 
 
+def _kinds(kinds: Iterable[str], what: str) -> frozenset[str]:
+    if isinstance(kinds, str):
+        kinds = (kinds,)
+    out = frozenset(kinds)
+    for kind in sorted(out):
+        if kind not in KINDS:
+            raise UnknownIdentifierError(f"cache kind in {what}", kind, KINDS)
+    return out
+
+
+@dataclass(frozen=True)
+class CachePolicy:
+    """Which kinds of entries (:data:`KINDS`) a :class:`Cache` keeps, and where.
+
+    Parameters
+    ----------
+    on_disk : iterable of str
+        Kinds read from and written to the cache directory (when the cache is enabled); the
+        other kinds are never looked up there nor stored (every lookup is a miss).
+    in_memory : iterable of str
+        Kinds whose datasets and arrays (:meth:`Cache.get`, :meth:`Cache.put` and their
+        ``_array`` forms) are also kept in the cache object for the life of the process,
+        enabled or not: a value put or read once is returned again (as a copy) without a
+        disk read or a recomputation. The memory travels with the object when it is pickled
+        (to parallel workers).
+    """
+
+    on_disk: frozenset[str] = frozenset(KINDS)
+    in_memory: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "on_disk", _kinds(self.on_disk, "CachePolicy.on_disk"))
+        object.__setattr__(self, "in_memory", _kinds(self.in_memory, "CachePolicy.in_memory"))
+
+
 class Cache:
     """A directory of cached results.
 
@@ -150,19 +191,36 @@ class Cache:
         Default :func:`mecbench.paths.cache_dir` (``$MECBENCH_CACHE_DIR`` or
         ``~/.cache/mecbench``).
     enabled : bool
-        When False nothing is read or written (``--no-cache``).
+        When False nothing is read from or written to disk (``--no-cache``).
+    policy : CachePolicy, optional
+        Which kinds are kept on disk and in memory; default every kind on disk, none in
+        memory.
     """
 
-    def __init__(self, root: str | os.PathLike | None = None, *, enabled: bool = True):
+    def __init__(self, root: str | os.PathLike | None = None, *, enabled: bool = True,
+                 policy: CachePolicy | None = None):
         if root is None:
             root = cache_dir()
+        if policy is not None and not isinstance(policy, CachePolicy):
+            raise TypeError(f"policy must be a CachePolicy, got {type(policy).__name__}")
         self.root = Path(root)
         self.enabled = enabled
+        self.policy = policy if policy is not None else CachePolicy()
         self.hits = 0
         self.misses = 0
+        self._memory: dict[tuple[str, str], xr.Dataset] = {}
 
     def __repr__(self) -> str:
-        return f"Cache({str(self.root)!r}, enabled={self.enabled})"
+        extra = "" if self.policy == CachePolicy() else f", policy={self.policy!r}"
+        return f"Cache({str(self.root)!r}, enabled={self.enabled}{extra})"
+
+    def with_policy(self, policy: CachePolicy) -> Cache:
+        """A cache on the same directory, enabled or not as this one, with ``policy`` and an
+        empty memory (counters at zero)."""
+        return Cache(self.root, enabled=self.enabled, policy=policy)
+
+    def _on_disk(self, kind: str) -> bool:
+        return self.enabled and kind in self.policy.on_disk
 
     # paths --------------------------------------------------------------------------------
     def path(self, kind: str, key: str) -> Path:
@@ -173,8 +231,9 @@ class Cache:
     def fetch(self, kind: str, parts: Mapping[str, Any], read: Callable[[Path], Any], *,
               guard: DataIdentity | None = None) -> Any:
         """``read(path)`` of the entry for ``parts``, or None (miss, disabled, ``read``
-        failed on a damaged entry, or the entry's stored identity does not match ``guard``)."""
-        if not self.enabled:
+        failed on a damaged entry, or the entry's stored identity does not match ``guard``).
+        Nothing is read for a kind the policy keeps off disk."""
+        if not self._on_disk(kind):
             return None
         key, _ = cache_key(kind, parts)
         path = self.path(kind, key)
@@ -195,10 +254,10 @@ class Cache:
     def store(self, kind: str, parts: Mapping[str, Any], write: Callable[[str], None], *,
               guard: DataIdentity | None = None) -> Path | None:
         """Create the entry for ``parts`` atomically with ``write(tmp_path)`` (a netCDF file);
-        returns its path (None when disabled). ``guard``, the identity of the data the value
-        was computed from, is stored in the same file. A sidecar ``.json`` records the key
-        document."""
-        if not self.enabled:
+        returns its path (None when disabled or for a kind the policy keeps off disk).
+        ``guard``, the identity of the data the value was computed from, is stored in the same
+        file. A sidecar ``.json`` records the key document."""
+        if not self._on_disk(kind):
             return None
 
         key, doc = cache_key(kind, parts)
@@ -218,14 +277,26 @@ class Cache:
     def get(self, kind: str, parts: Mapping[str, Any], *, guard: DataIdentity | None = None
             ) -> xr.Dataset | None:
         """The cached dataset for ``parts``, or None (miss, disabled, unreadable, or stored
-        for data other than ``guard``)."""
-        return self.fetch(kind, parts, _read_dataset, guard=guard)
+        for data other than ``guard``). A kind the policy keeps in memory is served from
+        memory when it is there (a copy), and remembered when it is read from disk."""
+        if kind not in self.policy.in_memory:
+            return self.fetch(kind, parts, _read_dataset, guard=guard)
+        key = (kind, cache_key(kind, parts)[0])
+        if key in self._memory:
+            return self._memory[key].copy(deep=True)
+        found = self.fetch(kind, parts, _read_dataset, guard=guard)
+        if found is not None:
+            self._memory[key] = found
+        return found
 
     def put(self, kind: str, parts: Mapping[str, Any], value: xr.Dataset, *,
             guard: DataIdentity | None = None) -> Path | None:
         """Store ``value`` atomically under the key of ``parts`` (with ``guard``, see
-        :meth:`store`); returns its path."""
-        if not self.enabled:
+        :meth:`store`); returns its path (None when nothing was written). A kind the policy
+        keeps in memory is remembered (a copy of ``value``), enabled or not."""
+        if kind in self.policy.in_memory:
+            self._memory[(kind, cache_key(kind, parts)[0])] = value.copy(deep=True)
+        if not self._on_disk(kind):
             return None
         ds = value.copy()
         ds.attrs = netcdf_attrs(ds.attrs)

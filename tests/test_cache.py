@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
+import pickle
 from pathlib import Path
 
 import numpy as np
@@ -13,8 +14,10 @@ import xarray as xr
 
 from mecbench import __version__
 from mecbench.cache import (
+    KINDS,
     SOURCE_EXCLUDED,
     Cache,
+    CachePolicy,
     cache_key,
     canonical_json,
     hash_source_files,
@@ -190,3 +193,75 @@ def test_info_and_clear(tmp_path):
     assert cache.info()["entries"] == 0
     with pytest.raises(UnknownIdentifierError, match="ratemaps"):
         cache.clear("ratemap")
+
+
+# policies ------------------------------------------------------------------------------------
+CEILING_PARTS = {"what": "ceiling", "benchmark": "b", "data_id": "d"}
+
+
+def _ceiling(seed=0):
+    rng = np.random.default_rng(seed)
+    return xr.DataArray(rng.random((5, 2)), dims=("neuroid", "split"), name="ceiling",
+                        coords={"neuroid_id": ("neuroid", list("abcde"))},
+                        attrs={"ceiling": "inter-animal", "n": 3})
+
+
+def test_kinds_off_disk_are_neither_read_nor_written(tmp_path):
+    Cache(tmp_path).put_array("ratemaps", PARTS, _maps())      # written by a plain cache
+    cache = Cache(tmp_path, policy=CachePolicy(on_disk=("ceiling", "score")))
+    assert cache.get_array("ratemaps", PARTS) is None
+    assert cache.put_array("ratemaps", {**PARTS, "seed": 5}, _maps()) is None
+    assert cache.store("ratemaps", {**PARTS, "seed": 6}, lambda tmp: None) is None
+    assert cache.info()["kinds"]["ratemaps"]["entries"] == 1
+    assert cache.put_array("ceiling", CEILING_PARTS, _ceiling()).is_file()
+
+
+def test_memory_serves_what_was_put_even_when_disabled(tmp_path):
+    cache = Cache(tmp_path, enabled=False, policy=CachePolicy(in_memory=("ceiling",)))
+    value = _ceiling()
+    assert cache.get_array("ceiling", CEILING_PARTS) is None
+    assert cache.put_array("ceiling", CEILING_PARTS, value) is None
+    assert not any(tmp_path.rglob("*.nc"))
+    back = cache.get_array("ceiling", CEILING_PARTS)
+    xr.testing.assert_identical(back, value)
+    back.values[:] = -1.0                                     # a copy: the memory is intact
+    xr.testing.assert_identical(cache.get_array("ceiling", CEILING_PARTS), value)
+    assert cache.get_array("ceiling", {**CEILING_PARTS, "data_id": "e"}) is None
+    assert cache.get_array("score", CEILING_PARTS) is None    # other kinds: no memory
+
+
+def test_memory_remembers_what_was_read_from_disk(tmp_path):
+    path = Cache(tmp_path).put_array("ceiling", CEILING_PARTS, _ceiling())
+    cache = Cache(tmp_path).with_policy(CachePolicy(in_memory=("ceiling",)))
+    first = cache.get_array("ceiling", CEILING_PARTS)
+    path.unlink()
+    xr.testing.assert_identical(cache.get_array("ceiling", CEILING_PARTS), first)
+    assert Cache(tmp_path).get_array("ceiling", CEILING_PARTS) is None
+
+
+def test_memory_travels_with_a_pickled_cache(tmp_path):
+    cache = Cache(tmp_path, enabled=False).with_policy(CachePolicy(in_memory=["ceiling"]))
+    cache.put_array("ceiling", CEILING_PARTS, _ceiling())
+    copy = pickle.loads(pickle.dumps(cache))
+    assert copy.policy == cache.policy and not copy.enabled
+    xr.testing.assert_identical(copy.get_array("ceiling", CEILING_PARTS), _ceiling())
+
+
+def test_with_policy_keeps_directory_and_switch_and_starts_empty(tmp_path):
+    base = Cache(tmp_path, enabled=False, policy=CachePolicy(in_memory=("ceiling",)))
+    base.put_array("ceiling", CEILING_PARTS, _ceiling())
+    other = base.with_policy(CachePolicy(in_memory=("ceiling",)))
+    assert other.root == base.root and other.enabled is False
+    assert other.get_array("ceiling", CEILING_PARTS) is None
+    assert base.policy == CachePolicy(on_disk=set(KINDS), in_memory=["ceiling"])
+    assert Cache(tmp_path).policy == CachePolicy(on_disk=KINDS, in_memory=())
+    assert "policy=" in repr(other) and "policy=" not in repr(Cache(tmp_path))
+
+
+def test_policy_names_an_unknown_kind(tmp_path):
+    with pytest.raises(UnknownIdentifierError, match="CachePolicy.in_memory.*'ceilings'"):
+        CachePolicy(in_memory=("ceilings",))
+    with pytest.raises(UnknownIdentifierError, match="CachePolicy.on_disk"):
+        CachePolicy(on_disk="rate maps")
+    with pytest.raises(TypeError, match="CachePolicy"):
+        Cache(tmp_path, policy={"on_disk": ()})

@@ -3,7 +3,7 @@
 :class:`FixedMapsProvider` serves maps computed once (a prefix of a nested control draw, a
 shuffled copy, a model's maps) under the real model's identifier and fingerprint, so the
 benchmark's cache keys and score attributes are exactly those of ``mecbench score``;
-:class:`SweepCache` keeps the sweep from writing every control's rate maps to disk;
+:data:`SWEEP_POLICY` keeps the sweep from writing every control's rate maps to disk;
 :class:`Runner` bundles what a (possibly remote) sweep worker needs.
 """
 
@@ -15,12 +15,18 @@ import numpy as np
 import xarray as xr
 
 from mecbench import registry
-from mecbench.cache import Cache, cache_key
+from mecbench.cache import CachePolicy
 from mecbench.controls.providers import model_rate_maps
 from mecbench.errors import DataError, ModelError, UnknownIdentifierError
 from mecbench.ratemaps import Arena
 
-__all__ = ["FixedMapsProvider", "SweepCache", "Runner", "load_model"]
+__all__ = ["FixedMapsProvider", "SWEEP_POLICY", "Runner", "load_model"]
+
+#: The sweep's cache (:meth:`mecbench.cache.Cache.with_policy` of the user's): model rate maps
+#: are never stored (the sweep would write gigabytes), ceilings are also kept in memory
+#: (computed once, even when the on-disk cache is off, and shipped to parallel sweep workers
+#: with the cache object), scores are cached as usual.
+SWEEP_POLICY = CachePolicy(on_disk=("ceiling", "score"), in_memory=("ceiling",))
 
 
 class FixedMapsProvider:
@@ -43,36 +49,6 @@ class FixedMapsProvider:
         if arena not in self._maps:
             raise ModelError(f"model {self.identifier!r} has no rate maps for arena {arena.key}")
         return self._maps[arena]
-
-
-class SweepCache(Cache):
-    """A cache that never stores model rate maps (the sweep would write gigabytes) and keeps
-    ceilings in memory (computed once, even when the on-disk cache is off, and shipped to
-    parallel sweep workers with the cache object)."""
-
-    def __init__(self, base):
-        super().__init__(base.root, enabled=base.enabled)
-        self._memory: dict[str, xr.DataArray] = {}
-
-    def get_array(self, kind, parts, *, guard=None):
-        if kind == "ratemaps":
-            return None
-        if kind == "ceiling":
-            key = cache_key(kind, parts)[0]
-            if key in self._memory:
-                return self._memory[key].copy()
-            found = super().get_array(kind, parts, guard=guard)
-            if found is not None:
-                self._memory[key] = found
-            return found
-        return super().get_array(kind, parts, guard=guard)
-
-    def put_array(self, kind, parts, value, *, guard=None):
-        if kind == "ratemaps":
-            return None
-        if kind == "ceiling":
-            self._memory[cache_key(kind, parts)[0]] = value.copy()
-        return super().put_array(kind, parts, value, guard=guard)
 
 
 class Runner:

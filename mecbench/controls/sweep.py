@@ -56,7 +56,7 @@ from mecbench.controls.providers import (
     untrained_factory,
 )
 from mecbench.controls.results import ControlsResult, ModelVerdict, Point
-from mecbench.controls.runner import FixedMapsProvider, Runner, SweepCache, load_model
+from mecbench.controls.runner import SWEEP_POLICY, FixedMapsProvider, Runner, load_model
 from mecbench.controls.stats import fit_ols
 from mecbench.errors import ConfigError, DataError, UnknownIdentifierError
 from mecbench.parallel import ParallelConfig, run_units
@@ -218,7 +218,8 @@ def run_controls(
 
     progress = progress or _quiet
     run = Runner(benchmark, metric=metric, grid_units=int(grid_units),
-                  cache=SweepCache(cache if cache is not None else Cache()), parallel=parallel)
+                  cache=(cache if cache is not None else Cache()).with_policy(SWEEP_POLICY),
+                 parallel=parallel)
     where = f"benchmark {benchmark.identifier}"
     points: list[Point] = []
     scores: dict[str, Any] = {}
