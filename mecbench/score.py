@@ -1,5 +1,18 @@
-"""The :class:`Score` container: per-cell, per-split results plus summaries, as one
-:class:`xarray.Dataset` that is saved to and loaded from netCDF.
+"""A score and its summaries: the :class:`Score` container (per-cell, per-split results plus
+summaries, as one :class:`xarray.Dataset` saved to and loaded from netCDF) and the functions
+that summarise per-cell values (:func:`cell_mean`, :func:`summarize`, :func:`split_bootstrap`,
+:func:`support_summary`).
+
+Ceiled scores (see :func:`summarize`; the text stored with a score is :data:`CEILING_FORMULA`)
+    ``raw_i`` = mean over splits of the cell's Pearson r (NaN splits ignored);
+    ``ceiling_i`` = the same for the inter-animal r, or the corrected split-half r
+    (:mod:`mecbench.ceiling`); ``ceiled_i = raw_i / ceiling_i`` (r, not r²), defined only where
+    ``ceiling_i > min_ceiling`` (default 0.1). Cells with a NaN or low ceiling are excluded from
+    every ceiled summary and counted. Ceiled values are never clipped: a value above 1 means the
+    model predicts that cell better than the ceiling estimate does — the ceiling is itself a
+    noisy, finite-sample estimate (and inter-animal consistency is limited by how many cells
+    the other animals contribute), so it is not a hard upper bound. The fraction of cells above 1
+    is reported so that this is visible.
 
 Variables
 ---------
@@ -20,11 +33,11 @@ Variables
     ``n_cells_undefined``, ``n_splits_undefined``, ``n_cells_ceiled``, ``n_cells_low_ceiling``.
 What the ceiling rests on (present when known)
     ``ceiling_ci_low``, ``ceiling_ci_high`` (neuroid): each cell's ceiling with its percentile
-    bootstrap interval over splits (:func:`mecbench.ceiling.split_bootstrap`; per-split
-    ceilings only, i.e. inter-animal), and 0-d ``ceiling_split_ci_low``,
-    ``ceiling_split_ci_high``: the same bootstrap of the median ceiling over the cells with
-    ``ceiling_ok``. ``n_source_cells``, ``n_source_animals`` (neuroid): the inter-animal source
-    pool of each cell (:func:`mecbench.ceiling.source_pool_sizes`), summarised by 0-d
+    bootstrap interval over splits (:func:`split_bootstrap`; per-split ceilings only, i.e.
+    inter-animal), and 0-d ``ceiling_split_ci_low``, ``ceiling_split_ci_high``: the same
+    bootstrap of the median ceiling over the cells with ``ceiling_ok``. ``n_source_cells``,
+    ``n_source_animals`` (neuroid): the inter-animal source pool of each cell
+    (:func:`mecbench.ceiling.source_pool_sizes`), summarised by 0-d
     ``ceiling_n_source_cells_min``, ``ceiling_n_source_cells_median``,
     ``ceiling_n_source_animals_min``.
 Attributes
@@ -43,20 +56,28 @@ import numpy as np
 import xarray as xr
 
 from mecbench._version import __version__
-from mecbench.ceiling import (
-    CEILING_FORMULA,
-    DEFAULT_MIN_CEILING,
-    cell_mean,
-    split_bootstrap,
-    summarize,
-    support_summary,
-)
-from mecbench.errors import DataError
-from mecbench.metrics import nanmedian
+from mecbench.errors import ConfigError, DataError
+from mecbench.metrics import bootstrap_median_ci, nanmedian
 from mecbench.netcdf_attrs import netcdf_attrs
 from mecbench.neural_data import atomic_write
 
-__all__ = ["Score", "SUMMARY_KEYS"]
+__all__ = ["Score", "SUMMARY_KEYS", "DEFAULT_MIN_CEILING", "CEILING_FORMULA", "cell_mean",
+           "summarize", "split_bootstrap", "support_summary"]
+
+#: Cells whose ceiling is at most this (or NaN) are left out of every ceiled summary.
+DEFAULT_MIN_CEILING = 0.1
+
+#: The formulas of a score's summaries, stored as the ``formula`` attribute of every score.
+CEILING_FORMULA = (
+    "raw_i = mean over splits of Pearson r(prediction, data) on the test bins of cell i "
+    "(NaN splits ignored); raw = median_i raw_i; ceiling_i = the same quantity for "
+    "inter-animal consistency (same mapping and splits) or split-half r corrected by "
+    "Spearman-Brown 2r/(1+r); ceiled_i = raw_i / ceiling_i (r, not r^2) for cells with "
+    "ceiling_i > min_ceiling, other cells excluded and counted; ceiled = median_i ceiled_i; "
+    "CI = 95% percentile bootstrap of the median over cells (seeded); ceiling_median = "
+    "median ceiling_i over cells with ceiling_i > min_ceiling; ratio_of_medians = median raw_i "
+    "/ median ceiling_i over the included cells; ceiled values are not clipped."
+)
 
 SUMMARY_KEYS = (
     "raw_median", "raw_ci_low", "raw_ci_high", "raw_split_median_mean", "raw_split_median_sem",
@@ -117,7 +138,7 @@ class Score:
             Per-cell inter-animal source pool, in the order of ``r``'s neuroids
             (:func:`mecbench.ceiling.source_pool_sizes`); stored with its summary.
         min_ceiling, n_boot, ci, seed
-            See :func:`mecbench.ceiling.summarize`.
+            See :func:`summarize`.
         **attrs
             Provenance stored as attributes (``model``, ``benchmark``, ``layer``, hashes...).
         """
@@ -260,6 +281,153 @@ def read_score_dataset(path: str | os.PathLike) -> xr.Dataset:
     if "ceiling_ok" in ds:
         ds["ceiling_ok"] = ds["ceiling_ok"].astype(bool)
     return ds
+
+
+# ---------------------------------------------------------------------------------------------
+# Summaries of per-cell values
+# ---------------------------------------------------------------------------------------------
+
+def cell_mean(r: xr.DataArray | np.ndarray) -> np.ndarray:
+    """Mean over splits per cell, ignoring NaN splits (NaN if no split is defined).
+
+    ``r`` is (neuroid, split) as a DataArray or a (n_cells, n_splits) array."""
+    values = np.asarray(r.transpose("neuroid", "split").values if isinstance(r, xr.DataArray)
+                        else r, dtype=np.float64)
+    count = np.isfinite(values).sum(axis=1)
+    with np.errstate(invalid="ignore"):
+        return np.where(count > 0, np.nansum(values, axis=1) / np.maximum(count, 1), np.nan)
+
+
+def summarize(raw: np.ndarray, ceiling: np.ndarray | None = None, *,
+              min_ceiling: float = DEFAULT_MIN_CEILING, n_boot: int = 1000, ci: float = 0.95,
+              seed: int = 0) -> dict[str, float | int]:
+    """Summary statistics of per-cell raw and ceiled scores (formulas in the module docstring).
+
+    Parameters
+    ----------
+    raw : array (n_cells,)
+        Per-cell raw score (mean over splits of r).
+    ceiling : array (n_cells,), optional
+        Per-cell ceiling.
+    min_ceiling : float
+        Cells with ``ceiling <= min_ceiling`` (or NaN) are excluded from ceiled summaries.
+    n_boot, ci, seed
+        Percentile bootstrap over cells.
+
+    Returns
+    -------
+    dict
+        ``raw_median``, ``raw_ci_low``, ``raw_ci_high``, ``n_cells``, ``n_cells_scored``;
+        with a ceiling also ``ceiling_median``, ``ceiled_median``, ``ceiled_ci_low``,
+        ``ceiled_ci_high``, ``ratio_of_medians``, ``n_cells_ceiled``,
+        ``n_cells_low_ceiling``, ``frac_ceiled_above_1``.
+    """
+    if not (np.isfinite(min_ceiling)):
+        raise ConfigError(f"min_ceiling must be a finite number; got {min_ceiling!r}")
+    raw = np.asarray(raw, dtype=np.float64)
+    out: dict[str, float | int] = {"n_cells": int(raw.size),
+                                   "n_cells_scored": int(np.isfinite(raw).sum())}
+    out["raw_median"] = float(nanmedian(raw))
+    out["raw_ci_low"], out["raw_ci_high"] = bootstrap_median_ci(raw, n_boot=n_boot, ci=ci,
+                                                                seed=seed)
+    if ceiling is None:
+        return out
+    ceiling = np.asarray(ceiling, dtype=np.float64)
+    if ceiling.shape != raw.shape:
+        raise DataError(f"ceiling has shape {ceiling.shape}, raw scores {raw.shape}")
+    ok = np.isfinite(ceiling) & (ceiling > min_ceiling)
+    ceiled = np.where(ok, raw / np.where(ok, ceiling, 1.0), np.nan)
+    keep = ok & np.isfinite(raw)
+    out["ceiling_median"] = float(nanmedian(np.where(ok, ceiling, np.nan)))
+    out["ceiled_median"] = float(nanmedian(ceiled))
+    out["ceiled_ci_low"], out["ceiled_ci_high"] = bootstrap_median_ci(
+        ceiled, n_boot=n_boot, ci=ci, seed=seed)
+    med_c = nanmedian(ceiling[keep]) if keep.any() else np.nan
+    out["ratio_of_medians"] = float(nanmedian(raw[keep]) / med_c) if keep.any() else np.nan
+    out["n_cells_ceiled"] = int(keep.sum())
+    out["n_cells_low_ceiling"] = int((~ok).sum())
+    out["frac_ceiled_above_1"] = float((ceiled[keep] > 1).mean()) if keep.any() else np.nan
+    return out
+
+
+def support_summary(n_source_cells: np.ndarray, n_source_animals: np.ndarray,
+                    n_animals: int | None = None) -> dict[str, int | float | None]:
+    """Min and median of the per-cell source pools (cells and animals) as plain numbers."""
+    cells = np.asarray(n_source_cells, dtype=np.float64)
+    animals = np.asarray(n_source_animals, dtype=np.float64)
+    if cells.size == 0:
+        return {"n_source_cells_min": None, "n_source_cells_median": None,
+                "n_source_animals_min": None, "n_animals": n_animals}
+    return {"n_source_cells_min": int(cells.min()),
+            "n_source_cells_median": float(np.median(cells)),
+            "n_source_animals_min": int(animals.min()),
+            "n_animals": n_animals}
+
+
+def split_bootstrap(per_split: np.ndarray, *, included: np.ndarray | None = None,
+                    n_boot: int = 1000, ci: float = 0.95, seed: int = 0
+                    ) -> tuple[np.ndarray, np.ndarray, float, float]:
+    """Percentile bootstrap over splits of each cell's ceiling, and of their median.
+
+    Each replicate draws ``n_splits`` splits with replacement (the same draw for every cell,
+    since the splits are shared) and takes every cell's mean over the drawn splits, ignoring
+    NaN. This measures how much a ceiling depends on which bins were held out; it does not
+    cover the sampling of cells or animals (that is the over-cells CI of the summaries).
+
+    Parameters
+    ----------
+    per_split : array (n_cells, n_splits)
+        Per-cell, per-split ceiling r.
+    included : bool array (n_cells,), optional
+        Cells that enter the pooled median (default: every cell with a finite mean).
+    n_boot, ci, seed
+        Bootstrap replicates, interval level and seed of ``numpy.random.default_rng``.
+
+    Returns
+    -------
+    cell_low, cell_high : ndarray (n_cells,)
+        Per-cell interval (NaN for cells without a defined split).
+    pooled_low, pooled_high : float
+        Interval of the median over the included cells (NaN when none).
+    """
+    if not (0 < ci < 1):
+        raise ConfigError(f"ci must lie in (0, 1); got {ci!r}")
+    if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 1:
+        raise ConfigError(f"n_boot must be a positive integer; got {n_boot!r}")
+    values = np.asarray(per_split, dtype=np.float64)
+    if values.ndim != 2:
+        raise DataError(f"per_split must be (n_cells, n_splits); got shape {values.shape}")
+    n_cells, n_splits = values.shape
+    nan = np.full(n_cells, np.nan)
+    if n_cells == 0 or n_splits == 0:
+        return nan, nan.copy(), np.nan, np.nan
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, n_splits, size=(n_boot, n_splits))
+    weights = np.zeros((n_boot, n_splits))
+    np.add.at(weights, (np.repeat(np.arange(n_boot), n_splits), draws.ravel()), 1.0)
+    finite = np.isfinite(values)
+    sums = np.where(finite, values, 0.0) @ weights.T          # (n_cells, n_boot)
+    counts = finite.astype(np.float64) @ weights.T
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means = np.where(counts > 0, sums / counts, np.nan)
+    q = [(1 - ci) / 2, (1 + ci) / 2]
+    defined = finite.any(axis=1)
+    low, high = nan.copy(), nan.copy()
+    if defined.any():
+        with np.errstate(invalid="ignore"):
+            bounds = np.nanquantile(means[defined], q, axis=1)
+        low[defined], high[defined] = bounds[0], bounds[1]
+    if included is None:
+        included = defined
+    included = np.asarray(included, dtype=bool) & defined
+    if not included.any():
+        return low, high, np.nan, np.nan
+    medians = np.nanmedian(means[included], axis=0)
+    medians = medians[np.isfinite(medians)]
+    if medians.size == 0:
+        return low, high, np.nan, np.nan
+    plo, phi = np.quantile(medians, q)
+    return low, high, float(plo), float(phi)
 
 
 def _ceiling_values(ceiling, r: xr.DataArray

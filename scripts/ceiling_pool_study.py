@@ -39,7 +39,6 @@ from mecbench.ceiling import (
     MIN_SOURCE_CELLS,
     POOL_TOLERANCE,
     SATURATING_FORMS,
-    cell_mean,
     fit_saturating,
     interanimal_consistency,
     pool_curve,
@@ -47,6 +46,7 @@ from mecbench.ceiling import (
 )
 from mecbench.metrics import nanmedian
 from mecbench.neural_data import atomic_write
+from mecbench.score import cell_mean
 from mecbench.splits import SplitScheme
 
 ROOT = Path(__file__).resolve().parents[1]

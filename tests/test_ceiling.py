@@ -8,16 +8,12 @@ import xarray as xr
 from scipy import stats
 from sklearn.linear_model import Ridge
 
-from mecbench.ceiling import (
-    interanimal_consistency,
-    split_half_reliability,
-    summarize,
-)
+from mecbench.ceiling import interanimal_consistency, split_half_reliability
 from mecbench.errors import DataError, UnknownIdentifierError
 from mecbench.mapping import get_mapping
 from mecbench.predictivity import score_rate_maps
 from mecbench.ratemaps import make_rate_maps
-from mecbench.score import Score
+from mecbench.score import Score, summarize
 from mecbench.splits import SplitScheme
 
 

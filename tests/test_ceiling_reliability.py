@@ -17,20 +17,18 @@ from mecbench.ceiling import (
     CEILED_WARN_ABOVE,
     MIN_SOURCE_CELLS,
     ceiling_warnings,
-    cell_mean,
     fit_saturating,
     interanimal_consistency,
     pool_curve,
     saturating,
     source_pool_sizes,
-    split_bootstrap,
     split_half_reliability,
 )
 from mecbench.cli.main import main
 from mecbench.errors import DataError, UnknownIdentifierError
 from mecbench.neural_data import NeuralData
 from mecbench.ratemaps import make_rate_maps
-from mecbench.score import Score
+from mecbench.score import Score, cell_mean, split_bootstrap
 from mecbench.splits import SplitScheme
 
 pytestmark = pytest.mark.slow  # ceiling pools, bootstraps and the pool study on mec-sim

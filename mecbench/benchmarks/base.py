@@ -57,15 +57,7 @@ import xarray as xr
 from mecbench.benchmarks.similarity import SimilaritySpec
 from mecbench.benchmarks.specs import MappingSpec, parse_ceiling
 from mecbench.cache import Cache
-from mecbench.ceiling import (
-    DEFAULT_MIN_CEILING,
-    MIN_SOURCE_CELLS,
-    cell_mean,
-    pool_reliable,
-    source_pool_sizes,
-    split_bootstrap,
-    support_summary,
-)
+from mecbench.ceiling import MIN_SOURCE_CELLS, pool_reliable, source_pool_sizes
 from mecbench.errors import ConfigError, DataError, MecbenchError, UnknownIdentifierError
 from mecbench.jsonsafe import json_float
 from mecbench.metrics import bootstrap_median_ci, nanmedian
@@ -73,7 +65,13 @@ from mecbench.neural_data import NeuralData
 from mecbench.parallel import Shared, run_units
 from mecbench.providers.base import check_provider_output
 from mecbench.ratemaps import Arena
-from mecbench.score import Score
+from mecbench.score import (
+    DEFAULT_MIN_CEILING,
+    Score,
+    cell_mean,
+    split_bootstrap,
+    support_summary,
+)
 from mecbench.splits import SplitScheme
 
 __all__ = ["Benchmark", "pool_arenas", "IDENTIFIER_RE"]
