@@ -581,6 +581,43 @@ def _bin_index(
 # --------------------------------------------------------------------------------------------
 # the session binner
 # --------------------------------------------------------------------------------------------
+def _speed_filter(speed: np.ndarray, finite: np.ndarray, vmin: float,
+                  vmax: float | None) -> np.ndarray:
+    """Samples with a finite position and a speed within ``[vmin, vmax]`` (when filtering)."""
+    ok = finite.copy()
+    if vmin > 0 or vmax is not None:
+        with np.errstate(invalid="ignore"):
+            fast_enough = speed >= vmin
+            if vmax is not None:
+                fast_enough &= speed <= vmax
+        ok &= fast_enough
+    return ok
+
+
+def _spike_trains(spike_times: Sequence[np.ndarray], cell_names: Sequence[str] | None,
+                  where: str) -> tuple[list[str], list[np.ndarray]]:
+    """Cell labels and checked spike-time vectors of a session."""
+    n_cells = len(spike_times)
+    if n_cells == 0:
+        raise DataError(f"{where}: no cells (spike_times is empty)")
+    ids = [f"cell {i}" for i in range(n_cells)] if cell_names is None else \
+        [str(c) for c in cell_names]
+    if len(ids) != n_cells:
+        raise DataError(f"{where}: {len(ids)} neuroid ids for {n_cells} cells")
+    trains = [_vector(s, f"spike times of {ids[c]}", where) for c, s in enumerate(spike_times)]
+    return ids, trains
+
+
+def _rates(c: np.ndarray, o: np.ndarray, width: float, min_occ: float) -> np.ndarray:
+    """Rate (cells, x, y) from counts (cells, x, y) and occupancy (x, y), smoothed by
+    ``width`` bins; NaN where the occupancy is below ``min_occ`` or zero."""
+    sc, so = smooth_normalised(c, o, width)
+    valid = (o >= min_occ) & (o > 0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = sc / so
+    return np.where(valid, r, np.nan)
+
+
 def bin_session_arrays(
     t,
     x,
@@ -625,13 +662,7 @@ def bin_session_arrays(
     # speed from central differences of the mean position (NaN next to lost tracking)
     speed = _speed(t, x, y)
     speed[~finite] = np.nan
-    ok = finite.copy()
-    if vmin > 0 or vmax is not None:
-        with np.errstate(invalid="ignore"):
-            fast_enough = speed >= vmin
-            if vmax is not None:
-                fast_enough &= speed <= vmax
-        ok &= fast_enough
+    ok = _speed_filter(speed, finite, vmin, vmax)
     bins, ok = _bin_index(x, y, ok, arena, outside, tol, where)
 
     nx, ny = arena.shape
@@ -646,13 +677,7 @@ def bin_session_arrays(
 
     # spikes of all cells at once
     n_cells = len(spike_times)
-    if n_cells == 0:
-        raise DataError(f"{where}: no cells (spike_times is empty)")
-    ids = [f"cell {i}" for i in range(n_cells)] if cell_names is None else \
-        [str(c) for c in cell_names]
-    if len(ids) != n_cells:
-        raise DataError(f"{where}: {len(ids)} neuroid ids for {n_cells} cells")
-    trains = [_vector(s, f"spike times of {ids[c]}", where) for c, s in enumerate(spike_times)]
+    ids, trains = _spike_trains(spike_times, cell_names, where)
     # per sample: its (half, bin) slot, or the trash slot K - 1 when excluded
     n_slots = n_halves * nb + 1
     code = np.where(ok, slot, n_slots - 1)
@@ -663,24 +688,17 @@ def bin_session_arrays(
     n_used = int(counts[:, :-1].sum())
     counts = counts[:, :-1].reshape(n_cells, n_halves, nx, ny).astype(np.float64)
 
-    def rates(c: np.ndarray, o: np.ndarray) -> np.ndarray:
-        """Rate (cells, x, y) from counts (cells, x, y) and occupancy (x, y)."""
-        sc, so = smooth_normalised(c, o, sigma / arena.bin_size)
-        valid = (o >= min_occ) & (o > 0)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            r = sc / so
-        return np.where(valid, r, np.nan)
-
     total_occ = occ.sum(axis=0)
     if not ((total_occ >= min_occ) & (total_occ > 0)).any():
         raise DataError(
             f"{where}: no bin has {min_occ:g} s of occupancy (min_occupancy) after the speed "
             f"filter; {int(ok.sum())} of {n} position samples were usable"
         )
-    rate = rates(counts.sum(axis=1), total_occ)
+    width = sigma / arena.bin_size
+    rate = _rates(counts.sum(axis=1), total_occ, width, min_occ)
     rate_halves = None
     if halves:
-        rate_halves = np.stack([rates(counts[:, k], occ[k]) for k in range(2)])
+        rate_halves = np.stack([_rates(counts[:, k], occ[k], width, min_occ) for k in range(2)])
         rate_halves = np.moveaxis(rate_halves, 1, -1)  # (half, x, y, cell)
     info = {
         "n_samples": int(n),
