@@ -428,6 +428,93 @@ def _unique_cell_ids(entries: list[dict]) -> None:
         )
 
 
+def _open_inputs(paths: str | os.PathLike | Iterable,
+                 animal: str | Sequence[str] | None,
+                 session: str | Sequence[str] | None) -> dict[Path, MoserFile]:
+    """Every ``.mat`` file under ``paths``, opened once with its path's labels."""
+    inputs = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
+    if not inputs:
+        raise DataError("no path given")
+    animals = _labels(animal, len(inputs), "animal")
+    sessions = _labels(session, len(inputs), "session")
+    opened: dict[Path, MoserFile] = {}
+    for p, a, s in zip(inputs, animals, sessions, strict=True):
+        files = find_mat_files(p)
+        if not files:
+            raise DataError(f"{p}: no .mat files found")
+        for q in files:
+            if q not in opened:
+                opened[q] = _open(q, a, s, p)
+    return opened
+
+
+def _pair_cells(kinds: dict[str, list[MoserFile]], opened: dict[Path, MoserFile]
+                ) -> tuple[dict[tuple, list[MoserFile]], dict[Path, MoserFile]]:
+    """Layout-A cell files grouped by (animal, session, position file), and those files."""
+    positions = list(kinds["position"])
+    scanned: set[Path] = set()
+    paired: dict[tuple, list[MoserFile]] = {}
+    pos_files: dict[Path, MoserFile] = {}
+    for cell in sorted(kinds["cell"], key=lambda f: str(f.path)):
+        cands = _candidates(cell, positions)
+        if not cands and cell.path.parent not in scanned:
+            scanned.add(cell.path.parent)
+            positions += _siblings(cell, opened)
+            cands = _candidates(cell, positions)
+        if not cands:
+            raise DataError(
+                f"{cell.path}: no position file for animal {cell.rat} session {cell.session} "
+                "(a .mat file with posx/posy/post, given with it or next to it)"
+            )
+        if len(cands) > 1:
+            raise DataError(
+                f"{cell.path}: several position files could belong to animal {cell.rat} "
+                f"session {cell.session}: {sorted(str(p.path) for p in cands)}; the names do "
+                "not pair cells with them: keep one per session, name them "
+                "<session>_pos.mat with cells <session>_T<t>C<c>.mat, or give each session's "
+                "directory its own --session"
+            )
+        pos_files[cands[0].path] = cands[0]
+        paired.setdefault((cell.rat, cell.session, str(cands[0].path)), []).append(cell)
+    return paired, pos_files
+
+
+def _paired_entries(paired: dict[tuple, list[MoserFile]], pos_files: dict[Path, MoserFile],
+                    scale: float) -> list[dict]:
+    """One entry per layout-A group, each position file read once."""
+    entries: list[dict] = []
+    read: dict[Path, dict] = {}
+    for (rat, sess, ppath), members in sorted(paired.items()):
+        pf = pos_files[Path(ppath)]
+        if pf.path not in read:
+            read[pf.path] = _positions(pf, scale)
+        entries.append({"pos": read[pf.path], "rat": rat, "session": sess, "source": ppath,
+                        "members": sorted(members, key=lambda f: (f.cell, str(f.path)))})
+    return entries
+
+
+def _self_contained_entries(files: list[MoserFile], scale: float) -> list[dict]:
+    """One entry per group of layout-B files of a session sharing identical positions."""
+    entries: list[dict] = []
+    selfcontained: dict[tuple, list[MoserFile]] = {}
+    for f in files:
+        selfcontained.setdefault((f.rat, f.session), []).append(f)
+    for key in sorted(selfcontained):
+        groups: list[tuple[dict, list[MoserFile]]] = []
+        for f in sorted(selfcontained[key], key=lambda f: (f.cell, str(f.path))):
+            pos = _positions(f, scale)
+            for ref, members in groups:
+                if _same_positions(ref, pos):
+                    members.append(f)
+                    break
+            else:
+                groups.append((pos, [f]))
+        for pos, members in groups:
+            entries.append({"pos": pos, "rat": key[0], "session": key[1],
+                            "source": str(members[0].path), "members": members})
+    return entries
+
+
 def read_moser(
     paths: str | os.PathLike | Iterable,
     *,
@@ -466,75 +553,16 @@ def read_moser(
     """
     scale = _scale(position_unit)
     unit = position_unit if isinstance(position_unit, str) else f"{scale:g} m"
-    inputs = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
-    if not inputs:
-        raise DataError("no path given")
-    animals = _labels(animal, len(inputs), "animal")
-    sessions = _labels(session, len(inputs), "session")
-    opened: dict[Path, MoserFile] = {}
-    for p, a, s in zip(inputs, animals, sessions, strict=True):
-        files = find_mat_files(p)
-        if not files:
-            raise DataError(f"{p}: no .mat files found")
-        for q in files:
-            if q not in opened:
-                opened[q] = _open(q, a, s, p)
+    opened = _open_inputs(paths, animal, session)
     _check_labels(list(opened.values()))
     kinds: dict[str, list[MoserFile]] = {"position": [], "cell": [], "self-contained": []}
     for f in opened.values():
         kinds[f.kind].append(f)
     _require_labels(kinds["cell"] + kinds["self-contained"])
 
-    positions = list(kinds["position"])
-    scanned: set[Path] = set()
-    paired: dict[tuple, list[MoserFile]] = {}
-    pos_files: dict[Path, MoserFile] = {}
-    for cell in sorted(kinds["cell"], key=lambda f: str(f.path)):
-        cands = _candidates(cell, positions)
-        if not cands and cell.path.parent not in scanned:
-            scanned.add(cell.path.parent)
-            positions += _siblings(cell, opened)
-            cands = _candidates(cell, positions)
-        if not cands:
-            raise DataError(
-                f"{cell.path}: no position file for animal {cell.rat} session {cell.session} "
-                "(a .mat file with posx/posy/post, given with it or next to it)"
-            )
-        if len(cands) > 1:
-            raise DataError(
-                f"{cell.path}: several position files could belong to animal {cell.rat} "
-                f"session {cell.session}: {sorted(str(p.path) for p in cands)}; the names do "
-                "not pair cells with them: keep one per session, name them "
-                "<session>_pos.mat with cells <session>_T<t>C<c>.mat, or give each session's "
-                "directory its own --session"
-            )
-        pos_files[cands[0].path] = cands[0]
-        paired.setdefault((cell.rat, cell.session, str(cands[0].path)), []).append(cell)
-
-    entries: list[dict] = []
-    read: dict[Path, dict] = {}
-    for (rat, sess, ppath), members in sorted(paired.items()):
-        pf = pos_files[Path(ppath)]
-        if pf.path not in read:
-            read[pf.path] = _positions(pf, scale)
-        entries.append({"pos": read[pf.path], "rat": rat, "session": sess, "source": ppath,
-                        "members": sorted(members, key=lambda f: (f.cell, str(f.path)))})
-    selfcontained: dict[tuple, list[MoserFile]] = {}
-    for f in kinds["self-contained"]:
-        selfcontained.setdefault((f.rat, f.session), []).append(f)
-    for key in sorted(selfcontained):
-        groups: list[tuple[dict, list[MoserFile]]] = []
-        for f in sorted(selfcontained[key], key=lambda f: (f.cell, str(f.path))):
-            pos = _positions(f, scale)
-            for ref, members in groups:
-                if _same_positions(ref, pos):
-                    members.append(f)
-                    break
-            else:
-                groups.append((pos, [f]))
-        for pos, members in groups:
-            entries.append({"pos": pos, "rat": key[0], "session": key[1],
-                            "source": str(members[0].path), "members": members})
+    paired, pos_files = _pair_cells(kinds, opened)
+    entries = _paired_entries(paired, pos_files, scale)
+    entries += _self_contained_entries(kinds["self-contained"], scale)
     used = {Path(k[2]) for k in paired}
     unused = [p for p in kinds["position"] if p.path not in used]
     for p in unused:
