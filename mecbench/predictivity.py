@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 import xarray as xr
@@ -259,6 +260,39 @@ def predictivity_details(
     PredictivityResult
     """
     mapping = _as_mapping(mapping)
+    Y = _check_target(target)
+    prepared = prepare_source(source)
+    if prepared.rows.shape[0] != Y.shape[0]:
+        raise DataError(
+            f"source has {prepared.rows.shape[0]} bins but target has {Y.shape[0]}; they must "
+            "share one bin grid"
+        )
+    n_bins, n_cells = Y.shape
+    target_params = _check_target_params(target_params, n_cells)
+    split_list = _splits_on_bins(splits, shape, n_bins)
+    n_splits = len(split_list)
+    valid = np.isfinite(Y) & (prepared.rows >= 0)[:, None]
+    groups = group_by_mask(valid)
+    res = PredictivityResult(np.full((n_splits, n_cells), np.nan),
+                             np.zeros((n_splits, n_cells), dtype=np.int64),
+                             np.zeros((n_splits, n_cells), dtype=np.int64),
+                             np.zeros((n_splits, n_cells), dtype=np.uint8),
+                             n_groups=len(groups), extra={"fit_errors": []})
+    plans = _plan_groups(groups, valid, split_list, prepared.rows, min_train, res)
+    if not target_params and getattr(mapping, "_cross_predict_masked", None) is not None:
+        # masked path: one fit per split for every cell, when the mapping accepts it
+        needed = sorted({s for plan in plans for s in plan.good})
+        shared = _shared_predictions(mapping, prepared.cache, prepared.rows, Y, valid,
+                                     split_list, needed)
+        if shared is not None:
+            _score_shared(shared, plans, Y, valid, res.r, res.reason, type(mapping).__name__)
+            return res
+    _score_groups(mapping, prepared, Y, valid, plans, target_params, res)
+    return res
+
+
+def _check_target(target) -> np.ndarray:
+    """``target`` as a float (bins, cells) array without infinite values."""
     Y = np.asarray(target)
     if Y.ndim == 1:
         Y = Y[:, None]
@@ -270,15 +304,13 @@ def predictivity_details(
     if np.isinf(Y).any():
         raise DataError(f"target contains infinite values in "
                         f"{int(np.isinf(Y).any(axis=0).sum())} cells")
-    prepared = prepare_source(source)
-    cache, rows = prepared.cache, prepared.rows
-    if rows.shape[0] != Y.shape[0]:
-        raise DataError(
-            f"source has {rows.shape[0]} bins but target has {Y.shape[0]}; they must share "
-            "one bin grid"
-        )
-    n_bins, n_cells = Y.shape
-    target_params = _check_target_params(target_params, n_cells)
+    return Y
+
+
+def _splits_on_bins(splits: SplitScheme | Sequence[Split], shape: tuple[int, int] | None,
+                    n_bins: int) -> list[Split]:
+    """The splits as index arrays over ``n_bins`` bins (a :class:`SplitScheme` other than
+    ``random`` needs the grid ``shape``); at least one split must have training bins."""
     if isinstance(splits, SplitScheme):
         if shape is None:
             if splits.kind != "random":
@@ -294,19 +326,23 @@ def predictivity_details(
             "every split has an empty training set (train_frac=0); mecbench's mappings have "
             "parameters and need training bins"
         )
-    n_splits = len(split_list)
+    return split_list
 
-    r = np.full((n_splits, n_cells), np.nan)
-    n_train = np.zeros((n_splits, n_cells), dtype=np.int64)
-    n_test = np.zeros((n_splits, n_cells), dtype=np.int64)
-    reason = np.zeros((n_splits, n_cells), dtype=np.uint8)
 
-    src_ok = rows >= 0  # cache rows are the bins with src_ok, in order
-    valid = np.isfinite(Y) & src_ok[:, None]
-    groups = group_by_mask(valid)
-    mp = _mapping_module()
-    failures: list[tuple[int, Exception]] = []
-    fitted = 0
+class _GroupPlan(NamedTuple):
+    """The splits on which one group of cells (one valid-bin mask) is scored."""
+
+    cols: np.ndarray  #: the group's cells (target columns)
+    good: list[int]  #: splits with enough training and test bins
+    cv_splits: list[tuple[np.ndarray, np.ndarray]]  #: their (train, test) feature-cache rows
+    tests: list[np.ndarray]  #: their test bins
+
+
+def _plan_groups(groups: list[np.ndarray], valid: np.ndarray, split_list: list[Split],
+                 rows: np.ndarray, min_train: int, res: PredictivityResult
+                 ) -> list[_GroupPlan]:
+    """Per group of cells, the splits to score; records the bins used in ``res.n_train`` and
+    ``res.n_test`` and marks splits with too few bins (``few_train``, ``few_test``)."""
     plans = []
     for cols in groups:
         v = valid[:, cols[0]]
@@ -315,24 +351,30 @@ def predictivity_details(
             # sorted rows: the fit and r do not depend on row order, and gathers of sorted
             # rows from the cached Gram matrix are several times faster
             tr_v, te_v = np.sort(tr[v[tr]]), np.sort(te[v[te]])
-            n_train[s, cols], n_test[s, cols] = tr_v.size, te_v.size
+            res.n_train[s, cols], res.n_test[s, cols] = tr_v.size, te_v.size
             if tr_v.size < min_train:
-                reason[s, cols] = _FEW_TRAIN
+                res.reason[s, cols] = _FEW_TRAIN
             elif te_v.size < MIN_BINS:
-                reason[s, cols] = _FEW_TEST
+                res.reason[s, cols] = _FEW_TEST
             else:
                 good.append(s)
                 cv_splits.append((rows[tr_v], rows[te_v]))
                 tests.append(te_v)
-        plans.append((cols, good, cv_splits, tests))
-    shared = None
-    if not target_params and getattr(mapping, "_cross_predict_masked", None) is not None:
-        needed = sorted({s for _, good, _, _ in plans for s in good})
-        shared = _shared_predictions(mapping, cache, rows, Y, valid, split_list, needed)
-    if shared is not None:
-        _score_shared(shared, plans, Y, valid, r, reason, type(mapping).__name__)
-        fitted = sum(bool(good) for _, good, _, _ in plans)
-    for cols, good, cv_splits, tests in plans if shared is None else []:
+        plans.append(_GroupPlan(cols, good, cv_splits, tests))
+    return plans
+
+
+def _score_groups(mapping, prepared: PreparedSource, Y: np.ndarray, valid: np.ndarray,
+                  plans: list[_GroupPlan], target_params: dict[str, np.ndarray],
+                  res: PredictivityResult) -> None:
+    """Per-group path: one :func:`mecbench.mapping.cross_predict` per group of cells (joint
+    fits, per-cell parameters, or mappings without a masked path). A fit that fails for a
+    group marks its cells ``fit_failed``; when every group fails the first error is raised."""
+    src_ok = prepared.rows >= 0  # cache rows are the bins with src_ok, in order
+    mp = _mapping_module()
+    failures: list[tuple[int, Exception]] = []
+    fitted = 0
+    for cols, good, cv_splits, tests in plans:
         if not good:
             continue
         v = valid[:, cols[0]]
@@ -344,38 +386,44 @@ def predictivity_details(
             group_mapping = clone(mapping).set_params(
                 **{k: vals[cols] for k, vals in target_params.items()})
         try:
-            preds = mp.cross_predict(group_mapping, cache, Yg, cv_splits)
+            preds = mp.cross_predict(group_mapping, prepared.cache, Yg, cv_splits)
         except (np.linalg.LinAlgError, ValueError) as err:
             # data-dependent failures (e.g. PLS with more components than this group's
             # training bins allow) cost only this group; a failure of every group is re-raised
-            reason[np.ix_(good, cols)] = _FIT_FAILED
+            res.reason[np.ix_(good, cols)] = _FIT_FAILED
             failures.append((cols.size, err))
             continue
         fitted += 1
-        for s, te_v, pred in zip(good, tests, preds, strict=True):
-            pred = np.asarray(pred, dtype=np.float64).reshape(te_v.size, cols.size)
-            data = Y[np.ix_(te_v, cols)]
-            if not np.isfinite(pred).all():
-                raise ModelError(
-                    f"mapping {type(mapping).__name__} produced non-finite predictions "
-                    f"(split {s}); check the scale of the source features"
-                )
-            rs = pearson_columns(pred, data)
-            r[s, cols] = rs
-            undefined = np.isnan(rs)
-            if undefined.any():
-                const_data = constant_columns(data)
-                reason[s, cols[undefined & const_data]] = _CONST_DATA
-                reason[s, cols[undefined & ~const_data]] = _CONST_PRED
+        _score_group(preds, cols, good, tests, Y, res, type(mapping).__name__)
     if failures and not fitted:
         raise failures[0][1]
-    extra = {"fit_errors": [f"{n} cells: {type(e).__name__}: {e}" for n, e in failures]}
-    return PredictivityResult(r, n_train, n_test, reason, n_groups=len(groups), extra=extra)
+    res.extra["fit_errors"] = [f"{n} cells: {type(e).__name__}: {e}" for n, e in failures]
+
+
+def _score_group(preds, cols: np.ndarray, good: list[int], tests: list[np.ndarray],
+                 Y: np.ndarray, res: PredictivityResult, mapping_name: str) -> None:
+    """Fill ``res.r`` and ``res.reason`` of one group from its predictions on the test bins of
+    its ``good`` splits."""
+    for s, te_v, pred in zip(good, tests, preds, strict=True):
+        pred = np.asarray(pred, dtype=np.float64).reshape(te_v.size, cols.size)
+        data = Y[np.ix_(te_v, cols)]
+        if not np.isfinite(pred).all():
+            raise ModelError(
+                f"mapping {mapping_name} produced non-finite predictions "
+                f"(split {s}); check the scale of the source features"
+            )
+        rs = pearson_columns(pred, data)
+        res.r[s, cols] = rs
+        undefined = np.isnan(rs)
+        if undefined.any():
+            const_data = constant_columns(data)
+            res.reason[s, cols[undefined & const_data]] = _CONST_DATA
+            res.reason[s, cols[undefined & ~const_data]] = _CONST_PRED
 
 
 def _score_shared(shared, plans, Y, valid, r, reason, mapping_name: str) -> None:
-    """Fill ``r`` and ``reason`` from the masked pass's predictions: one vectorised masked
-    Pearson per split over every cell (each on its own valid test bins)."""
+    """Masked path: fill ``r`` and ``reason`` from the masked pass's predictions: one
+    vectorised masked Pearson per split over every cell (each on its own valid test bins)."""
     wanted: dict[int, list[np.ndarray]] = {}
     for cols, good, _, _ in plans:
         for s in good:
