@@ -5,9 +5,10 @@ Every entry is stored under a key that is the SHA-256 of a canonical JSON docume
 returned:
 
 - always: the mecbench version and a hash of mecbench's own source code (the ``.py`` files of
-  ``mecbench`` and ``mecbench.models``, except the command line, report, leaderboard and
-  loader modules, which cannot change a cached value), so that editing the code invalidates
-  every entry;
+  ``mecbench`` and ``mecbench.models``, except the units of :data:`SOURCE_NEUTRAL`, which
+  cannot change a cached value: the command line, report and results layers, and the loaders
+  and training code whose outputs are hashed into the keys), so that editing the code
+  invalidates every entry;
 - model rate maps (kind ``"ratemaps"``): model identifier, provider fingerprint (weights and
   configuration), arena (width, height, bin size), layer, seed;
 - ceilings (kind ``"ceiling"``): benchmark identifier and version, data identity
@@ -56,8 +57,8 @@ from mecbench.netcdf_attrs import netcdf_attrs
 from mecbench.neural_data import atomic_write
 from mecbench.paths import cache_dir
 
-__all__ = ["KINDS", "Cache", "CachePolicy", "cache_key", "source_hash", "hash_source_files",
-           "canonical_json"]
+__all__ = ["KINDS", "SOURCE_NEUTRAL", "Cache", "CachePolicy", "cache_key", "source_hash",
+           "hash_source_files", "canonical_json"]
 
 KINDS = ("ratemaps", "ceiling", "score")
 GUARD_ATTR = "_mecbench_data_identity"
@@ -81,12 +82,35 @@ def _json_default(obj: Any) -> Any:
     raise TypeError(f"cannot put a {type(obj).__name__} in a cache key")
 
 
-#: Parts of mecbench that never influence a cached value (presentation, bookkeeping, input
-#: loading whose output is hashed anyway); edits there leave the cache valid.
-SOURCE_EXCLUDED = ("mecbench/cli/", "mecbench/report/", "mecbench/leaderboard.py",
-                   "mecbench/compare.py", "mecbench/loaders/", "mecbench/training/",
-                   "mecbench/__main__.py", "mecbench/verify.py", "mecbench/run.py",
-                   "mecbench/tables.py", "mecbench/htmlkit.py")
+#: The parts of mecbench whose code cannot change a cached value, as units of the layers of
+#: docs/architecture.md (a package or a module, by dotted name), by reason; every other ``.py``
+#: file of ``mecbench`` and ``mecbench.models`` is hashed (:func:`source_hash`), so that editing
+#: it invalidates the cache. ``tests/test_cache_source.py`` checks them against the layers and
+#: the import graph.
+SOURCE_NEUTRAL: dict[str, tuple[str, ...]] = {
+    # the layers 'cli', 'report' and 'results', ``python -m mecbench``, and the text and HTML
+    # helpers of the utilities layer: they read, format, store and compare results, and no code
+    # that computes a cached value imports them
+    "presentation": ("mecbench.__main__", "mecbench.cli", "mecbench.report",
+                     "mecbench.leaderboard", "mecbench.verify", "mecbench.run",
+                     "mecbench.compare", "mecbench.tables", "mecbench.htmlkit"),
+    # inputs whose output enters every key by content: recordings (their data identity) and
+    # trained weights (the model's fingerprint)
+    "hashed inputs": ("mecbench.loaders", "mecbench.training"),
+}
+
+
+def _unit_prefixes(unit: str) -> tuple[str, str]:
+    """The source paths of a unit: its package directory or its module file."""
+    path = unit.replace(".", "/")
+    return f"{path}/", f"{path}.py"
+
+
+#: Path prefixes (``mecbench/cli/``, ``mecbench/cli.py``...) of :data:`SOURCE_NEUTRAL`, as
+#: :func:`hash_source_files` skips them.
+SOURCE_EXCLUDED: tuple[str, ...] = tuple(
+    prefix for units in SOURCE_NEUTRAL.values() for unit in units
+    for prefix in _unit_prefixes(unit))
 
 
 def hash_source_files(roots: list[tuple[str, Path]],
@@ -108,7 +132,7 @@ def hash_source_files(roots: list[tuple[str, Path]],
 @functools.lru_cache(maxsize=1)
 def source_hash() -> str:
     """SHA-256 of the mecbench source that can change a result: every ``.py`` file of the
-    ``mecbench`` and ``mecbench.models`` packages except :data:`SOURCE_EXCLUDED` (computed once
+    ``mecbench`` and ``mecbench.models`` packages except :data:`SOURCE_NEUTRAL` (computed once
     per process). Datasets are not hashed as code: their content hash is part of every key."""
     roots = []
     for package, label in (("mecbench", "mecbench"), ("mecbench.models", "mecbench/models")):
