@@ -286,6 +286,74 @@ def _check_spike_range(rec: Recording) -> None:
             )
 
 
+def _binning_options(options: BinningOptions | None, bin_size: float | None,
+                     recentre: bool | str, binning_kw: dict) -> BinningOptions:
+    """The checked binning options of :func:`bin_recordings`."""
+    forbidden = {"neuroid_id", "animal", "session", "cell_id", "where"} & set(binning_kw)
+    if forbidden:
+        raise ConfigError(f"these are set by the loader, not by the caller: {sorted(forbidden)}")
+    if bin_size is not None:
+        binning_kw["bin_size"] = bin_size
+    opts = BinningOptions.merge(options, binning_kw)
+    bin_size = float(opts.bin_size)
+    if not (bin_size > 0 and math.isfinite(bin_size)):
+        raise ConfigError(f"bin_size must be a positive number of metres, got {bin_size!r}")
+    if recentre not in (True, False, "auto"):
+        raise ConfigError(f"recentre must be True, False or 'auto', got {recentre!r}")
+    return BinningOptions.merge(opts, {"bin_size": bin_size})
+
+
+def _bin_prepared(prepared: list[tuple[Recording, float, float, dict]], opts: BinningOptions,
+                  progress: bool) -> tuple[list[BinnedSession], dict[str, float]]:
+    """Every prepared session binned in its box, and the totals of their numeric info."""
+    sessions: list[BinnedSession] = []
+    totals: dict[str, float] = {}
+    check_spikes = opts.spikes_outside == "error"
+    iterator = prepared
+    if progress:
+        from tqdm.auto import tqdm
+
+        iterator = tqdm(prepared, desc="binning sessions", unit="session")
+    for rec, w, h, _ in iterator:
+        if check_spikes:
+            _check_spike_range(rec)
+        cell_ids = [str(c) for c in rec.cell_ids]
+        binned = bin_session(
+            rec.t, rec.x, rec.y, rec.spike_times, x2=rec.x2, y2=rec.y2,
+            arena_width=w, arena_height=h, options=opts,
+            neuroid_id=[f"{rec.animal}/{rec.session}/{c}" for c in cell_ids],
+            animal=str(rec.animal), session=str(rec.session), cell_id=cell_ids,
+            where=rec.source,
+        )
+        sessions.append(binned)
+        for key, value in binned.info.items():
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                totals[key] = totals.get(key, 0) + value
+    return sessions, totals
+
+
+def _binning_attrs(opts: BinningOptions, recentre: bool | str, arena,
+                   prepared: list[tuple[Recording, float, float, dict]], n_sessions: int,
+                   totals: dict[str, float]) -> dict:
+    """Provenance attributes of the binned data: parameters, arena inference, totals."""
+    params = {**dataclasses.asdict(opts), "recentre": recentre}
+    params["arena"] = "inferred per session" if arena is None else list(arena)
+    report = _arena_report(prepared)
+    units = sorted({e["position_unit"] for e in report.values()})
+    return {
+        "position_unit": ", ".join(units),
+        "arena_inference": json.dumps(report, sort_keys=True),
+        "n_sessions": n_sessions,
+        "binning": json.dumps(params, sort_keys=True, default=str),
+        "n_spikes": int(totals.get("n_spikes", 0)),
+        "n_spikes_used": int(totals.get("n_spikes_used", 0)),
+        "n_spikes_outside_recording": int(totals.get("n_spikes_outside_recording", 0)),
+        "n_spikes_in_gaps": int(totals.get("n_spikes_in_gaps", 0)),
+        "recording_time_s": float(totals.get("duration_s", 0.0)),
+        "time_used_s": float(totals.get("time_used_s", 0.0)),
+    }
+
+
 def bin_recordings(
     recordings: Sequence[Recording],
     *,
@@ -326,46 +394,13 @@ def bin_recordings(
     """
     if not recordings:
         raise DataError("no recording to bin")
-    forbidden = {"neuroid_id", "animal", "session", "cell_id", "where"} & set(binning_kw)
-    if forbidden:
-        raise ConfigError(f"these are set by the loader, not by the caller: {sorted(forbidden)}")
-    if bin_size is not None:
-        binning_kw["bin_size"] = bin_size
-    opts = BinningOptions.merge(options, binning_kw)
-    bin_size = float(opts.bin_size)
-    if not (bin_size > 0 and math.isfinite(bin_size)):
-        raise ConfigError(f"bin_size must be a positive number of metres, got {bin_size!r}")
-    if recentre not in (True, False, "auto"):
-        raise ConfigError(f"recentre must be True, False or 'auto', got {recentre!r}")
-    opts = BinningOptions.merge(opts, {"bin_size": bin_size})
+    opts = _binning_options(options, bin_size, recentre, binning_kw)
     arena = parse_arena(arena)
-    sessions: list[BinnedSession] = []
-    totals: dict[str, float] = {}
-    check_spikes = opts.spikes_outside == "error"
-    tolerance = float(opts.outside_tolerance)
     # every session's box first: a wrong unit is reported before binning fails on it
-    prepared = [_prepare(rec, arena, bin_size, recentre, tolerance) for rec in recordings]
+    prepared = [_prepare(rec, arena, float(opts.bin_size), recentre,
+                         float(opts.outside_tolerance)) for rec in recordings]
     _warn_implausible(prepared)
-    iterator = prepared
-    if progress:
-        from tqdm.auto import tqdm
-
-        iterator = tqdm(prepared, desc="binning sessions", unit="session")
-    for rec, w, h, _ in iterator:
-        if check_spikes:
-            _check_spike_range(rec)
-        cell_ids = [str(c) for c in rec.cell_ids]
-        binned = bin_session(
-            rec.t, rec.x, rec.y, rec.spike_times, x2=rec.x2, y2=rec.y2,
-            arena_width=w, arena_height=h, options=opts,
-            neuroid_id=[f"{rec.animal}/{rec.session}/{c}" for c in cell_ids],
-            animal=str(rec.animal), session=str(rec.session), cell_id=cell_ids,
-            where=rec.source,
-        )
-        sessions.append(binned)
-        for key, value in binned.info.items():
-            if isinstance(value, (int, float)) and not isinstance(value, bool):
-                totals[key] = totals.get(key, 0) + value
+    sessions, totals = _bin_prepared(prepared, opts, progress)
     ids = np.concatenate([s.rate["neuroid_id"].values for s in sessions])
     uniq, counts = np.unique(ids, return_counts=True)
     if (counts > 1).any():
@@ -373,23 +408,8 @@ def bin_recordings(
             f"the same cell appears more than once: {uniq[counts > 1][:5].tolist()} "
             "(duplicate files for one rat, session and cell?)"
         )
-    params = {**dataclasses.asdict(opts), "recentre": recentre}
-    params["arena"] = "inferred per session" if arena is None else list(arena)
-    report = _arena_report(prepared)
-    units = sorted({e["position_unit"] for e in report.values()})
-    meta = {
-        "position_unit": ", ".join(units),
-        "arena_inference": json.dumps(report, sort_keys=True),
-        "n_sessions": len(sessions),
-        "binning": json.dumps(params, sort_keys=True, default=str),
-        "n_spikes": int(totals.get("n_spikes", 0)),
-        "n_spikes_used": int(totals.get("n_spikes_used", 0)),
-        "n_spikes_outside_recording": int(totals.get("n_spikes_outside_recording", 0)),
-        "n_spikes_in_gaps": int(totals.get("n_spikes_in_gaps", 0)),
-        "recording_time_s": float(totals.get("duration_s", 0.0)),
-        "time_used_s": float(totals.get("time_used_s", 0.0)),
-        **(attrs or {}),
-    }
+    meta = {**_binning_attrs(opts, recentre, arena, prepared, len(sessions), totals),
+            **(attrs or {})}
     halves = [s.rate_halves for s in sessions]
     nd = NeuralData.from_rate_maps(
         [s.rate for s in sessions],
