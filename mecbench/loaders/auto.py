@@ -33,7 +33,7 @@ from mecbench.errors import ConfigError, DataError, MecbenchError
 from mecbench.loaders.moser import _labels, read_moser
 from mecbench.loaders.nayebi import load_nayebi_npz
 from mecbench.loaders.nwb import read_nwb
-from mecbench.loaders.recording import bin_recordings
+from mecbench.loaders.recording import Recording, bin_recordings
 from mecbench.neural_data import NeuralData
 
 __all__ = ["load_recordings", "detect_format", "FORMATS"]
@@ -120,6 +120,69 @@ def _as_paths(path) -> list[Path]:
     raise ConfigError(f"path must be a path or a list of paths, got {type(path).__name__}")
 
 
+def _read_binnable(paths: list[Path], kinds: list[str], animal, session,
+                   position_unit: str | float) -> tuple[list[Recording], str]:
+    """The recordings of Moser-lab and NWB ``paths`` (labelled), and their source name."""
+    animals = _labels(animal, len(paths), "animal")
+    sessions = _labels(session, len(paths), "session")
+    recordings = []
+    mat = [i for i, k in enumerate(kinds) if "moser" in k]
+    nwb = [i for i, k in enumerate(kinds) if "nwb" in k]
+    mat_paths = [paths[i] for i in mat]
+    nwb_paths = [paths[i] for i in nwb]
+    if mat_paths:
+        recordings += read_moser(mat_paths, position_unit=position_unit,
+                                 animal=[animals[i] for i in mat],
+                                 session=[sessions[i] for i in mat])
+    for i in nwb:
+        for rec in read_nwb(paths[i]):
+            recordings.append(dataclasses.replace(
+                rec, animal=animals[i] or rec.animal, session=sessions[i] or rec.session))
+    source = "+".join(sorted(
+        (["moser-mat"] if mat_paths else []) + (["nwb"] if nwb_paths else [])
+    ))
+    return recordings, source
+
+
+def _load_rate_maps(paths: list[Path], kinds: list[str], flat: set[str], arena,
+                    bin_size: float | None, animal, session, attrs: dict | None,
+                    binning_kw: dict) -> NeuralData:
+    """One already-binned file (Nayebi ``.npz`` or netCDF), refusing binning options."""
+    if len(paths) != 1 or len(flat) != 1:
+        raise ConfigError(
+            f"cannot combine these inputs in one load: {[str(p) for p in paths]} "
+            f"({sorted(flat)}); load already-binned files one at a time"
+        )
+    fmt = kinds[0]
+    if animal is not None or session is not None:
+        raise ConfigError(
+            f"{paths[0]}: a {fmt} file already holds labelled rate maps; animal and session "
+            "labels apply to recordings that are binned (.mat, .nwb)"
+        )
+    given = {k: v for k, v in binning_kw.items()}
+    if arena is not None or given:
+        raise ConfigError(
+            f"{paths[0]}: a {fmt} file already holds rate maps; arena and binning options "
+            f"({sorted(['arena'] * (arena is not None) + list(given))}) do not apply"
+        )
+    if fmt == "dict":
+        nd = load_nayebi_npz(paths[0], bin_size=bin_size)
+    else:
+        if bin_size is not None:
+            raise ConfigError(f"{paths[0]}: a netCDF file already holds rate maps; "
+                              "bin_size does not apply")
+        try:
+            nd = NeuralData.load(paths[0])
+        except MecbenchError:
+            raise
+        except Exception as err:  # noqa: BLE001 - a readable file with malformed content
+            raise DataError(
+                f"{paths[0]}: not a valid NeuralData file ({type(err).__name__}: {err})"
+            ) from None
+    nd.attrs.update(attrs or {})
+    return nd
+
+
 def load_recordings(
     path,
     format: str = "auto",
@@ -187,58 +250,10 @@ def load_recordings(
     kinds = [detect_format(p) if fmt == "auto" else fmt for p in paths]
     flat = {k for kind in kinds for k in kind.split("+")}
     if flat <= set(_BINNED):
-        animals = _labels(animal, len(paths), "animal")
-        sessions = _labels(session, len(paths), "session")
-        recordings = []
-        mat = [i for i, k in enumerate(kinds) if "moser" in k]
-        nwb = [i for i, k in enumerate(kinds) if "nwb" in k]
-        mat_paths = [paths[i] for i in mat]
-        nwb_paths = [paths[i] for i in nwb]
-        if mat_paths:
-            recordings += read_moser(mat_paths, position_unit=position_unit,
-                                     animal=[animals[i] for i in mat],
-                                     session=[sessions[i] for i in mat])
-        for i in nwb:
-            for rec in read_nwb(paths[i]):
-                recordings.append(dataclasses.replace(
-                    rec, animal=animals[i] or rec.animal, session=sessions[i] or rec.session))
-        source = "+".join(sorted(
-            (["moser-mat"] if mat_paths else []) + (["nwb"] if nwb_paths else [])
-        ))
+        recordings, source = _read_binnable(paths, kinds, animal, session, position_unit)
         files = ", ".join(str(p) for p in paths)
         meta = {"source": source, "imported_from": files, **(attrs or {})}
         return bin_recordings(recordings, arena=arena, bin_size=bin_size, recentre=recentre,
                               attrs=meta, progress=progress, **binning_kw)
-    if len(paths) != 1 or len(flat) != 1:
-        raise ConfigError(
-            f"cannot combine these inputs in one load: {[str(p) for p in paths]} "
-            f"({sorted(flat)}); load already-binned files one at a time"
-        )
-    fmt = kinds[0]
-    if animal is not None or session is not None:
-        raise ConfigError(
-            f"{paths[0]}: a {fmt} file already holds labelled rate maps; animal and session "
-            "labels apply to recordings that are binned (.mat, .nwb)"
-        )
-    given = {k: v for k, v in binning_kw.items()}
-    if arena is not None or given:
-        raise ConfigError(
-            f"{paths[0]}: a {fmt} file already holds rate maps; arena and binning options "
-            f"({sorted(['arena'] * (arena is not None) + list(given))}) do not apply"
-        )
-    if fmt == "dict":
-        nd = load_nayebi_npz(paths[0], bin_size=bin_size)
-    else:
-        if bin_size is not None:
-            raise ConfigError(f"{paths[0]}: a netCDF file already holds rate maps; "
-                              "bin_size does not apply")
-        try:
-            nd = NeuralData.load(paths[0])
-        except MecbenchError:
-            raise
-        except Exception as err:  # noqa: BLE001 - a readable file with malformed content
-            raise DataError(
-                f"{paths[0]}: not a valid NeuralData file ({type(err).__name__}: {err})"
-            ) from None
-    nd.attrs.update(attrs or {})
-    return nd
+    return _load_rate_maps(paths, kinds, flat, arena, bin_size, animal, session, attrs,
+                           binning_kw)
