@@ -113,3 +113,72 @@ def test_making_a_checkpoint_provider_imports_no_torch(tmp_path):
                          cwd=tmp_path, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+UNTRAINED_SMALL = {"rnn-relu": 12, "rnn-tanh": 12, "ugrnn": 12, "lstm": 12, "gru": 12,
+                   "ssl-grid": 16}
+
+
+@pytest.mark.parametrize("arch", sorted(zoo.UNTRAINED_ARCHS))
+def test_an_untrained_provider_is_the_eager_network_built_late(arch, tmp_path, monkeypatch):
+    monkeypatch.setenv("MECBENCH_CACHE_DIR", str(tmp_path))
+    units = UNTRAINED_SMALL[arch]
+    lazy = zoo.untrained_provider(f"{arch}-n{units}-seed3", **SMALL)
+    ref = NetworkProvider(zoo.untrained_network(arch, seed=3, n_units=units),
+                          f"untrained/{arch}-n{units}-seed3", **SMALL)
+    assert (lazy.identifier, lazy.layers, lazy.default_layer) == \
+        (ref.identifier, ref.layers, ref.default_layer)
+    assert lazy._module is None
+    assert lazy.fingerprint() == ref.fingerprint()        # computed: builds the network
+    again = zoo.untrained_provider(f"{arch}-n{units}-seed3", **SMALL)
+    assert again.fingerprint() == ref.fingerprint()       # memoised: builds nothing
+    assert again._module is None
+    layer = lazy.default_layer
+    assert np.array_equal(again.rate_maps(1.0, layer, seed=1).values,
+                          ref.rate_maps(1.0, layer, seed=1).values)
+
+
+def test_every_untrained_model_on_the_board_keeps_its_board_fingerprint(tmp_path, monkeypatch):
+    monkeypatch.setenv("MECBENCH_CACHE_DIR", str(tmp_path))
+    hashes: dict[str, set[str]] = {}
+    for board in BOARD.glob("*.jsonl"):
+        for line in board.read_text().splitlines():
+            entry = json.loads(line)
+            if entry["model"].startswith("untrained/"):
+                hashes.setdefault(entry["model"], set()).add(entry["weights_hash"])
+    assert {f"untrained/{arch}" for arch in zoo.UNTRAINED_ARCHS} <= set(hashes)
+    for name, board_hashes in sorted(hashes.items()):
+        fresh = registry.load("model", name).fingerprint()       # weights built and hashed
+        assert board_hashes == {fresh}, name
+        assert registry.load("model", name).fingerprint() == fresh   # from the memo
+
+
+def test_the_fingerprint_memo_ignores_a_bad_entry_and_other_torch_versions(tmp_path,
+                                                                           monkeypatch):
+    from mecbench.nets import fingerprint_memo
+
+    monkeypatch.setenv("MECBENCH_CACHE_DIR", str(tmp_path))
+    truth = zoo.untrained_provider("rnn-relu-n12", **SMALL).fingerprint()
+    doc = zoo.untrained_provider("rnn-relu-n12", **SMALL).identity_document()
+    (entry,) = (tmp_path / "fingerprints").glob("*.txt")
+    assert entry.name == f"{fingerprint_memo.memo_key(doc)}.txt"
+    entry.write_text("not a fingerprint\n")
+    assert zoo.untrained_provider("rnn-relu-n12", **SMALL).fingerprint() == truth
+    assert entry.read_text().strip() == truth                   # rewritten
+    calls = []
+    monkeypatch.setattr(fingerprint_memo, "_torch_version", lambda: "0.0.0")
+    assert fingerprint_memo.memoised_fingerprint(doc, lambda: calls.append(1) or truth) == truth
+    assert calls == [1]                                         # another key: recomputed
+    other = zoo.untrained_provider("rnn-relu-n12-seed1", **SMALL)
+    assert fingerprint_memo.memo_key(other.identity_document()) != \
+        fingerprint_memo.memo_key(doc)
+
+
+def test_an_unwritable_cache_only_costs_the_recomputation(tmp_path, monkeypatch):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    monkeypatch.setenv("MECBENCH_CACHE_DIR", str(blocker / "cache"))   # cannot be created
+    lazy = zoo.untrained_provider("rnn-relu-n12", **SMALL)
+    ref = NetworkProvider(zoo.untrained_network("rnn-relu", n_units=12), "untrained/rnn-relu-n12",
+                          **SMALL)
+    assert lazy.fingerprint() == ref.fingerprint()

@@ -129,6 +129,37 @@ def test_warm_score_of_a_torch_network_imports_no_torch(tmp_path, capsys):
     assert "torch" in _imported([*argv, "--no-cache"], tmp_path)
 
 
+UNTRAINED_PLUGIN = """
+from mecbench import register_model
+from mecbench.nets.zoo import untrained_provider
+
+
+@register_model("untrained-quick")
+def quick():
+    \"\"\"A small untrained ReLU RNN on 2 000 trajectory positions.\"\"\"
+    return untrained_provider("rnn-relu-n16", n_batches=2, batch_size=100, n_steps=10,
+                              unvisited="nearest")
+"""
+
+
+@pytest.mark.slow
+def test_warm_score_of_an_untrained_network_imports_no_torch(tmp_path, capsys):
+    models = tmp_path / "untrained_model.py"
+    models.write_text(UNTRAINED_PLUGIN)
+    data = make_neural_data(n_cells=5).save(tmp_path / "lab.nc")
+    bench = tmp_path / "lab_benchmark.py"
+    bench.write_text(BENCHMARK_PLUGIN.format(data=str(data)))
+    argv = ["--plugin", str(models), "--plugin", str(bench), "-q", "score",
+            "untrained-quick", "lab.ridge"]
+    assert main(argv) == 0                    # builds the network, memoises its fingerprint
+    computed = capsys.readouterr().out
+    assert "untrained/rnn-relu-n16 on lab.ridge" in computed
+    modules = _imported(argv, tmp_path)       # a new process: fingerprint and score cached
+    assert [h for h in HEAVY if h in modules] == []
+    # control: the same probe sees torch when the maps are computed
+    assert "torch" in _imported([*argv, "--no-cache"], tmp_path)
+
+
 @pytest.mark.slow
 def test_bench_startup_quick_run_prints_the_table(capsys):
     spec = importlib.util.spec_from_file_location("bench_startup", PERF / "bench_startup.py")

@@ -5,9 +5,11 @@
   :class:`~mecbench.providers.NetworkProvider` that builds the network (and imports torch) only
   when rate maps are computed; its name, layers and fingerprint (which uses the SHA-256 of the
   checkpoint files) come from the files, so a fully cached score never imports torch.
-* :func:`untrained_network` / :func:`parse_untrained_name` — an untrained network of an
-  architecture built from a seed, with the configuration of the shipped trained counterpart
-  (so trained and untrained versions differ only in their weights).
+* :func:`untrained_provider` / :func:`untrained_network` / :func:`parse_untrained_name` — an
+  untrained network of an architecture built from a seed, with the configuration of the
+  shipped trained counterpart (so trained and untrained versions differ only in their
+  weights): an :class:`UntrainedProvider`, built on first use, whose fingerprint (a hash of
+  the built weights) is memoised per machine, so a fully cached score never imports torch.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from mecbench.nets.checkpoint import (
     weights_fingerprint,
 )
 from mecbench.nets.config import NetConfig, PathIntegratorConfig, SSLGridConfig
+from mecbench.nets.fingerprint_memo import memoised_fingerprint
 from mecbench.nets.presets import preset_config
 from mecbench.providers._common import check_identifier
 from mecbench.providers.network import DT, NetworkProvider
@@ -39,6 +42,7 @@ if TYPE_CHECKING:
 __all__ = [
     "UNTRAINED_ARCHS",
     "CheckpointProvider",
+    "UntrainedProvider",
     "checkpoint_provider",
     "network_layout",
     "untrained_config",
@@ -74,7 +78,64 @@ def network_layout(config: NetConfig) -> tuple[str, tuple[str, ...], str]:
     raise ConfigError(f"not a network config: {type(config).__name__}")
 
 
-class CheckpointProvider(NetworkProvider):
+class _LazyNetworkProvider(NetworkProvider):
+    """A :class:`~mecbench.providers.NetworkProvider` whose network is built (and torch
+    imported) the first time rate maps are computed or :attr:`module` is read; its identifier,
+    layers and default layer come from a :class:`NetConfig`."""
+
+    def _init_lazy(self, identifier: str, config: NetConfig, device: str | torch.device,
+                   **protocol: Any) -> None:
+        self.identifier = check_identifier(identifier)
+        self._set_protocol(**protocol)
+        self.config = config
+        self._class_name, layers, default_layer = network_layout(config)
+        self._set_layers(layers, default_layer)
+        self._device_spec = device
+        self._module: nn.Module | None = None
+        self._device: torch.device | None = None
+
+    def _network_identity(self) -> tuple[str, object]:
+        return self._class_name, dataclasses.asdict(self.config)
+
+    @property
+    def module(self) -> nn.Module:
+        """The network, built on first use (in eval mode on :attr:`device`)."""
+        if self._module is None:
+            module = self._build()
+            self._check_layout(module)
+            self._module = module
+        return self._module
+
+    @property
+    def device(self) -> torch.device:
+        """Where the network runs (reading it imports torch)."""
+        if self._device is None:
+            import torch
+
+            self._device = torch.device(self._device_spec)
+        return self._device
+
+    def _build(self) -> nn.Module:
+        """The network, on :attr:`device` and in eval mode (subclasses say from what)."""
+        raise NotImplementedError
+
+    def _check_layout(self, module: nn.Module) -> None:
+        """The built network must be what :func:`network_layout` announced."""
+        found = (type(module).__qualname__, tuple(str(x) for x in module.layer_names),
+                 module.default_layer)
+        expected = (self._class_name, self.layers, self.default_layer)
+        if found != expected:
+            raise ModelError(f"model {self.identifier!r}: the network built from "
+                             f"{self._source()} is {found[0]} with layers {found[1]} "
+                             f"(default {found[2]!r}); mecbench.nets.zoo.network_layout says "
+                             f"{expected[0]} with layers {expected[1]} (default {expected[2]!r})")
+
+    def _source(self) -> str:
+        """Where the network comes from, for error messages."""
+        raise NotImplementedError
+
+
+class CheckpointProvider(_LazyNetworkProvider):
     """A :class:`~mecbench.providers.NetworkProvider` over the network saved in a checkpoint
     directory, built (and torch imported) the first time rate maps are computed or
     :attr:`module` is read.
@@ -118,53 +179,61 @@ class CheckpointProvider(NetworkProvider):
         if not (directory / WEIGHTS_FILE).is_file() or not (directory / CONFIG_FILE).is_file():
             raise ModelError(f"model {identifier!r}: no checkpoint in {directory} (train one "
                              f"with 'mecbench train {identifier} --out {directory}')")
-        self.identifier = check_identifier(identifier)
-        self._set_protocol(n_batches=n_batches, batch_size=batch_size, n_steps=n_steps, dt=dt,
-                           periodic=periodic, unvisited=unvisited, progress=progress)
         self.directory = directory
-        self.config = read_config(directory)
-        self._class_name, layers, default_layer = network_layout(self.config)
-        self._set_layers(layers, default_layer)
+        self._init_lazy(identifier, read_config(directory), device, n_batches=n_batches,
+                        batch_size=batch_size, n_steps=n_steps, dt=dt, periodic=periodic,
+                        unvisited=unvisited, progress=progress)
         self.weights_fingerprint = weights_fingerprint(directory)
-        self._device_spec = device
-        self._module: nn.Module | None = None
-        self._device: torch.device | None = None
 
-    def _network_identity(self) -> tuple[str, object]:
-        return self._class_name, dataclasses.asdict(self.config)
+    def _source(self) -> str:
+        return str(self.directory)
 
-    @property
-    def module(self) -> nn.Module:
-        """The network, loaded from the checkpoint on first use (in eval mode on
-        :attr:`device`)."""
-        if self._module is None:
-            self._load()
-        return self._module
-
-    @property
-    def device(self) -> torch.device:
-        """Where the network runs (reading it imports torch)."""
-        if self._device is None:
-            import torch
-
-            self._device = torch.device(self._device_spec)
-        return self._device
-
-    def _load(self) -> None:
-        who = f"model {self.identifier!r}"
+    def _build(self) -> nn.Module:
         if weights_fingerprint(self.directory) != self.weights_fingerprint:
-            raise ModelError(f"{who}: the checkpoint in {self.directory} changed after the "
-                             "model was loaded; load it again")
-        module = load_network(self.directory, device=self.device)
-        found = (type(module).__qualname__, tuple(str(x) for x in module.layer_names),
-                 module.default_layer)
-        expected = (self._class_name, self.layers, self.default_layer)
-        if found != expected:
-            raise ModelError(f"{who}: the network built from {self.directory} is "
-                             f"{found[0]} with layers {found[1]} (default {found[2]!r}); "
-                             f"mecbench.nets.zoo.network_layout says {expected[0]} with layers "
-                             f"{expected[1]} (default {expected[2]!r})")
-        self._module = module
+            raise ModelError(f"model {self.identifier!r}: the checkpoint in {self.directory} "
+                             "changed after the model was loaded; load it again")
+        return load_network(self.directory, device=self.device)
+
+
+class UntrainedProvider(_LazyNetworkProvider):
+    """A :class:`~mecbench.providers.NetworkProvider` over an untrained network built from its
+    configuration and seed on first use.
+
+    Its :meth:`fingerprint` hashes the built weights, as a ``NetworkProvider`` over
+    :func:`untrained_network` does, and is memoised per machine
+    (:mod:`mecbench.nets.fingerprint_memo`), so that a fully cached score of an untrained
+    network imports no torch.
+
+    Parameters
+    ----------
+    config : NetConfig
+        From :func:`untrained_config` (the seed is part of it).
+    identifier : str
+        Model name.
+    device, n_batches, batch_size, n_steps, dt, periodic, unvisited, progress
+        As for :class:`CheckpointProvider`.
+    """
+
+    def __init__(self, config: NetConfig, identifier: str, *,
+                 device: str | torch.device = "cpu", n_batches: int = 100,
+                 batch_size: int = 200, n_steps: int = 20, dt: float = DT,
+                 periodic: bool = False, unvisited: str = "error",
+                 progress: bool | None = None):
+        self._init_lazy(identifier, config, device, n_batches=n_batches,
+                        batch_size=batch_size, n_steps=n_steps, dt=dt, periodic=periodic,
+                        unvisited=unvisited, progress=progress)
+        self.weights_fingerprint = None
+
+    def _source(self) -> str:
+        return f"the untrained configuration of {self.identifier!r}"
+
+    def _build(self) -> nn.Module:
+        return build_network(self.config).eval().to(self.device)
+
+    def fingerprint(self) -> str:
+        """sha256 of the built weights, the configuration and the trajectory protocol
+        (memoised; see the class description)."""
+        return memoised_fingerprint(self.identity_document(), super().fingerprint)
 
 
 def checkpoint_provider(directory: str | Path, identifier: str,
@@ -228,7 +297,6 @@ def untrained_provider(rest: str, *, seed: int | None = None, n_units: int | Non
     arch, name_units, name_seed = parse_untrained_name(rest)
     seed = name_seed if seed is None else seed
     units = name_units if n_units is None else n_units
-    module = untrained_network(arch, seed=seed, n_units=units)
     ident = f"untrained/{arch}" + (f"-n{units}" if units is not None else "") + \
         (f"-seed{seed}" if seed else "")
-    return NetworkProvider(module, ident, **kwargs)
+    return UntrainedProvider(untrained_config(arch, seed=seed, n_units=units), ident, **kwargs)

@@ -283,19 +283,24 @@ class NetworkProvider:
             ) from None
         return build_maps(self, arena, layer, values, seed=seed)
 
-    def fingerprint(self) -> str:
-        """sha256 of the weights (every state-dict tensor, or ``weights_fingerprint``), the
-        network's class and ``config`` attribute, and the trajectory protocol."""
-        h = Hasher("network")
+    def identity_document(self) -> dict:
+        """Everything :meth:`fingerprint` hashes besides the weights: the network's class and
+        configuration, its layers and the trajectory protocol (JSON-serialisable)."""
         network_class, config = self._network_identity()
-        h.update_config({
+        return {
             "class": network_class,
             "config": config,
             "layers": list(self.layers), "default_layer": self.default_layer,
             "n_batches": self.n_batches, "batch_size": self.batch_size,
             "n_steps": self.n_steps, "dt": self.dt, "periodic": self.periodic,
             "unvisited": self.unvisited,
-        })
+        }
+
+    def fingerprint(self) -> str:
+        """sha256 of the weights (every state-dict tensor, or ``weights_fingerprint``), the
+        network's class and ``config`` attribute, and the trajectory protocol."""
+        h = Hasher("network")
+        h.update_config(self.identity_document())
         if self.weights_fingerprint is not None:
             h.update_text(f"weights:{self.weights_fingerprint}")
         else:
