@@ -155,6 +155,122 @@ def _feature(values, name: str, n: int | None) -> np.ndarray:
     return a
 
 
+def _check_module_options(max_modules: int, min_ratio: float, min_orientation_diff: float,
+                          min_ellipticity_diff: float, spacing_spread: float,
+                          orientation_spread: float, ellipticity_spread: float) -> None:
+    """A :class:`ConfigError` for an out-of-range option of :func:`assign_modules`."""
+    if max_modules < 1:
+        raise ConfigError(f"max_modules must be >= 1, got {max_modules}")
+    if min_ratio < 1:
+        raise ConfigError(f"min_ratio must be >= 1, got {min_ratio}")
+    for name, val in (("min_orientation_diff", min_orientation_diff),
+                      ("min_ellipticity_diff", min_ellipticity_diff)):
+        if not val >= 0:
+            raise ConfigError(f"{name} must be >= 0, got {val}")
+    for name, val in (("spacing_spread", spacing_spread),
+                      ("orientation_spread", orientation_spread),
+                      ("ellipticity_spread", ellipticity_spread)):
+        if not val > 0:
+            raise ConfigError(f"{name} must be > 0, got {val}")
+
+
+def _cell_features(s: np.ndarray, orientation, ellipticity, ids):
+    """Checked ids, orientations and ellipticities, the usable-cell mask and feature names."""
+    n = s.size
+    names = None
+    if ids is not None:
+        names = np.asarray(ids).ravel()
+        if names.size != n:
+            raise DataError(f"ids must have one entry per cell ({n}); got {names.size}")
+    features = ["spacing"]
+    ok = np.isfinite(s)
+    theta = e = None
+    if orientation is not None:
+        theta = _feature(orientation, "orientation", n)
+        ok &= np.isfinite(theta)
+        features.append("orientation")
+    if ellipticity is not None:
+        e = _feature(ellipticity, "ellipticity", n)
+        ok &= np.isfinite(e)
+        if (e[np.isfinite(e)] < 1 - 1e-9).any():
+            raise DataError("ellipticity must be >= 1 (the major/minor axis ratio)")
+        features.append("ellipticity")
+    if (s[np.isfinite(s)] <= 0).any():
+        raise DataError("spacing must be positive")
+    return names, theta, e, ok, tuple(features)
+
+
+def _summarise(labels: np.ndarray, lab: np.ndarray, k: int, bic: np.ndarray, s: np.ndarray,
+               theta: np.ndarray | None, e: np.ndarray | None, feats: tuple[str, ...],
+               names: np.ndarray | None) -> ModuleAssignment:
+    """The assignment with per-module means of the usable cells' features (labels ``lab``)."""
+    groups = [lab == j for j in range(k)]
+    sp = np.array([float(np.exp(np.log(s[g]).mean())) for g in groups])
+    ori = None if theta is None else np.array(
+        [circular_orientation_mean(theta[g]) for g in groups])
+    ell = None if e is None else np.array(
+        [float(np.exp(np.log(e[g]).mean())) for g in groups])
+    return ModuleAssignment(labels, sp, k, bic, ori, ell, feats, names)
+
+
+def _distinct(means: np.ndarray, has_orientation: bool, has_ellipticity: bool,
+              spreads: tuple[float, float, float], min_diffs: tuple[float, float, float]
+              ) -> bool:
+    """Every two components differ enough in at least one feature."""
+    spacing_spread, orientation_spread, ellipticity_spread = spreads
+    min_ratio, min_orientation_diff, min_ellipticity_diff = min_diffs
+    k = means.shape[0]
+    i, j = np.triu_indices(k, 1)
+    far = np.abs(means[i, 0] - means[j, 0]) * spacing_spread >= np.log(min_ratio)
+    col = 1
+    if has_orientation:
+        ti, tj = means[i, col] * orientation_spread, means[j, col] * orientation_spread
+        far |= _circ_diff(ti, tj) >= min_orientation_diff
+        col += 1
+    if has_ellipticity:
+        ei = np.exp(means[i, col] * ellipticity_spread)
+        ej = np.exp(means[j, col] * ellipticity_spread)
+        far |= np.abs(ei - ej) >= min_ellipticity_diff
+    return bool(far.all())
+
+
+def _fit_mixtures(x: np.ndarray, max_modules: int, min_cells_per_module: int, n_init: int,
+                  seed: int, bic: np.ndarray) -> dict:
+    """Diagonal Gaussian mixtures for ``k = 1 …`` (as far as the cells allow); fills ``bic``."""
+    from sklearn.mixture import GaussianMixture
+
+    fits = {}
+    # a few dozen cells: threads (k-means initialisation) only cost time, a lot on a busy machine
+    with threadpool_limits(limits=1):
+        for k in range(1, max_modules + 1):
+            if x.shape[0] < k * min_cells_per_module:
+                break
+            gm = GaussianMixture(k, covariance_type="diag", n_init=n_init, random_state=seed,
+                                 reg_covar=_REG_UNITS)
+            gm.fit(x)
+            bic[k - 1] = gm.bic(x)
+            fits[k] = gm
+    return fits
+
+
+def _ordered_labels(raw: np.ndarray, s: np.ndarray, theta: np.ndarray | None
+                    ) -> tuple[np.ndarray, int]:
+    """Component labels renumbered by mean log spacing, then circular orientation; empty
+    components dropped. Returns the labels and the number of modules."""
+    # components that received no cell are dropped (possible with overlapping mixtures);
+    # modules are ordered by mean log spacing, then by circular orientation of the cells
+    used = np.unique(raw)
+    keys = []
+    for c in used:
+        g = raw == c
+        o = circular_orientation_mean(theta[g]) if theta is not None else 0.0
+        keys.append((float(np.log(s[g]).mean()), o))
+    order = sorted(range(len(used)), key=lambda i: keys[i])
+    rank = np.empty(int(used.max()) + 1, dtype=int)
+    rank[used[order]] = np.arange(len(used))
+    return rank[raw], len(used)
+
+
 def assign_modules(spacing, orientation=None, ellipticity=None, *, max_modules: int = 6,
                    min_cells_per_module: int = 2, min_ratio: float = 1.2,
                    min_orientation_diff: float = 7.5, min_ellipticity_diff: float = 0.1,
@@ -203,110 +319,41 @@ def assign_modules(spacing, orientation=None, ellipticity=None, *, max_modules: 
     ModuleAssignment
         Cells with NaN in any feature used are left unassigned (label -1).
     """
-    from sklearn.mixture import GaussianMixture
-
     s = _feature(spacing, "spacing", None)
-    n = s.size
-    if max_modules < 1:
-        raise ConfigError(f"max_modules must be >= 1, got {max_modules}")
-    if min_ratio < 1:
-        raise ConfigError(f"min_ratio must be >= 1, got {min_ratio}")
-    for name, val in (("min_orientation_diff", min_orientation_diff),
-                      ("min_ellipticity_diff", min_ellipticity_diff)):
-        if not val >= 0:
-            raise ConfigError(f"{name} must be >= 0, got {val}")
-    for name, val in (("spacing_spread", spacing_spread),
-                      ("orientation_spread", orientation_spread),
-                      ("ellipticity_spread", ellipticity_spread)):
-        if not val > 0:
-            raise ConfigError(f"{name} must be > 0, got {val}")
-    names = None
-    if ids is not None:
-        names = np.asarray(ids).ravel()
-        if names.size != n:
-            raise DataError(f"ids must have one entry per cell ({n}); got {names.size}")
-    features = ["spacing"]
-    ok = np.isfinite(s)
-    theta = e = None
-    if orientation is not None:
-        theta = _feature(orientation, "orientation", n)
-        ok &= np.isfinite(theta)
-        features.append("orientation")
-    if ellipticity is not None:
-        e = _feature(ellipticity, "ellipticity", n)
-        ok &= np.isfinite(e)
-        if (e[np.isfinite(e)] < 1 - 1e-9).any():
-            raise DataError("ellipticity must be >= 1 (the major/minor axis ratio)")
-        features.append("ellipticity")
-    if (s[np.isfinite(s)] <= 0).any():
-        raise DataError("spacing must be positive")
-    labels = np.full(n, -1, dtype=int)
+    _check_module_options(max_modules, min_ratio, min_orientation_diff, min_ellipticity_diff,
+                          spacing_spread, orientation_spread, ellipticity_spread)
+    names, theta, e, ok, feats = _cell_features(s, orientation, ellipticity, ids)
+    labels = np.full(s.size, -1, dtype=int)
     bic = np.full(max_modules, np.inf)
-    feats = tuple(features)
+    s_ok = s[ok]
+    theta_ok = None if theta is None else theta[ok]
+    e_ok = None if e is None else e[ok]
 
     def result(lab: np.ndarray, k: int) -> ModuleAssignment:
+        """The assignment in which the usable cells have labels ``lab`` (``k`` modules)."""
         labels[ok] = lab
-        groups = [lab == j for j in range(k)]
-        sp = np.array([float(np.exp(np.log(s[ok][g]).mean())) for g in groups])
-        ori = None if theta is None else np.array(
-            [circular_orientation_mean(theta[ok][g]) for g in groups])
-        ell = None if e is None else np.array(
-            [float(np.exp(np.log(e[ok][g]).mean())) for g in groups])
-        return ModuleAssignment(labels, sp, k, bic, ori, ell, feats, names)
+        return _summarise(labels, lab, k, bic, s_ok, theta_ok, e_ok, feats, names)
 
     if ok.sum() == 0:
         return result(np.empty(0, dtype=int), 0)
-    cols = [np.log(s[ok]) / spacing_spread]
+    cols = [np.log(s_ok) / spacing_spread]
     if theta is not None:
-        cols.append(_unroll(theta[ok]) / orientation_spread)
+        cols.append(_unroll(theta_ok) / orientation_spread)
     if e is not None:
-        cols.append(np.log(e[ok]) / ellipticity_spread)
+        cols.append(np.log(e_ok) / ellipticity_spread)
     x = np.stack(cols, axis=1)
     if ok.sum() < 2 * min_cells_per_module or np.ptp(x, axis=0).max() == 0:
         return result(np.zeros(int(ok.sum()), dtype=int), 1)
 
-    def distinct(means: np.ndarray) -> bool:
-        """Every two components differ enough in at least one feature."""
-        k = means.shape[0]
-        i, j = np.triu_indices(k, 1)
-        far = np.abs(means[i, 0] - means[j, 0]) * spacing_spread >= np.log(min_ratio)
-        col = 1
-        if theta is not None:
-            ti, tj = means[i, col] * orientation_spread, means[j, col] * orientation_spread
-            far |= _circ_diff(ti, tj) >= min_orientation_diff
-            col += 1
-        if e is not None:
-            ei = np.exp(means[i, col] * ellipticity_spread)
-            ej = np.exp(means[j, col] * ellipticity_spread)
-            far |= np.abs(ei - ej) >= min_ellipticity_diff
-        return bool(far.all())
-
-    fits = {}
-    # a few dozen cells: threads (k-means initialisation) only cost time, a lot on a busy machine
-    with threadpool_limits(limits=1):
-        for k in range(1, max_modules + 1):
-            if x.shape[0] < k * min_cells_per_module:
-                break
-            gm = GaussianMixture(k, covariance_type="diag", n_init=n_init, random_state=seed,
-                                 reg_covar=_REG_UNITS)
-            gm.fit(x)
-            bic[k - 1] = gm.bic(x)
-            fits[k] = gm
-    admissible = [k for k, gm in fits.items() if k == 1 or distinct(gm.means_)]
+    fits = _fit_mixtures(x, max_modules, min_cells_per_module, n_init, seed, bic)
+    spreads = (spacing_spread, orientation_spread, ellipticity_spread)
+    min_diffs = (min_ratio, min_orientation_diff, min_ellipticity_diff)
+    admissible = [k for k, gm in fits.items()
+                  if k == 1 or _distinct(gm.means_, theta is not None, e is not None, spreads,
+                                         min_diffs)]
     k_best = min(admissible, key=lambda k: bic[k - 1])
-    raw = fits[k_best].predict(x)
-    # components that received no cell are dropped (possible with overlapping mixtures);
-    # modules are ordered by mean log spacing, then by circular orientation of the cells
-    used = np.unique(raw)
-    keys = []
-    for c in used:
-        g = raw == c
-        o = circular_orientation_mean(theta[ok][g]) if theta is not None else 0.0
-        keys.append((float(np.log(s[ok][g]).mean()), o))
-    order = sorted(range(len(used)), key=lambda i: keys[i])
-    rank = np.empty(int(used.max()) + 1, dtype=int)
-    rank[used[order]] = np.arange(len(used))
-    return result(rank[raw], len(used))
+    lab, k = _ordered_labels(fits[k_best].predict(x), s_ok, theta_ok)
+    return result(lab, k)
 
 
 def grid_modules(maps, *, min_grid_score: float = 0.3, form: str = "sargolini",
