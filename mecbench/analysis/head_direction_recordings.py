@@ -142,6 +142,91 @@ def _session_counts(rec: Recording, n_bins: int, speed_min: float, speed_max: fl
     return counts, occupancy, info
 
 
+def _check_tuning_options(n_bins, smoothing_bins, speed_min: float | None,
+                          speed_max: float | None, min_occupancy: float, max_gap: float | None,
+                          spikes_outside: str, one_led: str
+                          ) -> tuple[int, float, float | None, float]:
+    """Checked ``(n_bins, speed_min, speed_max, min_occupancy)`` of
+    :func:`recording_head_direction_tuning`."""
+    if isinstance(n_bins, bool) or not isinstance(n_bins, (int, np.integer)) or n_bins < 4:
+        raise ConfigError(f"n_bins must be an integer >= 4, got {n_bins!r}")
+    n_bins = int(n_bins)
+    if isinstance(smoothing_bins, bool) or not isinstance(smoothing_bins, (int, np.integer)) \
+            or smoothing_bins < 0:
+        raise ConfigError(f"smoothing_bins must be an integer >= 0, got {smoothing_bins!r}")
+    if 2 * smoothing_bins + 1 > n_bins:
+        raise ConfigError(
+            f"smoothing_bins={smoothing_bins} makes a window wider than the {n_bins} bins"
+        )
+    vmin = _check_positive(speed_min or 0.0, "speed_min")
+    vmax = None if speed_max is None else _check_positive(speed_max, "speed_max", allow_zero=False)
+    min_occ = _check_positive(min_occupancy, "min_occupancy")
+    if max_gap is not None:
+        _check_positive(max_gap, "max_gap", allow_zero=False)
+    if spikes_outside not in ("error", "drop"):
+        raise ConfigError(f"spikes_outside must be 'error' or 'drop', got {spikes_outside!r}")
+    if one_led not in ("error", "skip"):
+        raise ConfigError(f"one_led must be 'error' or 'skip', got {one_led!r}")
+    return n_bins, vmin, vmax, min_occ
+
+
+def _collect_sessions(recs: list[Recording], n_bins: int, vmin: float, vmax: float | None,
+                      max_gap: float | None, spikes_outside: str, one_led: str):
+    """Spike counts and occupancy (n_bins, all cells), neuroid labels, summed counts and the
+    one-LED sessions skipped, over every session."""
+    counts, occupancy, labels = [], [], {k: [] for k in _NEUROID_COORDS}
+    totals: dict[str, int] = {}
+    skipped: list[str] = []
+    for rec in recs:
+        result = _session_counts(rec, n_bins, vmin, vmax, max_gap, spikes_outside)
+        name = f"{rec.animal}/{rec.session}"
+        if result is None:
+            if one_led == "error":
+                raise DataError(
+                    f"{rec.source or 'session ' + name}: session {name} has one LED (no "
+                    "second LED positions x2/y2, or they are all NaN), so it has no head "
+                    "direction; pass one_led='skip' to leave such sessions out"
+                )
+            skipped.append(name)
+            continue
+        c, occ, info = result
+        counts.append(c)
+        occupancy.append(np.repeat(occ[:, None], c.shape[1], axis=1))
+        cell_ids = [str(i) for i in rec.cell_ids]
+        labels["neuroid_id"] += [f"{name}/{i}" for i in cell_ids]
+        labels["animal"] += [str(rec.animal)] * len(cell_ids)
+        labels["session"] += [str(rec.session)] * len(cell_ids)
+        labels["cell_id"] += cell_ids
+        for k, v in info.items():
+            totals[k] = totals.get(k, 0) + v
+    if not counts:
+        raise DataError(
+            f"none of the {len(recs)} session(s) has two LEDs, so there is no head direction "
+            f"(sessions with one LED: {skipped})"
+        )
+    spikes = np.concatenate(counts, axis=1)
+    occ = np.concatenate(occupancy, axis=1)
+    return spikes, occ, labels, totals, skipped
+
+
+def _tuning_dataset(rate: np.ndarray, occ: np.ndarray, spikes: np.ndarray,
+                    labels: dict[str, list], n_bins: int, attrs: dict) -> xr.Dataset:
+    """The tuning Dataset: rate, occupancy and spike count over (direction, neuroid)."""
+    centres = -np.pi + (np.arange(n_bins) + 0.5) * (2 * np.pi / n_bins)
+    coords = {"direction": ("direction", centres)}
+    coords.update({k: ("neuroid", np.asarray(v)) for k, v in labels.items()})
+    dims = ("direction", "neuroid")
+    return xr.Dataset(
+        {
+            "rate": (dims, rate, {"units": "Hz"}),
+            "occupancy": (dims, occ, {"units": "s"}),
+            "spike_count": (dims, spikes),
+        },
+        coords=coords,
+        attrs=attrs,
+    )
+
+
 def recording_head_direction_tuning(
     recordings: Recording | Sequence[Recording],
     *,
@@ -207,67 +292,16 @@ def recording_head_direction_tuning(
     ConfigError
         Bad parameters.
     """
-    if isinstance(n_bins, bool) or not isinstance(n_bins, (int, np.integer)) or n_bins < 4:
-        raise ConfigError(f"n_bins must be an integer >= 4, got {n_bins!r}")
-    n_bins = int(n_bins)
-    if isinstance(smoothing_bins, bool) or not isinstance(smoothing_bins, (int, np.integer)) \
-            or smoothing_bins < 0:
-        raise ConfigError(f"smoothing_bins must be an integer >= 0, got {smoothing_bins!r}")
-    if 2 * smoothing_bins + 1 > n_bins:
-        raise ConfigError(
-            f"smoothing_bins={smoothing_bins} makes a window wider than the {n_bins} bins"
-        )
-    vmin = _check_positive(speed_min or 0.0, "speed_min")
-    vmax = None if speed_max is None else _check_positive(speed_max, "speed_max", allow_zero=False)
-    min_occ = _check_positive(min_occupancy, "min_occupancy")
-    if max_gap is not None:
-        _check_positive(max_gap, "max_gap", allow_zero=False)
-    if spikes_outside not in ("error", "drop"):
-        raise ConfigError(f"spikes_outside must be 'error' or 'drop', got {spikes_outside!r}")
-    if one_led not in ("error", "skip"):
-        raise ConfigError(f"one_led must be 'error' or 'skip', got {one_led!r}")
+    n_bins, vmin, vmax, min_occ = _check_tuning_options(
+        n_bins, smoothing_bins, speed_min, speed_max, min_occupancy, max_gap, spikes_outside,
+        one_led)
     recs = _as_recordings(recordings)
-
-    counts, occupancy, labels = [], [], {k: [] for k in _NEUROID_COORDS}
-    totals: dict[str, int] = {}
-    skipped: list[str] = []
-    for rec in recs:
-        result = _session_counts(rec, n_bins, vmin, vmax, max_gap, spikes_outside)
-        name = f"{rec.animal}/{rec.session}"
-        if result is None:
-            if one_led == "error":
-                raise DataError(
-                    f"{rec.source or 'session ' + name}: session {name} has one LED (no "
-                    "second LED positions x2/y2, or they are all NaN), so it has no head "
-                    "direction; pass one_led='skip' to leave such sessions out"
-                )
-            skipped.append(name)
-            continue
-        c, occ, info = result
-        counts.append(c)
-        occupancy.append(np.repeat(occ[:, None], c.shape[1], axis=1))
-        cell_ids = [str(i) for i in rec.cell_ids]
-        labels["neuroid_id"] += [f"{name}/{i}" for i in cell_ids]
-        labels["animal"] += [str(rec.animal)] * len(cell_ids)
-        labels["session"] += [str(rec.session)] * len(cell_ids)
-        labels["cell_id"] += cell_ids
-        for k, v in info.items():
-            totals[k] = totals.get(k, 0) + v
-    if not counts:
-        raise DataError(
-            f"none of the {len(recs)} session(s) has two LEDs, so there is no head direction "
-            f"(sessions with one LED: {skipped})"
-        )
-    spikes = np.concatenate(counts, axis=1)
-    occ = np.concatenate(occupancy, axis=1)
+    spikes, occ, labels, totals, skipped = _collect_sessions(
+        recs, n_bins, vmin, vmax, max_gap, spikes_outside, one_led)
     with np.errstate(invalid="ignore", divide="ignore"):
         rate = np.where((occ > 0) & (occ >= min_occ), spikes / occ, np.nan)
     if smoothing_bins:
         rate = _circular_mean_window(rate, int(smoothing_bins))
-    centres = -np.pi + (np.arange(n_bins) + 0.5) * (2 * np.pi / n_bins)
-    coords = {"direction": ("direction", centres)}
-    coords.update({k: ("neuroid", np.asarray(v)) for k, v in labels.items()})
-    dims = ("direction", "neuroid")
     attrs = {
         "n_bins": n_bins,
         "bin_width_deg": 360.0 / n_bins,
@@ -280,15 +314,7 @@ def recording_head_direction_tuning(
         "skipped_sessions": ", ".join(skipped),
         **totals,
     }
-    return xr.Dataset(
-        {
-            "rate": (dims, rate, {"units": "Hz"}),
-            "occupancy": (dims, occ, {"units": "s"}),
-            "spike_count": (dims, spikes),
-        },
-        coords=coords,
-        attrs=attrs,
-    )
+    return _tuning_dataset(rate, occ, spikes, labels, n_bins, attrs)
 
 
 def head_direction_scores(
