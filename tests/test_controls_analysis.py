@@ -17,7 +17,7 @@ from mecbench.cli.main import main
 from mecbench.controls import features
 from mecbench.controls.providers import PositionControl, bin_positions
 from mecbench.controls.stats import fit_ols, match_dimension
-from mecbench.controls.sweep import parse_dims, parse_family, run_controls
+from mecbench.controls.sweep import ControlsOptions, parse_dims, parse_family, run_controls
 from mecbench.errors import ConfigError, DataError, ModelError, UnknownIdentifierError
 from mecbench.neural_data import NeuralData
 from mecbench.ratemaps import Arena, make_rate_maps
@@ -109,8 +109,9 @@ def test_parse_helpers():
 # the sweep -----------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def result(bench):
-    return run_controls(bench, models=["control/grid-d12-s0"], families=["fourier", "grid"],
-                        dims=[3, 10], seeds=2, cache=Cache(enabled=False), n_boot=200)
+    options = ControlsOptions(models=["control/grid-d12-s0"], families=["fourier", "grid"],
+                              dims=[3, 10], seeds=2, n_boot=200)
+    return run_controls(bench, options, cache=Cache(enabled=False))
 
 
 @pytest.mark.slow
@@ -129,8 +130,8 @@ def test_sweep_points_equal_direct_scoring(bench, result):
 
 @pytest.mark.slow
 def test_parallel_sweep_gives_identical_numbers(bench, result):
-    par = run_controls(bench, families=["fourier", "grid"], dims=[3, 10], seeds=2,
-                       cache=Cache(enabled=False), jobs=2)
+    par = run_controls(bench, ControlsOptions(families=["fourier", "grid"], dims=[3, 10],
+                                              seeds=2, jobs=2), cache=Cache(enabled=False))
     serial = {p.name: p for p in result.points}
     assert len(par.points) == 8
     for p in par.points:
@@ -194,8 +195,8 @@ def test_untrained_family_sweep(bench):
     units, scored through the benchmark like any model."""
     from mecbench import registry as reg
 
-    res = run_controls(bench, families=["untrained-rnn-relu"], dims=[4, 8], seeds=1,
-                       cache=Cache(enabled=False), n_boot=100)
+    res = run_controls(bench, ControlsOptions(families=["untrained-rnn-relu"], dims=[4, 8],
+                                              seeds=1, n_boot=100), cache=Cache(enabled=False))
     points = {p.name: p for p in res.points}
     assert set(points) == {"control/untrained-rnn-relu-d4-s0", "control/untrained-rnn-relu-d8-s0"}
     factory, args = reg.get_factory("model", "untrained/rnn-relu")
@@ -216,8 +217,8 @@ def test_unknown_untrained_architecture_fails_before_scoring(bench, monkeypatch)
 
     monkeypatch.setattr(runner.Runner, "score", no_scoring)
     with pytest.raises(UnknownIdentifierError, match="untrained architecture 'foo'") as info:
-        run_controls(bench, families=["fourier", "untrained-foo"], dims=[4], seeds=1,
-                     cache=Cache(enabled=False))
+        run_controls(bench, ControlsOptions(families=["fourier", "untrained-foo"], dims=[4],
+                                            seeds=1), cache=Cache(enabled=False))
     assert "rnn-relu" in str(info.value)
 
 
@@ -248,12 +249,55 @@ class _OneArena:
     ({"metric": "r2"}, UnknownIdentifierError, "metric"),
     ({"families": ["fourier", "fourier"]}, ConfigError, "twice"),
     ({"families": []}, ConfigError, "nothing to do"),
+    ({"grid_units": 0}, ConfigError, "grid_units"),
+    ({"alpha": 1.0}, ConfigError, "alpha"),
+    ({"n_boot": 0}, ConfigError, "n_boot"),
+    ({"jobs": 0}, ConfigError, "jobs"),
+    ({"jobs": -2}, ConfigError, "jobs"),
 ])
 def test_bad_input(bench, kwargs, error, match):
-    args = {"dims": [4], "seeds": 1, "families": ["fourier"], "cache": Cache(enabled=False),
-            **kwargs}
+    args = {"dims": [4], "seeds": 1, "families": ["fourier"], **kwargs}
     with pytest.raises(error, match=match):
-        run_controls(bench, **args)
+        run_controls(bench, ControlsOptions(**args), cache=Cache(enabled=False))
+
+
+def test_options_normalise_and_are_frozen(bench):
+    import dataclasses
+
+    options = ControlsOptions(families=["grid-m3", "fourier"], dims="64, 8,8", seeds=2,
+                              models=["control/relu-d4-s0"])
+    assert options.dims == (8, 64) and options.models == ("control/relu-d4-s0",)
+    assert options.labels == ("grid-m3", "fourier")
+    assert [t.kwargs.get("n_modules") for t in options.templates] == [3, None]
+    assert options == ControlsOptions(families=("grid-m3", "fourier"), dims=[64, 8], seeds=2,
+                                      models=("control/relu-d4-s0",))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        options.seeds = 3
+    with pytest.raises(ConfigError, match="ControlsOptions"):
+        run_controls(bench, {"dims": [4]}, cache=Cache(enabled=False))
+
+
+@pytest.mark.slow
+def test_sweep_cache_keeps_no_rate_maps_and_computes_the_ceiling_once(bench, tmp_path,
+                                                                      monkeypatch):
+    from mecbench.benchmarks import base
+
+    calls = []
+    unit = base._ceiling_unit
+
+    def counted(task):
+        calls.append(1)
+        return unit(task)
+
+    monkeypatch.setattr(base, "_ceiling_unit", counted)
+    options = ControlsOptions(families=["fourier"], dims=[3, 10], seeds=2, match=False)
+    res = run_controls(bench, options, cache=Cache(enabled=False))
+    assert len(res.points) == 4 and len(calls) == len(bench.arenas)   # one ceiling, 4 scores
+    cache = Cache(tmp_path)
+    run_controls(bench, options, cache=cache)
+    kinds = cache.info()["kinds"]
+    assert kinds["ratemaps"]["entries"] == 0 and kinds["score"]["entries"] == 4
+    assert kinds["ceiling"]["entries"] == 1
 
 
 # the command ---------------------------------------------------------------------------------

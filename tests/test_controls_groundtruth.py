@@ -31,7 +31,7 @@ import pytest
 
 from mecbench.benchmarks import Benchmark, MappingSpec
 from mecbench.cache import Cache
-from mecbench.controls.sweep import run_controls
+from mecbench.controls.sweep import ControlsOptions, run_controls
 from mecbench.controls.worlds import WORLD_FAMILIES, world_data
 from mecbench.splits import SplitScheme
 
@@ -50,8 +50,9 @@ def world(kind: str, **world_kw) -> Benchmark:
 
 
 def analyse(kind: str, **world_kw):
-    return run_controls(world(kind, **world_kw), models=[MODEL], families=FAMILIES,
-                        dims=[4, 16, 64, 256], seeds=2, cache=Cache(enabled=False), n_boot=1000)
+    options = ControlsOptions(models=[MODEL], families=FAMILIES, dims=[4, 16, 64, 256],
+                              seeds=2, n_boot=1000)
+    return run_controls(world(kind, **world_kw), options, cache=Cache(enabled=False))
 
 
 @pytest.fixture(scope="module")

@@ -197,7 +197,7 @@ def _run_ground_truth(args) -> int:
 
 
 def _run(args) -> int:
-    from mecbench.controls.sweep import DEFAULT_DIMS, run_controls
+    from mecbench.controls.sweep import DEFAULT_DIMS, ControlsOptions, run_controls
 
     if args.ground_truth:
         return _run_ground_truth(args)
@@ -208,15 +208,17 @@ def _run(args) -> int:
                           "several only with --panel")
     args.benchmark = args.benchmark[0]
     bench = opt.benchmark_from_args(args)
-    result = run_controls(
-        bench, models=args.models, families=_families(args.families),
+    options = ControlsOptions(
+        models=args.models, families=_families(args.families),
         dims=args.dims if args.dims is not None else DEFAULT_DIMS,
         seeds=args.seeds if args.seeds is not None else 3,
         metric=args.metric, grid_units=args.grid_units, alpha=args.alpha,
-        shuffle=not args.no_shuffle, cache=opt.cache_from_args(args),
+        shuffle=not args.no_shuffle,
         # local processes run whole sweep units (family × seed); other backends run the
         # benchmark's own (arena) units
-        jobs=args.jobs if args.backend == "loky" else 1,
+        jobs=args.jobs if args.backend == "loky" else 1)
+    result = run_controls(
+        bench, options, cache=opt.cache_from_args(args),
         parallel=None if args.backend == "loky" else opt.parallel_from_args(args),
         progress=None if args.json else opt.progress_from_args(args))
     doc = {"schema": 1, "command": "controls", **result.to_dict()}

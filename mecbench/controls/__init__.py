@@ -4,7 +4,7 @@ Control models (random Fourier features, Gaussian bumps, ReLU features, idealise
 grid cells, spatially shuffled maps, untrained networks) are ordinary response providers named
 ``control/...`` (grammar in :mod:`mecbench.controls.names`). The analysis (dimension sweep,
 effective dimensionality, grid fraction, OLS, dimension-matched paired tests) lives in
-:mod:`mecbench.controls.sweep` (:func:`run_controls`).
+:mod:`mecbench.controls.sweep` (:func:`run_controls`, with :class:`ControlsOptions`).
 """
 
 from mecbench.controls.names import (
@@ -14,6 +14,7 @@ from mecbench.controls.names import (
     ControlSpec,
     parse_control_name,
 )
+from mecbench.controls.options import ControlsOptions
 from mecbench.controls.providers import (
     PositionControl,
     ShuffleControl,
@@ -23,6 +24,7 @@ from mecbench.controls.providers import (
 from mecbench.controls.sweep import ControlsResult, run_controls
 
 __all__ = [
+    "ControlsOptions",
     "ControlsResult",
     "run_controls",
     "FAMILIES",

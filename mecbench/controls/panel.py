@@ -286,7 +286,7 @@ def run_panel(benchmarks: Sequence[Any] = PANEL_BENCHMARKS, *,
         The ``--panel --json`` document: ``schema``, ``command``, ``dims``, ``seeds``,
         ``families``, ``min_gain``, ``rows`` (:meth:`PanelRow.to_dict`) and ``seconds``.
     """
-    from mecbench.controls.sweep import parse_dims, run_controls
+    from mecbench.controls.sweep import ControlsOptions, parse_dims, run_controls
 
     t0 = time.perf_counter()
     benches = [b if isinstance(b, Benchmark) else get_benchmark(b) for b in benchmarks]
@@ -303,9 +303,9 @@ def run_panel(benchmarks: Sequence[Any] = PANEL_BENCHMARKS, *,
             if progress is not None:
                 progress(f"{_b} ({_k + 1}/{len(benches)})", done, total)
 
-        result = run_controls(bench, families=list(families), dims=dims, seeds=seeds,
-                              grid_units=grid_units, shuffle=False, match=False, cache=cache,
-                              jobs=jobs, progress=tick)
+        options = ControlsOptions(families=list(families), dims=dims, seeds=seeds,
+                                  grid_units=grid_units, shuffle=False, match=False, jobs=jobs)
+        result = run_controls(bench, options, cache=cache, progress=tick)
         ceiling = None
         if result.score_kind == "raw" and bench.ceiling_method != "none":
             ceiling = bench.ceiling_score(cache=cache)["median"]

@@ -117,15 +117,16 @@ def generating_family_rank(kind: str, mapping: str, *, dims: Sequence[int] = (4,
         (every family's rank), ``row`` (the :class:`~mecbench.controls.panel.PanelRow`).
     """
     from mecbench.controls.panel import matched_rank, panel_row
-    from mecbench.controls.sweep import run_controls
+    from mecbench.controls.sweep import ControlsOptions, run_controls
 
     generating = GENERATING[kind] if kind in GENERATING else None
     if generating not in families:
         raise ConfigError(f"the families {list(families)} lack the generating family "
                           f"{generating!r} of the {kind} world")
     bench = world_benchmark(kind, mapping, **world_kw)
-    result = run_controls(bench, families=list(families), dims=list(dims), seeds=seeds,
-                          shuffle=False, match=False,
+    options = ControlsOptions(families=list(families), dims=list(dims), seeds=seeds,
+                              shuffle=False, match=False)
+    result = run_controls(bench, options,
                           cache=cache if cache is not None else Cache(enabled=False))
     rank, n = matched_rank(result.curves(), generating)
     row = panel_row(result, comparison=bench.mapping.text, n_boot=500)

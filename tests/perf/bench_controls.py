@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     from mecbench.benchmarks import get_benchmark
     from mecbench.cache import Cache
     from mecbench.cli.controls import format_text
-    from mecbench.controls.sweep import run_controls
+    from mecbench.controls.sweep import ControlsOptions, run_controls
 
     bench = get_benchmark(args.benchmark)
     t0 = time.perf_counter()
@@ -47,8 +47,9 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         cache = Cache(tmp)            # cold: ceiling and scores computed in this run
         t0 = time.perf_counter()
-        result = run_controls(bench, families=args.families.split(","), dims=args.dims,
-                              seeds=args.seeds, cache=cache, jobs=args.jobs)
+        options = ControlsOptions(families=args.families.split(","), dims=args.dims,
+                                  seeds=args.seeds, jobs=args.jobs)
+        result = run_controls(bench, options, cache=cache)
         wall = time.perf_counter() - t0
     n = sum(1 for p in result.points if p.kind == "control")
     doc = {"schema": 1, "command": "controls", **result.to_dict()}
