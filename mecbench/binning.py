@@ -609,8 +609,7 @@ def _spike_trains(spike_times: Sequence[np.ndarray], cell_names: Sequence[str] |
 
 
 def _rates(c: np.ndarray, o: np.ndarray, width: float, min_occ: float) -> np.ndarray:
-    """Rate (cells, x, y) from counts (cells, x, y) and occupancy (x, y), smoothed by
-    ``width`` bins; NaN where the occupancy is below ``min_occ`` or zero."""
+    """Smoothed rate (cells, x, y) from counts and occupancy (x, y); NaN below ``min_occ``."""
     sc, so = smooth_normalised(c, o, width)
     valid = (o >= min_occ) & (o > 0)
     with np.errstate(invalid="ignore", divide="ignore"):
