@@ -255,8 +255,7 @@ def _fit_mixtures(x: np.ndarray, max_modules: int, min_cells_per_module: int, n_
 
 def _ordered_labels(raw: np.ndarray, s: np.ndarray, theta: np.ndarray | None
                     ) -> tuple[np.ndarray, int]:
-    """Component labels renumbered by mean log spacing, then circular orientation; empty
-    components dropped. Returns the labels and the number of modules."""
+    """Labels ranked by mean log spacing then orientation (empty components dropped), and k."""
     # components that received no cell are dropped (possible with overlapping mixtures);
     # modules are ordered by mean log spacing, then by circular orientation of the cells
     used = np.unique(raw)
