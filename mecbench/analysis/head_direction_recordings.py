@@ -146,8 +146,7 @@ def _check_tuning_options(n_bins, smoothing_bins, speed_min: float | None,
                           speed_max: float | None, min_occupancy: float, max_gap: float | None,
                           spikes_outside: str, one_led: str
                           ) -> tuple[int, float, float | None, float]:
-    """Checked ``(n_bins, speed_min, speed_max, min_occupancy)`` of
-    :func:`recording_head_direction_tuning`."""
+    """Checked ``(n_bins, speed_min, speed_max, min_occupancy)`` of the tuning options."""
     if isinstance(n_bins, bool) or not isinstance(n_bins, (int, np.integer)) or n_bins < 4:
         raise ConfigError(f"n_bins must be an integer >= 4, got {n_bins!r}")
     n_bins = int(n_bins)
@@ -172,8 +171,7 @@ def _check_tuning_options(n_bins, smoothing_bins, speed_min: float | None,
 
 def _collect_sessions(recs: list[Recording], n_bins: int, vmin: float, vmax: float | None,
                       max_gap: float | None, spikes_outside: str, one_led: str):
-    """Spike counts and occupancy (n_bins, all cells), neuroid labels, summed counts and the
-    one-LED sessions skipped, over every session."""
+    """Counts and occupancy (n_bins, all cells), labels, totals and skipped one-LED sessions."""
     counts, occupancy, labels = [], [], {k: [] for k in _NEUROID_COORDS}
     totals: dict[str, int] = {}
     skipped: list[str] = []
