@@ -187,200 +187,301 @@ def enet_solve(prob: _Problem, lam1: np.ndarray, lam2: np.ndarray, *, tol: float
     ADMM starts at it with the dual variable its optimality conditions imply, and targets for
     which it already meets the tolerance are returned as they are. The stopping rule does not
     depend on the start.
+
+    The steps: :func:`_exact_zeros`, :func:`_admm_start` (state :class:`_Admm`), then per
+    iteration :func:`_admm_iteration`; every ``_GAP_EVERY`` iterations (and at ``max_iter``)
+    the check: :func:`_certify`, :func:`_polish_step`, :func:`_newton_step`, :func:`_record`;
+    after ``max_iter``, :func:`_final_newton`.
     """
-    p, t = prob.p, prob.Yc.shape[1]
-    W = np.zeros((p, t))
-    gaps = np.full(t, np.inf)
+    W = np.zeros((prob.p, prob.Yc.shape[1]))
+    gaps = np.full(W.shape[1], np.inf)
     scale = _gap_scale(prob.Yc)
     thresh = tol * scale
-    # exact zero solutions: max |xⱼᵀy| / n <= lam1, or a constant target
-    zero = ((np.max(np.abs(prob.c), axis=0, initial=0.0) <= lam1)
-            | (scale <= np.finfo(float).tiny))
+    zero = _exact_zeros(prob, lam1, scale)
     gaps[zero] = 0.0
     act = np.flatnonzero(~zero)
     if act.size == 0:
         return W, gaps
+    st = _admm_start(prob, act, lam1, lam2, thresh, W, gaps, W0)
+    if st is None:
+        return W, gaps
+    while st.act.size and st.it < max_iter:
+        _admm_iteration(prob, st, lam1, lam2)
+        if st.it % _GAP_EVERY and st.it < max_iter:
+            continue
+        l1a, l2a = lam1[st.act], lam2[st.act]
+        g = _certify(prob, st, l1a, l2a, scale)
+        _polish_step(prob, st, g, l1a, l2a, thresh)
+        _newton_step(prob, st, g, l1a, l2a, thresh, max_iter)
+        _record(prob, st, g, W, gaps, thresh)
+    if st.act.size and prob.gram is not None:
+        _final_newton(prob, W, gaps, st.act, lam1, lam2, thresh)
+    return W, gaps
+
+
+def _exact_zeros(prob: _Problem, lam1: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """Targets whose solution is exactly zero: max |xⱼᵀy| / n <= lam1, or a constant target."""
+    return ((np.max(np.abs(prob.c), axis=0, initial=0.0) <= lam1)
+            | (scale <= np.finfo(float).tiny))
+
+
+class _Admm:
+    """ADMM state of the unfinished targets (columns ``act``) of one :func:`enet_solve` call.
+
+    ``Z`` is the sparse iterate and ``H = Ŵ + U`` the point ``Z`` is the soft-threshold of
+    (``Ŵ`` the relaxed w-update, ``U`` the scaled dual, so ``U = H - Z`` is never stored). With
+    (Z, H) an iteration is one fused update of H, six passes over the p × t arrays instead of
+    17 with (W, Z, U): on wide layers those passes cost as much as the matrix products. In
+    kernel form ``X c``, ``X z`` and ``X h`` are tracked in sample space (``XC``, ``XZ``,
+    ``XH``; ``c = Xᵀ Yn``): one p × n product besides ``Xᵀ(·)`` per iteration.
+    """
+
+    def __init__(self, prob: _Problem, act: np.ndarray, Z: np.ndarray, H: np.ndarray,
+                 rho: np.ndarray):
+        self.act, self.Z, self.H, self.rho = act, Z, H, rho
+        self.C = prob.c[:, act]
+        self.kernel = prob.kernel_eig and prob.K is not None
+        self.XC = self.Yn = self.XZ = self.XH = None
+        if self.kernel:
+            self.XC = mm(prob.Xf, self.C)
+            self.Yn = prob.Yc[:, act] / prob.n
+            self.XZ = mm(prob.Xf, Z)
+            self.XH = mm(prob.Xf, H)
+        self.last = None  # supports at the previous check
+        # per column, gaps at two earlier checks and their iterations: the rate estimate uses
+        # the trailing half of a column's history (ADMM slows down, so early progress
+        # over-promises)
+        self.g_ref = self.it_ref = self.g_mid = self.it_mid = None
+        self.it = 0
+        # Newton considered once ADMM has had about as much work as one Newton system costs
+        n, p = prob.n, prob.p
+        m_ = min(n, p)
+        admm_cost = 4.0 * n * p if self.kernel else 2.0 * p * p
+        self.newton_at = np.full(act.size, max(_NEWTON_AT, _NEWTON_WORK * m_**3 / admm_cost))
+        self.T = np.empty_like(Z)  # scratch of the w-update
+        self.lowp = self.kernel and _lowp_safe(prob)
+
+
+def _admm_start(prob: _Problem, act: np.ndarray, lam1: np.ndarray, lam2: np.ndarray,
+                thresh: np.ndarray, W: np.ndarray, gaps: np.ndarray, W0: np.ndarray | None
+                ) -> _Admm | None:
+    """Initial ADMM state of targets ``act``, cold or from ``W0``; None if ``W0`` solves all."""
     # initial ADMM parameter: 0.3·sqrt(L·alpha), between the penalty and the largest curvature
     # of the loss (tuned on rate-map problems; residual balancing adapts it afterwards)
     rho = np.maximum(0.3 * np.sqrt(prob.L * (lam1[act] + lam2[act])),
                      1e-6 * max(prob.L, 1e-300))
-    # ADMM state: Z, the sparse iterate, and H = Ŵ + U, the point Z is the soft-threshold of
-    # (Ŵ the relaxed w-update, U the scaled dual, so U = H - Z is never stored). With (Z, H)
-    # an iteration is one fused update of H, six passes over the p × t arrays instead of 17
-    # with (W, Z, U): on wide layers those passes cost as much as the matrix products.
-    Z = np.zeros((p, act.size))
-    H = np.zeros((p, act.size))
-    if W0 is not None:
-        Z = np.array(W0[:, act], dtype=np.float64)
-        XtR0 = prob.XtR(Z, act)
-        g0 = _gap(prob, Z, XtR0, lam1[act], lam2[act], act)
-        W[:, act] = Z
-        gaps[act] = g0
-        keep = ~(g0 <= thresh[act])
-        act, Z, XtR0, rho = act[keep], Z[:, keep], XtR0[:, keep], rho[keep]
-        if act.size == 0:
-            return W, gaps
-        # scaled dual consistent with Z: rho·u ∈ ∂(l1 term) at Z
-        H = Z + (XtR0 - lam2[act] * Z) / rho
-    C = prob.c[:, act]
-    kernel = prob.kernel_eig and prob.K is not None
-    if kernel:  # X c, X z and X h tracked in sample space: one p×n product besides Xᵀ(·)
-        s_, V = prob.eig
-        XC = mm(prob.Xf, C)
-        Yn = prob.Yc[:, act] / prob.n  # c = Xᵀ Yn
-        XZ = mm(prob.Xf, Z)
-        XH = mm(prob.Xf, H)
-    last = None
-    # per column, gaps at two earlier checks and their iterations: the rate estimate uses the
-    # trailing half of a column's history (ADMM slows down, so early progress over-promises)
-    g_ref = it_ref = g_mid = it_mid = None
-    it = 0
-    # Newton considered once ADMM has had about as much work as one Newton system costs
-    m_ = min(prob.n, p)
-    admm_cost = 4.0 * prob.n * p if kernel else 2.0 * p * p
-    newton_at = np.full(act.size, max(_NEWTON_AT, _NEWTON_WORK * m_**3 / admm_cost))
-    T = np.empty_like(Z)
-    lowp = kernel and _lowp_safe(prob)
-    while act.size and it < max_iter:
-        l1a, l2a = lam1[act], lam2[act]
-        lam = l2a + rho
-        r = rho / lam
-        balance = (it + 1) % _CHECK_EVERY == 0
-        if balance:
-            Z_old, U_old = Z.copy(), H - Z
-        # w-update w = (XᵀX/n + lam I)⁻¹ B with B = c + rho (Z - U) = c + rho (2Z - H), then
-        # H ← Ŵ + U = H + a (w - Z) (a = _RELAX), expanded so that B and w are never formed.
-        # Kernel form (Woodbury): w = (B - XᵀQ) / lam with Q = (XXᵀ + n lam I)⁻¹ X B, so
-        # X w = n Q and, with c = Xᵀ Yn,
-        # H ← (1 - a r) H + a (2r - 1) Z + Xᵀ[(Yn - Q) a / lam]   (r = rho / lam)
-        if kernel:
-            XB = XC + rho * (2 * XZ - XH)
-            Q = V @ ((V.T @ XB) / (s_[:, None] + prob.n * lam[None, :]))
-            M = Yn - Q
-            M *= _RELAX / lam
-            H *= 1 - _RELAX * r
-            if lowp:
-                with np.errstate(over="ignore", invalid="ignore"):  # see the gap check
-                    H += mm(prob.X32.T, M.astype(np.float32))
-            else:
-                H += mm(prob.Xf.T, M)
-            np.multiply(Z, _RELAX * (2 * r - 1), out=T)
-            H += T
-            Q *= prob.n
-            Q -= XZ
-            Q *= _RELAX
-            XH += Q
-        else:
-            np.multiply(Z, 2.0, out=T)
-            T -= H
-            T *= rho
-            T += C
-            Wk = prob.solve_full(T, lam)
-            Wk -= Z
-            Wk *= _RELAX
-            H += Wk
-        thr = l1a / rho
-        np.clip(H, -thr, thr, out=Z)  # soft threshold: Z = H - clip(H, -thr, thr)
-        np.subtract(H, Z, out=Z)
-        if kernel:
-            if lowp:
-                with np.errstate(over="ignore", invalid="ignore"):
-                    XZ = mm(prob.X32, Z.astype(np.float32)).astype(np.float64)
-            else:
-                XZ = mm(prob.Xf, Z)
-        it += 1
-        if balance:  # residual balancing (Boyd et al. 2011, §3.4.1)
-            rp = np.linalg.norm((H - Z) - U_old, axis=0)  # = ||Ŵ - Z||
-            rd = rho * np.linalg.norm(Z - Z_old, axis=0)
-            factor = np.where(rp > 10 * rd, 2.0, np.where(rd > 10 * rp, 0.5, 1.0))
-            if np.any(factor != 1.0):
-                rho = rho * factor
-                H -= Z  # U ← U / factor
-                H /= factor
-                H += Z
-                if kernel:
-                    XH = XZ + (XH - XZ) / factor
-            del Z_old, U_old
-        if it % _GAP_EVERY and it < max_iter:
-            continue
-        if kernel and lowp:  # the gap is computed in float64; X z is refreshed with it
-            with np.errstate(over="ignore", invalid="ignore"):
-                XZ = mm(prob.Xf, Z)
-        XZ_now = XZ if kernel else None
-        XtR = prob.XtR(Z, act, XZ_now)
-        g = _gap(prob, Z, XtR, l1a, l2a, act, XZ_now)
-        if lowp and not np.all(np.isfinite(g)):
-            # float32 overflow (extreme feature or target scales): restart those targets
-            # from zero in float64
-            bad = ~np.isfinite(g)
-            Z[:, bad] = 0.0
-            H[:, bad] = 0.0
-            XZ[:, bad] = 0.0
-            g[bad] = np.inf
-            lowp = False
-        if lowp and np.any(g <= _LOWP_GAP * scale[act]):
-            lowp = False
-        support = Z != 0
-        if last is not None:
-            stable = np.all(support == last, axis=0) & (g > thresh[act])
-            Wp, gp = _polish(prob, Z, support, stable, l1a, l2a, act)
-            better = gp < g
-            if better.any():
-                # a polished point replaces Z; the dual U = H - Z is kept
-                H[:, better] += Wp[:, better] - Z[:, better]
-                Z[:, better] = Wp[:, better]
-                g[better] = gp[better]
-                if kernel:  # (X h is re-synchronised below)
-                    XZ[:, better] = mm(prob.Xf, Wp[:, better])
-        last = support
-        slow = None
-        due = it >= newton_at
-        if due.any() and g_ref is not None:
-            slow = _newton_worthy(prob, g, g_ref, it - it_ref, thresh[act], it, max_iter,
-                                  support.sum(axis=0), due)
-        if slow is not None and slow.any():
-            newton_at[slow] = min(it * _NEWTON_AGAIN, (it + max_iter) // 2)
-            sel = np.flatnonzero(slow)
-            if sel.size:
-                Wn, gn = _ssnal(prob, Z[:, sel], l1a[sel], l2a[sel], act[sel], thresh[act[sel]])
-                win = gn < g[sel]
-                sel, Wn = sel[win], Wn[:, win]
-                if sel.size:
-                    Z[:, sel] = Wn
-                    g[sel] = gn[win]
-                    last[:, sel] = Wn != 0
-                    # scaled ADMM dual consistent with the new point: rho·u = Xᵀr/n - lam2·z
-                    XtRn = prob.XtR(Wn, act[sel])
-                    H[:, sel] = Wn + (XtRn - l2a[sel] * Wn) / rho[sel]
-                    g_ref[sel], it_ref[sel], g_mid[sel], it_mid[sel] = g[sel], it, g[sel], it
-                    if kernel:
-                        XZ[:, sel] = mm(prob.Xf, Wn)
-        W[:, act] = Z
-        gaps[act] = g
-        keep = ~(g <= thresh[act])  # a NaN gap is not a finished target
-        if g_ref is None:
-            g_ref, it_ref = g.copy(), np.full(g.size, it)
-            g_mid, it_mid = g.copy(), it_ref.copy()
-        else:
-            shift = it >= 2 * it_mid
-            g_ref, it_ref = np.where(shift, g_mid, g_ref), np.where(shift, it_mid, it_ref)
-            g_mid, it_mid = np.where(shift, g, g_mid), np.where(shift, it, it_mid)
-        if not keep.all():
-            act, Z, H, rho, last = act[keep], Z[:, keep], H[:, keep], rho[keep], last[:, keep]
-            g_ref, it_ref, newton_at = g_ref[keep], it_ref[keep], newton_at[keep]
-            g_mid, it_mid = g_mid[keep], it_mid[keep]
-            C, T = C[:, keep], np.empty_like(Z)
-            if kernel:
-                XC, XZ, Yn = XC[:, keep], XZ[:, keep], Yn[:, keep]
-        if kernel and act.size:  # re-synchronise the tracked product (rounding drift)
-            XH = mm(prob.Xf, H)
-    if act.size and prob.gram is not None:
-        # ADMM reached max_iter (its rate estimates were too hopeful): a last Newton attempt
-        Wn, gn = _ssnal(prob, W[:, act], lam1[act], lam2[act], act, thresh[act])
-        better = gn < gaps[act]
-        W[:, act[better]] = Wn[:, better]
-        gaps[act[better]] = gn[better]
-    return W, gaps
+    if W0 is None:
+        return _Admm(prob, act, np.zeros((prob.p, act.size)), np.zeros((prob.p, act.size)),
+                     rho)
+    # warm start: targets W0 already solves are recorded as they are and leave the batch
+    Z = np.array(W0[:, act], dtype=np.float64)
+    XtR0 = prob.XtR(Z, act)
+    g0 = _gap(prob, Z, XtR0, lam1[act], lam2[act], act)
+    W[:, act] = Z
+    gaps[act] = g0
+    keep = ~(g0 <= thresh[act])
+    act, Z, XtR0, rho = act[keep], Z[:, keep], XtR0[:, keep], rho[keep]
+    if act.size == 0:
+        return None
+    # scaled dual consistent with Z: rho·u ∈ ∂(l1 term) at Z
+    H = Z + (XtR0 - lam2[act] * Z) / rho
+    return _Admm(prob, act, Z, H, rho)
+
+
+def _admm_iteration(prob: _Problem, st: _Admm, lam1: np.ndarray, lam2: np.ndarray) -> None:
+    """One over-relaxed ADMM iteration of the batch (ρ rebalanced every ``_CHECK_EVERY``)."""
+    lam = lam2[st.act] + st.rho
+    r = st.rho / lam
+    balance = (st.it + 1) % _CHECK_EVERY == 0
+    old = (st.Z.copy(), st.H - st.Z) if balance else None
+    if st.kernel:
+        _w_update_kernel(prob, st, lam, r)
+    else:
+        _w_update_primal(prob, st, lam)
+    thr = lam1[st.act] / st.rho
+    np.clip(st.H, -thr, thr, out=st.Z)  # soft threshold: Z = H - clip(H, -thr, thr)
+    np.subtract(st.H, st.Z, out=st.Z)
+    if st.kernel and st.lowp:
+        with np.errstate(over="ignore", invalid="ignore"):  # see _certify
+            st.XZ = mm(prob.X32, st.Z.astype(np.float32)).astype(np.float64)
+    elif st.kernel:
+        st.XZ = mm(prob.Xf, st.Z)
+    st.it += 1
+    if old is not None:
+        _balance_rho(st, *old)
+
+
+def _w_update_kernel(prob: _Problem, st: _Admm, lam: np.ndarray, r: np.ndarray) -> None:
+    """The relaxed w-update folded into ``H`` in kernel form (Woodbury), tracking ``X h``."""
+    # w = (XᵀX/n + lam I)⁻¹ B with B = c + rho (Z - U) = c + rho (2Z - H), then
+    # H ← Ŵ + U = H + a (w - Z) (a = _RELAX), expanded so that B and w are never formed:
+    # w = (B - XᵀQ) / lam with Q = (XXᵀ + n lam I)⁻¹ X B, so X w = n Q and, with c = Xᵀ Yn,
+    # H ← (1 - a r) H + a (2r - 1) Z + Xᵀ[(Yn - Q) a / lam]   (r = rho / lam)
+    s_, V = prob.eig
+    XB = st.XC + st.rho * (2 * st.XZ - st.XH)
+    Q = V @ ((V.T @ XB) / (s_[:, None] + prob.n * lam[None, :]))
+    M = st.Yn - Q
+    M *= _RELAX / lam
+    st.H *= 1 - _RELAX * r
+    if st.lowp:
+        with np.errstate(over="ignore", invalid="ignore"):  # see _certify
+            st.H += mm(prob.X32.T, M.astype(np.float32))
+    else:
+        st.H += mm(prob.Xf.T, M)
+    np.multiply(st.Z, _RELAX * (2 * r - 1), out=st.T)
+    st.H += st.T
+    Q *= prob.n
+    Q -= st.XZ
+    Q *= _RELAX
+    st.XH += Q
+
+
+def _w_update_primal(prob: _Problem, st: _Admm, lam: np.ndarray) -> None:
+    """The relaxed w-update folded into ``H`` in primal form: H += a (w - Z) (a = _RELAX)."""
+    # w = (XᵀX/n + lam I)⁻¹ B with B = c + rho (2Z - H), through the eigen-decomposition
+    T = st.T
+    np.multiply(st.Z, 2.0, out=T)
+    T -= st.H
+    T *= st.rho
+    T += st.C
+    Wk = prob.solve_full(T, lam)
+    Wk -= st.Z
+    Wk *= _RELAX
+    st.H += Wk
+
+
+def _balance_rho(st: _Admm, Z_old: np.ndarray, U_old: np.ndarray) -> None:
+    """Residual balancing of ρ per target (Boyd et al. 2011, §3.4.1); rescales the dual."""
+    rp = np.linalg.norm((st.H - st.Z) - U_old, axis=0)  # = ||Ŵ - Z||
+    rd = st.rho * np.linalg.norm(st.Z - Z_old, axis=0)
+    factor = np.where(rp > 10 * rd, 2.0, np.where(rd > 10 * rp, 0.5, 1.0))
+    if not np.any(factor != 1.0):
+        return
+    st.rho = st.rho * factor
+    st.H -= st.Z  # U ← U / factor
+    st.H /= factor
+    st.H += st.Z
+    if st.kernel:
+        st.XH = st.XZ + (st.XH - st.XZ) / factor
+
+
+def _certify(prob: _Problem, st: _Admm, l1a: np.ndarray, l2a: np.ndarray,
+             scale: np.ndarray) -> np.ndarray:
+    """Duality gaps of the batch, in float64 (ends the float32 products when done with them)."""
+    if st.kernel and st.lowp:  # the gap is computed in float64; X z is refreshed with it
+        with np.errstate(over="ignore", invalid="ignore"):
+            st.XZ = mm(prob.Xf, st.Z)
+    XZ_now = st.XZ if st.kernel else None
+    XtR = prob.XtR(st.Z, st.act, XZ_now)
+    g = _gap(prob, st.Z, XtR, l1a, l2a, st.act, XZ_now)
+    if st.lowp and not np.all(np.isfinite(g)):
+        # float32 overflow (extreme feature or target scales): restart those targets
+        # from zero in float64
+        bad = ~np.isfinite(g)
+        st.Z[:, bad] = 0.0
+        st.H[:, bad] = 0.0
+        st.XZ[:, bad] = 0.0
+        g[bad] = np.inf
+        st.lowp = False
+    if st.lowp and np.any(g <= _LOWP_GAP * scale[st.act]):
+        st.lowp = False
+    return g
+
+
+def _polish_step(prob: _Problem, st: _Admm, g: np.ndarray, l1a: np.ndarray, l2a: np.ndarray,
+                 thresh: np.ndarray) -> None:
+    """Polish targets whose support is stable since the last check; keeps better points."""
+    support = st.Z != 0
+    last, st.last = st.last, support
+    if last is None:
+        return
+    stable = np.all(support == last, axis=0) & (g > thresh[st.act])
+    Wp, gp = _polish(prob, st.Z, support, stable, l1a, l2a, st.act)
+    better = gp < g
+    if not better.any():
+        return
+    # a polished point replaces Z; the dual U = H - Z is kept
+    st.H[:, better] += Wp[:, better] - st.Z[:, better]
+    st.Z[:, better] = Wp[:, better]
+    g[better] = gp[better]
+    if st.kernel:  # (X h is re-synchronised in _record)
+        st.XZ[:, better] = mm(prob.Xf, Wp[:, better])
+
+
+def _newton_step(prob: _Problem, st: _Admm, g: np.ndarray, l1a: np.ndarray, l2a: np.ndarray,
+                 thresh: np.ndarray, max_iter: int) -> None:
+    """Refine targets ADMM closes too slowly by :func:`_ssnal`; keeps the points it improves."""
+    act, it = st.act, st.it
+    due = it >= st.newton_at
+    if not due.any() or st.g_ref is None:
+        return
+    slow = _newton_worthy(prob, g, st.g_ref, it - st.it_ref, thresh[act], it, max_iter,
+                          st.last.sum(axis=0), due)
+    if not slow.any():
+        return
+    st.newton_at[slow] = min(it * _NEWTON_AGAIN, (it + max_iter) // 2)
+    sel = np.flatnonzero(slow)
+    Wn, gn = _ssnal(prob, st.Z[:, sel], l1a[sel], l2a[sel], act[sel], thresh[act[sel]])
+    win = gn < g[sel]
+    sel, Wn = sel[win], Wn[:, win]
+    if not sel.size:
+        return
+    st.Z[:, sel] = Wn
+    g[sel] = gn[win]
+    st.last[:, sel] = Wn != 0
+    # scaled ADMM dual consistent with the new point: rho·u = Xᵀr/n - lam2·z
+    XtRn = prob.XtR(Wn, act[sel])
+    st.H[:, sel] = Wn + (XtRn - l2a[sel] * Wn) / st.rho[sel]
+    st.g_ref[sel], st.it_ref[sel], st.g_mid[sel], st.it_mid[sel] = g[sel], it, g[sel], it
+    if st.kernel:
+        st.XZ[:, sel] = mm(prob.Xf, Wn)
+
+
+def _record(prob: _Problem, st: _Admm, g: np.ndarray, W: np.ndarray, gaps: np.ndarray,
+            thresh: np.ndarray) -> None:
+    """Store the batch's points and gaps in ``W``/``gaps``; finished targets leave the batch."""
+    W[:, st.act] = st.Z
+    gaps[st.act] = g
+    keep = ~(g <= thresh[st.act])  # a NaN gap is not a finished target
+    _update_history(st, g)
+    if not keep.all():
+        _drop_finished(st, keep)
+    if st.kernel and st.act.size:  # re-synchronise the tracked product (rounding drift)
+        st.XH = mm(prob.Xf, st.H)
+
+
+def _update_history(st: _Admm, g: np.ndarray) -> None:
+    """Advance each target's gap history, from which :func:`_newton_worthy` estimates rates."""
+    it = st.it
+    if st.g_ref is None:
+        st.g_ref, st.it_ref = g.copy(), np.full(g.size, it)
+        st.g_mid, st.it_mid = g.copy(), st.it_ref.copy()
+        return
+    shift = it >= 2 * st.it_mid
+    st.g_ref, st.it_ref = (np.where(shift, st.g_mid, st.g_ref),
+                           np.where(shift, st.it_mid, st.it_ref))
+    st.g_mid, st.it_mid = np.where(shift, g, st.g_mid), np.where(shift, it, st.it_mid)
+
+
+def _drop_finished(st: _Admm, keep: np.ndarray) -> None:
+    """Keep only the columns ``keep`` of every per-target array of the batch."""
+    st.act, st.Z, st.H, st.rho = st.act[keep], st.Z[:, keep], st.H[:, keep], st.rho[keep]
+    st.last = st.last[:, keep]
+    st.g_ref, st.it_ref, st.newton_at = st.g_ref[keep], st.it_ref[keep], st.newton_at[keep]
+    st.g_mid, st.it_mid = st.g_mid[keep], st.it_mid[keep]
+    st.C, st.T = st.C[:, keep], np.empty_like(st.Z)
+    if st.kernel:
+        st.XC, st.XZ, st.Yn = st.XC[:, keep], st.XZ[:, keep], st.Yn[:, keep]
+
+
+def _final_newton(prob: _Problem, W: np.ndarray, gaps: np.ndarray, act: np.ndarray,
+                  lam1: np.ndarray, lam2: np.ndarray, thresh: np.ndarray) -> None:
+    """A last Newton attempt for targets ADMM left unfinished at ``max_iter`` (kept if better)."""
+    # ADMM reached max_iter (its rate estimates were too hopeful)
+    Wn, gn = _ssnal(prob, W[:, act], lam1[act], lam2[act], act, thresh[act])
+    better = gn < gaps[act]
+    W[:, act[better]] = Wn[:, better]
+    gaps[act[better]] = gn[better]
 
 
 def _gap_scale(Yc: np.ndarray) -> np.ndarray:
