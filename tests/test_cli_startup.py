@@ -40,7 +40,7 @@ def _imported(argv: list[str], cwd: Path) -> set[str]:
 def test_listings_import_no_heavy_library(argv, tmp_path):
     modules = _imported(argv, tmp_path)
     assert [h for h in (*HEAVY, "dask") if h in modules] == []
-    if argv[0] in ("models", "datasets"):   # names and docstrings only: no data library either
+    if argv[0] in ("models", "datasets", "benchmarks"):   # read from source: no data library
         assert [h for h in ("xarray", "netCDF4", "numpy") if h in modules] == []
 
 
@@ -53,6 +53,41 @@ def test_the_datasets_listing_reads_the_loaders_docstrings(tmp_path):
     assert {"mec-sim", "sargolini2006"} <= set(rows)
     assert rows == {name: registry.describe("dataset", name) for name in rows}
     assert all(rows.values())
+
+
+def test_the_benchmarks_listing_reads_the_builtin_definitions():
+    """Read from the source, each built-in benchmark's version and description are those of
+    the built benchmark and of its factory's docstring."""
+    from mecbench import registry
+    from mecbench.benchmarks.builtin import VERSIONS
+    from mecbench.cli.benchmarks import list_benchmarks
+
+    rows = {row["name"]: row for row in list_benchmarks()}
+    assert set(VERSIONS) <= set(rows)
+    for name in VERSIONS:
+        assert rows[name]["version"] == registry.load("benchmark", name).version == \
+            VERSIONS[name], name
+        assert rows[name]["description"] == registry.describe("benchmark", name), name
+
+
+def test_the_source_reader_finds_modules_without_running_them(tmp_path, monkeypatch):
+    from mecbench.cli._source import docstring_summary, module_literal
+
+    pkg = tmp_path / "probe_pkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("raise RuntimeError('the package ran')\n")
+    (pkg / "defs.py").write_text(
+        'raise RuntimeError("the module ran")\nTABLE: dict = {"a": 1, "b": (2, 3)}\n'
+        'TWICE = 1\nTWICE = 2\nCOMPUTED = len("x")\n'
+        'def factory():\n    """Makes things.\n\n    More."""\n')
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert module_literal("probe_pkg.defs", "TABLE") == {"a": 1, "b": (2, 3)}
+    assert module_literal("probe_pkg.defs", "TWICE") is None      # bound twice: ambiguous
+    assert module_literal("probe_pkg.defs", "COMPUTED") is None   # not a literal
+    assert module_literal("probe_pkg.defs", "MISSING") is None
+    assert docstring_summary("probe_pkg.defs:factory") == "Makes things."
+    assert module_literal("probe_pkg.nothing", "TABLE") is None
+    assert "probe_pkg" not in sys.modules
 
 
 BENCHMARK_PLUGIN = """

@@ -179,19 +179,6 @@ def spec_hash(identifier: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def _describe(identifier: str) -> str:
-    dataset, mapping, splits = _split_identifier(identifier)
-    split_text = {"": "random splits (20 % train, x10)",
-                  "blocked": "blocked splits (20 cm blocks, 20 % train, x10)",
-                  "leftright": "left/right halves"}[splits]
-    needs = " (needs --data-dir or MECBENCH_DATA)" if dataset == "sargolini2006" else ""
-    slow = " (slow: per-cell CV in every split)" if mapping == "enet" else ""
-    spec = MAPPINGS[mapping]
-    what = (f"similarity {spec.text} per animal" if isinstance(spec, SimilaritySpec)
-            else spec.text)
-    return f"{dataset}{needs}: {what}{slow}, {split_text}, holdout ceiling"
-
-
 def build(identifier: str) -> Benchmark:
     """Build the built-in benchmark ``identifier``."""
     if identifier not in VERSIONS:
@@ -206,12 +193,12 @@ def build(identifier: str) -> Benchmark:
         SPLITS[splits],
         ceiling=CEILING,
         min_source_cells=CEILING_RULES.get(dataset, {}).get("min_source_cells"),
-        description=_describe(identifier),
         dataset=name,
     )
 
 
-# One factory per entry point, so that `mecbench benchmarks` can show each docstring.
+# One factory per entry point: its docstring is the benchmark's description in
+# `mecbench benchmarks`, which reads it from this source without importing the module.
 def mec_sim_ridge() -> Benchmark:
     """mec-sim; ridge (alpha=1); 10 random splits, 20 % train; inter-animal holdout ceiling."""
     return build("mec-sim.ridge")
@@ -228,7 +215,7 @@ def mec_sim_pls() -> Benchmark:
 
 
 def mec_sim_enet() -> Benchmark:
-    """mec-sim; per-cell elastic net (CV on the training bins); 10 random splits; holdout."""
+    """mec-sim; per-cell elastic net (CV on the training bins; slow); 10 random splits."""
     return build("mec-sim.enet")
 
 
@@ -268,20 +255,20 @@ def mec_sim_soft_match() -> Benchmark:
 
 
 def sargolini2006_ridge() -> Benchmark:
-    """Sargolini 2006 recordings (MECBENCH_DATA); ridge (alpha=1); 10 random splits."""
+    """Sargolini 2006 (--data-dir or MECBENCH_DATA); ridge (alpha=1); 10 random splits."""
     return build("sargolini2006.ridge")
 
 
 def sargolini2006_ridgecv() -> Benchmark:
-    """Sargolini 2006 recordings (MECBENCH_DATA); RidgeCV; 10 random splits."""
+    """Sargolini 2006 (--data-dir or MECBENCH_DATA); RidgeCV; 10 random splits."""
     return build("sargolini2006.ridgecv")
 
 
 def sargolini2006_enet() -> Benchmark:
-    """Sargolini 2006 recordings (MECBENCH_DATA); per-cell elastic net; 10 random splits."""
+    """Sargolini 2006 (--data-dir or MECBENCH_DATA); per-cell elastic net (slow); 10 splits."""
     return build("sargolini2006.enet")
 
 
 def sargolini2006_one_to_one() -> Benchmark:
-    """Sargolini 2006 recordings (MECBENCH_DATA); one-to-one; 10 random splits."""
+    """Sargolini 2006 (--data-dir or MECBENCH_DATA); one-to-one; 10 random splits."""
     return build("sargolini2006.one-to-one")

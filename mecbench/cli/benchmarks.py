@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from importlib.metadata import entry_points
+
 from mecbench import registry
 from mecbench.cli import _options as opt
+from mecbench.cli._source import docstring_summary, module_literal
 from mecbench.tables import table
 
 __all__ = ["register", "list_benchmarks"]
+
+BUILTIN_MODULE = "mecbench.benchmarks.builtin"
 
 
 def register(subparsers) -> None:
@@ -22,23 +27,36 @@ def register(subparsers) -> None:
 def list_benchmarks() -> list[dict]:
     """Every registered benchmark: name, version and description (no data is loaded).
 
-    A plugin that fails to load is listed with ``version`` None and the error as description.
+    The built-in benchmarks are described from the source of
+    :mod:`mecbench.benchmarks.builtin` (their factories' docstrings and its ``VERSIONS``)
+    without importing it; any other benchmark is built to be described. A plugin that fails
+    to load is listed with ``version`` None and the error as description.
     """
-    from mecbench.benchmarks import Benchmark
-
+    installed = {ep.name: ep.value for ep in entry_points(group=registry.KINDS["benchmark"])}
+    versions = module_literal(BUILTIN_MODULE, "VERSIONS") or {}
     rows = []
     for name in registry.names("benchmark"):
-        try:
-            bench = registry.load("benchmark", name)
-            if not isinstance(bench, Benchmark):
-                raise TypeError(f"returned {type(bench).__name__}")
-            rows.append({"name": name, "version": bench.version,
-                         "description": bench.description or registry.describe("benchmark",
-                                                                               name)})
-        except Exception as err:  # one broken third-party plugin must not break the listing
-            rows.append({"name": name, "version": None,
-                         "description": f"(failed to load: {type(err).__name__}: {err})"})
+        target = installed.get(name, "")
+        summary = (docstring_summary(target)
+                   if target.startswith(f"{BUILTIN_MODULE}:") and name in versions else None)
+        rows.append({"name": name, "version": versions[name], "description": summary}
+                    if summary else _loaded_row(name))
     return rows
+
+
+def _loaded_row(name: str) -> dict:
+    """The listing row of benchmark ``name``, built to be described."""
+    from mecbench.benchmarks import Benchmark
+
+    try:
+        bench = registry.load("benchmark", name)
+        if not isinstance(bench, Benchmark):
+            raise TypeError(f"returned {type(bench).__name__}")
+        return {"name": name, "version": bench.version,
+                "description": bench.description or registry.describe("benchmark", name)}
+    except Exception as err:  # one broken third-party plugin must not break the listing
+        return {"name": name, "version": None,
+                "description": f"(failed to load: {type(err).__name__}: {err})"}
 
 
 def _run(args) -> int:

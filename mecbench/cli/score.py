@@ -15,7 +15,6 @@ import sys
 
 from mecbench.cli import _options as opt
 from mecbench.errors import MecbenchError
-from mecbench.run import run_score
 from mecbench.tables import table
 
 __all__ = ["register"]
@@ -94,6 +93,7 @@ def _public_support(bench) -> dict | None:
 
 def _run(args) -> int:
     from mecbench import leaderboard as lb
+    from mecbench.run import run_score
 
     bench = opt.benchmark_from_args(args)
     cache = opt.cache_from_args(args)
