@@ -169,6 +169,11 @@ def _best_per_target(Y0: np.ndarray, X: np.ndarray | _Sources, groups, n_targets
     lowest index. ``xnorm2`` (the squared column norms of ``X``), ``scale`` (per column a
     power of two bringing the column's magnitudes to at most 1), ``x32`` (``X * scale`` in
     float32, given with ``scale``) and ``buffers`` save passes.
+
+    Small products are computed in float64 (:func:`_best_float64`); big ones are screened in
+    float32 (:func:`_screen_products`), then per group the screened scores give each target's
+    top source and near-ties (:func:`_best_in_group`, :func:`_screen_scores`), re-checked in
+    float64 where the error bound leaves the arg-max open (:func:`_recheck`).
     """
     X = X if isinstance(X, _Sources) else _Sources(X)
     best = np.full(n_targets, -1, dtype=np.intp)
@@ -180,11 +185,30 @@ def _best_per_target(Y0: np.ndarray, X: np.ndarray | _Sources, groups, n_targets
     used = np.concatenate([t for t, _ in groups])
     bounds = np.cumsum([0] + [t.size for t, _ in groups])  # group k: rows bounds[k]:bounds[k+1]
     if n * p * used.size < SCREEN_MIN_WORK or (n + 8) * _U32 > 1e-3:
-        # float64 directly: one product for all targets, each row scaled and arg-maxed
-        C = mm(np.ascontiguousarray(Y0[:, used].T), X.full())
-        for k, (t, inv_sd) in enumerate(groups):
-            best[t] = _argmax_scaled(C[bounds[k]:bounds[k + 1]], inv_sd)
+        _best_float64(Y0, X, groups, used, bounds, best)
         return best
+    C32, ynorm, sx, xnorm = _screen_products(Y0, X, used, xnorm2=xnorm2, x32=x32, scale=scale,
+                                             buffers=buffers)
+    for k, (t, inv_sd) in enumerate(groups):
+        rows = slice(bounds[k], bounds[k + 1])
+        _best_in_group(Y0, X, t, inv_sd, C32[rows], ynorm[rows], sx, xnorm, best)
+    return best
+
+
+def _best_float64(Y0: np.ndarray, X: _Sources, groups, used: np.ndarray, bounds: np.ndarray,
+                  best: np.ndarray) -> None:
+    """Float64 directly: one product for all targets, each row scaled and arg-maxed."""
+    C = mm(np.ascontiguousarray(Y0[:, used].T), X.full())
+    for k, (t, inv_sd) in enumerate(groups):
+        best[t] = _argmax_scaled(C[bounds[k]:bounds[k + 1]], inv_sd)
+
+
+def _screen_products(Y0: np.ndarray, X: _Sources, used: np.ndarray, *,
+                     xnorm2: np.ndarray | None, x32: np.ndarray | None,
+                     scale: np.ndarray | None, buffers: _Buffers | None
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Float32 products of targets ``used`` and sources, both power-of-two scaled, and norms."""
+    n, p = X.shape
     Ys = Y0[:, used]
     Ys *= _pow2(Ys)
     ynorm = np.sqrt(np.einsum("ij,ij->j", Ys, Ys))
@@ -200,73 +224,92 @@ def _best_per_target(Y0: np.ndarray, X: np.ndarray | _Sources, groups, n_targets
         np.matmul(np.ascontiguousarray(Ys.T, dtype=np.float32), x32, out=C32)
     del Ys
     xnorm = np.sqrt(np.einsum("ij,ij->j", X.full(), X.full()) if xnorm2 is None else xnorm2)
+    return C32, ynorm, sx, xnorm
+
+
+def _best_in_group(Y0: np.ndarray, X: _Sources, t: np.ndarray, inv_sd: np.ndarray,
+                   C32: np.ndarray, ynorm: np.ndarray, sx: np.ndarray, xnorm: np.ndarray,
+                   best: np.ndarray) -> None:
+    """Arg-max of one group's targets ``t`` from their screened rows ``C32`` (scaled in place)."""
+    n = X.shape[0]
+    excluded = np.isnan(inv_sd)
+    inv = np.where(excluded, 0.0, inv_sd)
+    rho = xnorm * inv  # the float32 error bound of source j relative to |r| <= 1
+    wide = ~excluded & ~(rho <= WIDE_RHO)
+    off = excluded | wide
+    w = np.where(off, 0.0, inv / sx)
+    if wide.sum() > MAX_CANDIDATES // 2 or not (w.max() < 1e30) or off.all():
+        C = mm(np.ascontiguousarray(Y0[:, t].T), X.full())
+        best[t] = _argmax_scaled(C, inv_sd)
+        return
     g = (n + 8) * _U32
     gamma = g / (1.0 - g) * (1.0 + 1e-6)
-    for k, (t, inv_sd) in enumerate(groups):
-        excluded = np.isnan(inv_sd)
-        inv = np.where(excluded, 0.0, inv_sd)
-        rho = xnorm * inv  # the float32 error bound of source j relative to |r| <= 1
-        wide = ~excluded & ~(rho <= WIDE_RHO)
-        off = excluded | wide
-        w = np.where(off, 0.0, inv / sx)
-        if wide.sum() > MAX_CANDIDATES // 2 or not (w.max() < 1e30) or off.all():
-            C = mm(np.ascontiguousarray(Y0[:, t].T), X.full())
-            best[t] = _argmax_scaled(C, inv_sd)
-            continue
-        w32 = w.astype(np.float32)
-        off_idx = np.flatnonzero(off)
-        slack = 2.0 * (gamma * rho[~off].max() * ynorm[bounds[k]:bounds[k + 1]]
-                       + 3.0 * (n + 1) * _UNDERFLOW * w.max())
-        top_j = np.empty(t.size, dtype=np.intp)
-        near_i, near_j = [], []  # other sources within the bound of a target's top score
-        for b0 in range(0, t.size, _BLOCK):
-            S = C32[bounds[k] + b0:bounds[k] + min(b0 + _BLOCK, t.size)]  # a view
-            S *= w32
-            if off_idx.size:
-                S[:, off_idx] = -np.inf
-            rows = np.arange(S.shape[0])
-            jb = np.argmax(S, axis=1)
-            top = S[rows, jb].astype(np.float64)
-            thr = np.nextafter((top - slack[b0:b0 + S.shape[0]]).astype(np.float32),
-                               np.float32(-np.inf))
-            top_j[b0:b0 + S.shape[0]] = jb
-            S[rows, jb] = -np.inf
-            tied = np.flatnonzero(S.max(axis=1) >= thr)  # near-ties only: rare
-            if tied.size:
-                ri, rj = np.nonzero(S[tied] >= thr[tied, None])
-                near_i.append(b0 + tied[ri])
-                near_j.append(rj)
-        wide_idx = np.flatnonzero(wide)
-        ni = np.concatenate(near_i) if near_i else np.empty(0, dtype=np.intp)
-        nj = np.concatenate(near_j) if near_j else np.empty(0, dtype=np.intp)
-        if not ni.size and not wide_idx.size:
-            best[t] = top_j  # one candidate each: the float32 arg-max is the arg-max
-            continue
-        # every target to re-check: its top source, its near sources and every wide source
-        recheck = np.zeros(t.size, dtype=bool)
-        recheck[ni] = True
-        if wide_idx.size:
-            recheck[:] = True
-        count = np.bincount(ni, minlength=t.size) + 1 + wide_idx.size
-        heavy = recheck & (count > MAX_CANDIDATES)
-        if heavy.any():  # many near-equal sources: the float64 product row decides
-            th = t[heavy]
-            best[th] = _argmax_scaled(mm(np.ascontiguousarray(Y0[:, th].T), X.full()),
-                                      inv_sd)
-        simple = ~recheck
-        best[t[simple]] = top_j[simple]
-        todo = np.flatnonzero(recheck & ~heavy)
-        if not todo.size:
-            continue
-        keep = ~heavy[ni]
-        ii = np.concatenate([todo, ni[keep], np.repeat(todo, wide_idx.size)])
-        jj = np.concatenate([top_j[todo], nj[keep], np.tile(wide_idx, todo.size)])
-        vals = _pair_products(Y0, X, t[ii], jj) * inv_sd[jj]
-        order = np.lexsort((jj, -vals, ii))
-        first = np.ones(order.size, dtype=bool)
-        first[1:] = ii[order[1:]] != ii[order[:-1]]
-        best[t[ii[order[first]]]] = jj[order[first]]
-    return best
+    slack = 2.0 * (gamma * rho[~off].max() * ynorm
+                   + 3.0 * (n + 1) * _UNDERFLOW * w.max())
+    top_j, ni, nj = _screen_scores(C32, w.astype(np.float32), np.flatnonzero(off), slack)
+    wide_idx = np.flatnonzero(wide)
+    if not ni.size and not wide_idx.size:
+        best[t] = top_j  # one candidate each: the float32 arg-max is the arg-max
+        return
+    _recheck(Y0, X, t, inv_sd, top_j, ni, nj, wide_idx, best)
+
+
+def _screen_scores(C32: np.ndarray, w32: np.ndarray, off_idx: np.ndarray, slack: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per target the float32 top source and the (target, source) pairs within ``slack`` of it."""
+    nt = C32.shape[0]
+    top_j = np.empty(nt, dtype=np.intp)
+    near_i, near_j = [], []  # other sources within the bound of a target's top score
+    for b0 in range(0, nt, _BLOCK):
+        S = C32[b0:min(b0 + _BLOCK, nt)]  # a view
+        S *= w32
+        if off_idx.size:
+            S[:, off_idx] = -np.inf
+        rows = np.arange(S.shape[0])
+        jb = np.argmax(S, axis=1)
+        top = S[rows, jb].astype(np.float64)
+        thr = np.nextafter((top - slack[b0:b0 + S.shape[0]]).astype(np.float32),
+                           np.float32(-np.inf))
+        top_j[b0:b0 + S.shape[0]] = jb
+        S[rows, jb] = -np.inf
+        tied = np.flatnonzero(S.max(axis=1) >= thr)  # near-ties only: rare
+        if tied.size:
+            ri, rj = np.nonzero(S[tied] >= thr[tied, None])
+            near_i.append(b0 + tied[ri])
+            near_j.append(rj)
+    ni = np.concatenate(near_i) if near_i else np.empty(0, dtype=np.intp)
+    nj = np.concatenate(near_j) if near_j else np.empty(0, dtype=np.intp)
+    return top_j, ni, nj
+
+
+def _recheck(Y0: np.ndarray, X: _Sources, t: np.ndarray, inv_sd: np.ndarray,
+             top_j: np.ndarray, ni: np.ndarray, nj: np.ndarray, wide_idx: np.ndarray,
+             best: np.ndarray) -> None:
+    """Decide targets ``t`` among their float32 candidates by float64 correlations."""
+    # every target to re-check: its top source, its near sources and every wide source
+    recheck = np.zeros(t.size, dtype=bool)
+    recheck[ni] = True
+    if wide_idx.size:
+        recheck[:] = True
+    count = np.bincount(ni, minlength=t.size) + 1 + wide_idx.size
+    heavy = recheck & (count > MAX_CANDIDATES)
+    if heavy.any():  # many near-equal sources: the float64 product row decides
+        th = t[heavy]
+        best[th] = _argmax_scaled(mm(np.ascontiguousarray(Y0[:, th].T), X.full()),
+                                  inv_sd)
+    simple = ~recheck
+    best[t[simple]] = top_j[simple]
+    todo = np.flatnonzero(recheck & ~heavy)
+    if not todo.size:
+        return
+    keep = ~heavy[ni]
+    ii = np.concatenate([todo, ni[keep], np.repeat(todo, wide_idx.size)])
+    jj = np.concatenate([top_j[todo], nj[keep], np.tile(wide_idx, todo.size)])
+    vals = _pair_products(Y0, X, t[ii], jj) * inv_sd[jj]
+    order = np.lexsort((jj, -vals, ii))
+    first = np.ones(order.size, dtype=bool)
+    first[1:] = ii[order[1:]] != ii[order[:-1]]
+    best[t[ii[order[first]]]] = jj[order[first]]
 
 
 def _pair_products(Y0: np.ndarray, X: _Sources, tt: np.ndarray, jj: np.ndarray,
