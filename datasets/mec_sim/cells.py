@@ -135,27 +135,28 @@ def draw_modules(rng: np.random.Generator, p: PopulationParams) -> dict[str, np.
 
 
 def _lognormal(rng, median_sd, n):
+    """``n`` log-normal draws with the given (median, s.d. of the log)."""
     median, sd = median_sd
     return median * np.exp(rng.normal(0, sd, n))
 
 
-def draw_cells(rng: np.random.Generator, p: PopulationParams, modules: dict[str, np.ndarray],
-               n_cells: int, width: float, height: float) -> dict[str, np.ndarray]:
-    """Parameters of ``n_cells`` cells of one animal recorded in one box.
-
-    Class counts follow ``proportions`` exactly (largest remainders), grid and conjunctive
-    cells are spread over modules by ``module_weights``; the order of cells is shuffled.
-    """
+def _draw_types(rng: np.random.Generator, p: PopulationParams, n_cells: int) -> np.ndarray:
+    """Cell classes in exact ``proportions`` (largest remainders), in a shuffled order."""
     names = [c for c, _ in p.proportions]
     bad = set(names) - set(CELL_TYPES)
     if bad:
         raise ValueError(f"unknown cell types in proportions: {sorted(bad)}")
     counts = _allocate(n_cells, [f for _, f in p.proportions])
     ctype = np.repeat(np.array(names, dtype=object), counts)
-    ctype = ctype[rng.permutation(n_cells)].astype(str)
-    n = n_cells
+    return ctype[rng.permutation(n_cells)].astype(str)
+
+
+def _blank_cells(rng: np.random.Generator, p: PopulationParams,
+                 ctype: np.ndarray) -> dict[str, np.ndarray]:
+    """Parameter table with every class-specific field unset, and every cell's speed gain."""
+    n = len(ctype)
     nan = np.full(n, np.nan)
-    c: dict[str, np.ndarray] = {
+    return {
         "cell_type": ctype, "module": np.full(n, -1), "spacing": nan.copy(),
         "orientation": nan.copy(), "phase_x": nan.copy(), "phase_y": nan.copy(),
         "field_sigma": nan.copy(), "hd_pref": nan.copy(), "hd_kappa": nan.copy(),
@@ -170,43 +171,55 @@ def draw_cells(rng: np.random.Generator, p: PopulationParams, modules: dict[str,
         "lattice_jitter": np.zeros((n, _LATTICE_TABLE, _LATTICE_TABLE, 2)),
         "a1": np.full((n, 2), np.nan), "a2": np.full((n, 2), np.nan),
     }
-    # grid-patterned cells
-    g = np.flatnonzero(np.isin(ctype, ("grid", "conjunctive")))
-    if g.size:
-        mod = np.repeat(np.arange(p.n_modules), _allocate(g.size, p.module_weights))
-        mod = mod[rng.permutation(g.size)]
-        c["module"][g] = mod
-        nominal = modules["spacing"][mod] * np.exp(rng.normal(0, p.cell_spacing_jitter, g.size))
-        ori = (modules["orientation"][mod] + rng.normal(0, p.cell_orientation_jitter, g.size)) % 60
-        # lattice vectors, stretched by the module's ellipticity along its axis
-        t1, t2 = np.deg2rad(ori), np.deg2rad(ori + 60)
-        a1 = nominal[:, None] * np.stack([np.cos(t1), np.sin(t1)], 1)
-        a2 = nominal[:, None] * np.stack([np.cos(t2), np.sin(t2)], 1)
-        ax = np.deg2rad(modules["stretch_axis"][mod])
-        u = np.stack([np.cos(ax), np.sin(ax)], 1)
-        e = modules["ellipticity"][mod][:, None]
-        a1 = a1 + (e - 1) * (a1 * u).sum(1, keepdims=True) * u
-        a2 = a2 + (e - 1) * (a2 * u).sum(1, keepdims=True) * u
-        c["a1"][g], c["a2"][g] = a1, a2
-        # spacing: mean length of the three lattice directions (what six peaks measure)
-        sp = (np.linalg.norm(a1, axis=1) + np.linalg.norm(a2, axis=1)
-              + np.linalg.norm(a1 - a2, axis=1)) / 3
-        c["spacing"][g] = sp
-        c["orientation"][g] = ori
-        # phase uniform over the unit cell: u a1 + v a2
-        pu, pv = rng.random(g.size), rng.random(g.size)
-        c["phase_x"][g] = pu * a1[:, 0] + pv * a2[:, 0]
-        c["phase_y"][g] = pu * a1[:, 1] + pv * a2[:, 1]
-        c["lattice_jitter"][g] = rng.normal(0, 1, (g.size, _LATTICE_TABLE, _LATTICE_TABLE, 2)) \
-            * (p.field_jitter * sp)[:, None, None, None]
-        c["field_sigma"][g] = sp * rng.uniform(*p.field_width_range, g.size)
-        c["lattice_rates"][g] = np.exp(rng.normal(0, p.field_rate_sd,
-                                                  (g.size, _LATTICE_TABLE, _LATTICE_TABLE)))
-        c["peak"][g] = _lognormal(rng, p.grid_peak, g.size)
-        conj = ctype[g] == "conjunctive"
-        c["peak"][g[conj]] = _lognormal(rng, p.conjunctive_peak, int(conj.sum()))
-        c["baseline"][g] = c["peak"][g] * rng.uniform(*p.grid_baseline_range, g.size)
-    # head-direction tuning
+
+
+def _draw_lattices(rng: np.random.Generator, p: PopulationParams,
+                   modules: dict[str, np.ndarray], c: dict[str, np.ndarray], g: np.ndarray):
+    """Module, lattice vectors, spacing and orientation of the grid-patterned cells ``g``."""
+    mod = np.repeat(np.arange(p.n_modules), _allocate(g.size, p.module_weights))
+    mod = mod[rng.permutation(g.size)]
+    c["module"][g] = mod
+    nominal = modules["spacing"][mod] * np.exp(rng.normal(0, p.cell_spacing_jitter, g.size))
+    ori = (modules["orientation"][mod] + rng.normal(0, p.cell_orientation_jitter, g.size)) % 60
+    # lattice vectors, stretched by the module's ellipticity along its axis
+    t1, t2 = np.deg2rad(ori), np.deg2rad(ori + 60)
+    a1 = nominal[:, None] * np.stack([np.cos(t1), np.sin(t1)], 1)
+    a2 = nominal[:, None] * np.stack([np.cos(t2), np.sin(t2)], 1)
+    ax = np.deg2rad(modules["stretch_axis"][mod])
+    u = np.stack([np.cos(ax), np.sin(ax)], 1)
+    e = modules["ellipticity"][mod][:, None]
+    a1 = a1 + (e - 1) * (a1 * u).sum(1, keepdims=True) * u
+    a2 = a2 + (e - 1) * (a2 * u).sum(1, keepdims=True) * u
+    c["a1"][g], c["a2"][g] = a1, a2
+    # spacing: mean length of the three lattice directions (what six peaks measure)
+    c["spacing"][g] = (np.linalg.norm(a1, axis=1) + np.linalg.norm(a2, axis=1)
+                       + np.linalg.norm(a1 - a2, axis=1)) / 3
+    c["orientation"][g] = ori
+
+
+def _draw_grid_fields(rng: np.random.Generator, p: PopulationParams,
+                      c: dict[str, np.ndarray], g: np.ndarray):
+    """Phase, field jitter, width and peak factors, peak and baseline of the grid cells ``g``."""
+    a1, a2, sp = c["a1"][g], c["a2"][g], c["spacing"][g]
+    # phase uniform over the unit cell: u a1 + v a2
+    pu, pv = rng.random(g.size), rng.random(g.size)
+    c["phase_x"][g] = pu * a1[:, 0] + pv * a2[:, 0]
+    c["phase_y"][g] = pu * a1[:, 1] + pv * a2[:, 1]
+    c["lattice_jitter"][g] = rng.normal(0, 1, (g.size, _LATTICE_TABLE, _LATTICE_TABLE, 2)) \
+        * (p.field_jitter * sp)[:, None, None, None]
+    c["field_sigma"][g] = sp * rng.uniform(*p.field_width_range, g.size)
+    c["lattice_rates"][g] = np.exp(rng.normal(0, p.field_rate_sd,
+                                              (g.size, _LATTICE_TABLE, _LATTICE_TABLE)))
+    c["peak"][g] = _lognormal(rng, p.grid_peak, g.size)
+    conj = c["cell_type"][g] == "conjunctive"
+    c["peak"][g[conj]] = _lognormal(rng, p.conjunctive_peak, int(conj.sum()))
+    c["baseline"][g] = c["peak"][g] * rng.uniform(*p.grid_baseline_range, g.size)
+
+
+def _draw_head_direction(rng: np.random.Generator, p: PopulationParams,
+                         c: dict[str, np.ndarray]):
+    """Preferred direction and concentration of conjunctive and head-direction cells."""
+    ctype = c["cell_type"]
     for kind, krange in (("conjunctive", p.conjunctive_kappa_range),
                          ("head_direction", p.hd_kappa_range)):
         h = np.flatnonzero(ctype == kind)
@@ -215,8 +228,11 @@ def draw_cells(rng: np.random.Generator, p: PopulationParams, modules: dict[str,
     h = np.flatnonzero(ctype == "head_direction")
     c["peak"][h] = _lognormal(rng, p.hd_peak, h.size)
     c["baseline"][h] = c["peak"][h] * rng.uniform(*p.hd_baseline_range, h.size)
-    # border cells
-    b = np.flatnonzero(ctype == "border")
+
+
+def _draw_border(rng: np.random.Generator, p: PopulationParams, c: dict[str, np.ndarray]):
+    """Wall(s), fall-off, extent along the wall, peak and baseline of the border cells."""
+    b = np.flatnonzero(c["cell_type"] == "border")
     wall = rng.integers(0, 4, b.size)
     c["border_wall"][b] = np.array(WALLS, dtype=object)[wall]
     second = rng.random(b.size) < p.border_corner_prob
@@ -229,16 +245,24 @@ def draw_cells(rng: np.random.Generator, p: PopulationParams, modules: dict[str,
     c["border_lo"][b], c["border_hi"][b] = lo, lo + ext
     c["peak"][b] = _lognormal(rng, p.border_peak, b.size)
     c["baseline"][b] = c["peak"][b] * rng.uniform(*p.border_baseline_range, b.size)
-    # speed cells: intercept + slope (v - v_ref) = intercept (1 + beta (v - v_ref) / v_ref)
-    s = np.flatnonzero(ctype == "speed")
+
+
+def _draw_speed(rng: np.random.Generator, p: PopulationParams, c: dict[str, np.ndarray]):
+    """Intercept and slope of the speed cells, as a rate and a relative speed gain."""
+    # intercept + slope (v - v_ref) = intercept (1 + beta (v - v_ref) / v_ref)
+    s = np.flatnonzero(c["cell_type"] == "speed")
     intercept = rng.uniform(*p.speed_intercept_range, s.size)
     slope = rng.uniform(*p.speed_slope_range, s.size)
     c["speed_slope"][s] = slope
     c["speed_gain"][s] = slope * p.v_ref / intercept
     c["peak"][s] = intercept
     c["baseline"][s] = intercept
-    # non-grid spatial cells
-    q = np.flatnonzero(ctype == "spatial")
+
+
+def _draw_spatial(rng: np.random.Generator, p: PopulationParams, c: dict[str, np.ndarray],
+                  width: float, height: float):
+    """Irregular fields (positions, sizes, rates), peak and baseline of non-grid spatial cells."""
+    q = np.flatnonzero(c["cell_type"] == "spatial")
     n_fields = np.minimum(1 + rng.poisson(p.spatial_field_density * width * height, q.size),
                           _MAX_FIELDS)
     shape = (q.size, _MAX_FIELDS)
@@ -254,6 +278,26 @@ def draw_cells(rng: np.random.Generator, p: PopulationParams, modules: dict[str,
     c["field_a"][q] = np.where(use, fa, 0.0)
     c["peak"][q] = _lognormal(rng, p.spatial_peak, q.size)
     c["baseline"][q] = c["peak"][q] * rng.uniform(*p.spatial_baseline_range, q.size)
+
+
+def draw_cells(rng: np.random.Generator, p: PopulationParams, modules: dict[str, np.ndarray],
+               n_cells: int, width: float, height: float) -> dict[str, np.ndarray]:
+    """Parameters of ``n_cells`` cells of one animal recorded in one box.
+
+    Class counts follow ``proportions`` exactly (largest remainders), grid and conjunctive
+    cells are spread over modules by ``module_weights``; the order of cells is shuffled.
+    """
+    # the steps draw from ``rng`` in this order; changing it changes every mec-sim value
+    ctype = _draw_types(rng, p, n_cells)
+    c = _blank_cells(rng, p, ctype)
+    g = np.flatnonzero(np.isin(ctype, ("grid", "conjunctive")))
+    if g.size:
+        _draw_lattices(rng, p, modules, c, g)
+        _draw_grid_fields(rng, p, c, g)
+    _draw_head_direction(rng, p, c)
+    _draw_border(rng, p, c)
+    _draw_speed(rng, p, c)
+    _draw_spatial(rng, p, c, width, height)
     # amplitude of the tuned part: rate = baseline + amplitude * S * H (speed cells: none)
     c["amplitude"] = np.where(ctype == "speed", 0.0, c["peak"])
     c["border_wall"] = c["border_wall"].astype(str)
@@ -302,6 +346,7 @@ def _wall_distance(wall: str, px, py, width, height):
 
 
 def _border_factor(c, idx, px, py, width, height, soft: float = 0.05) -> np.ndarray:
+    """Border band(s) of the cells ``idx`` at each position: (len(idx), n_points)."""
     out = np.zeros((len(idx), px.size))
     for row, i in enumerate(idx):
         d, along = _wall_distance(c["border_wall"][i], px, py, width, height)
