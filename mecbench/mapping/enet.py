@@ -738,16 +738,6 @@ def _ssnal(prob: _Problem, W, lam1, lam2, cols, thresh, *, sigma0=None, outer: i
     sigma = np.full(J, _SIGMA0 / max(prob.L, 1e-300)) if sigma0 is None else sigma0.copy()
     Yd = (mm(Xf, W) - prob.Yc[:, cols]) / sq  # dual point y = A w - b
 
-    def prox(V, s, l1, l2):
-        mag = np.abs(V) - s * l1
-        np.maximum(mag, 0.0, out=mag)
-        return np.copysign(mag, V) / (1 + s * l2)
-
-    def psi(Yk, Bk, V, P, s, l1, l2):  # the inner objective, up to a constant
-        return (0.5 * np.sum(Yk * Yk, 0) + np.sum(Bk * Yk, 0)
-                + np.sum(P * (2 * V - P), 0) / (2 * s)
-                - l1 * np.sum(np.abs(P), 0) - 0.5 * l2 * np.sum(P * P, 0))
-
     for k in range(outer + 1):
         Wl, cl, l1, l2 = W[:, live], cols[live], lam1[live], lam2[live]
         g = _gap(prob, Wl, prob.XtR(Wl, cl), l1, l2, cl)
@@ -769,7 +759,7 @@ def _ssnal(prob: _Problem, W, lam1, lam2, cols, thresh, *, sigma0=None, outer: i
         for i in range(inner + 1):
             Wi, si, l1i, l2i = Wl[:, inn], s[inn], l1[inn], l2[inn]
             V = Wi - si * AtY[:, inn]
-            P = prox(V, si, l1i, l2i)
+            P = _prox(V, si, l1i, l2i)
             grad = Yk[:, inn] + Bk[:, inn] - mm(Xf, P) / sq
             gn = np.linalg.norm(grad, axis=0)
             if g0 is None:
@@ -784,25 +774,45 @@ def _ssnal(prob: _Problem, W, lam1, lam2, cols, thresh, *, sigma0=None, outer: i
             d = _newton_direction(prob, Jm, grad, si / (1 + si * l2i))
             Atd = mm(Xf.T, d) / sq
             Yi, Bi, Ai = Yk[:, inn], Bk[:, inn], AtY[:, inn]
-            f0 = psi(Yi, Bi, V, P, si, l1i, l2i)
-            slope = np.sum(grad * d, axis=0)
-            mu = np.ones(inn.size)
-            todo = np.ones(inn.size, dtype=bool)
-            for _ls in range(30):
-                V2 = Wi - si * (Ai + mu * Atd)
-                f2 = psi(Yi + mu * d, Bi, V2, prox(V2, si, l1i, l2i), si, l1i, l2i)
-                todo &= ~(f2 <= f0 + 1e-4 * mu * slope + 1e-13 * np.abs(f0))
-                if not todo.any():
-                    break
-                mu = np.where(todo, 0.5 * mu, mu)
+            mu = _armijo(Wi, Yi, Bi, Ai, V, P, grad, d, Atd, si, l1i, l2i)
             Yk[:, inn] = Yi + mu * d
             AtY[:, inn] = Ai + mu * Atd
         # multiplier (primal) update where the inner problem was solved
         V = Wl - s * AtY
-        W[:, live] = np.where(conv, prox(V, s, l1, l2), Wl)
+        W[:, live] = np.where(conv, _prox(V, s, l1, l2), Wl)
         Yd[:, live] = Yk
         sigma[live] = np.where(conv, np.minimum(s * _SIGMA_UP, smax), s)
     return best, gap
+
+
+def _prox(V: np.ndarray, s, l1, l2) -> np.ndarray:
+    """Proximal map of ``s·(l1 ||w||_1 + l2/2 ||w||²)`` at ``V`` (per column)."""
+    mag = np.abs(V) - s * l1
+    np.maximum(mag, 0.0, out=mag)
+    return np.copysign(mag, V) / (1 + s * l2)
+
+
+def _psi(Yk, Bk, V, P, s, l1, l2) -> np.ndarray:
+    """The SSNAL inner objective per column, up to a constant (``P`` = prox at ``V``)."""
+    return (0.5 * np.sum(Yk * Yk, 0) + np.sum(Bk * Yk, 0)
+            + np.sum(P * (2 * V - P), 0) / (2 * s)
+            - l1 * np.sum(np.abs(P), 0) - 0.5 * l2 * np.sum(P * P, 0))
+
+
+def _armijo(Wi, Yi, Bi, Ai, V, P, grad, d, Atd, si, l1i, l2i) -> np.ndarray:
+    """Step lengths of the SSNAL Newton directions ``d`` by Armijo backtracking (per column)."""
+    f0 = _psi(Yi, Bi, V, P, si, l1i, l2i)
+    slope = np.sum(grad * d, axis=0)
+    mu = np.ones(Yi.shape[1])
+    todo = np.ones(Yi.shape[1], dtype=bool)
+    for _ls in range(30):
+        V2 = Wi - si * (Ai + mu * Atd)
+        f2 = _psi(Yi + mu * d, Bi, V2, _prox(V2, si, l1i, l2i), si, l1i, l2i)
+        todo &= ~(f2 <= f0 + 1e-4 * mu * slope + 1e-13 * np.abs(f0))
+        if not todo.any():
+            break
+        mu = np.where(todo, 0.5 * mu, mu)
+    return mu
 
 
 class ElasticNet(MappingBase):
