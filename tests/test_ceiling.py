@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import xarray as xr
+from benchkit import ridge_r_per_cell
 from scipy import stats
-from sklearn.linear_model import Ridge
 
 from mecbench.ceiling import interanimal_consistency, split_half_reliability
 from mecbench.errors import DataError, UnknownIdentifierError
@@ -33,17 +33,6 @@ def _neural(seed=0, n_animals=3, n_cells=4, nan=True):
                           neuroid_id=[f"c{i}" for i in range(values.shape[2])], animal=animals)
 
 
-def _hand(X, Y, splits, alpha=1.0):
-    out = np.full((len(splits), Y.shape[1]), np.nan)
-    for c in range(Y.shape[1]):
-        ok = np.isfinite(Y[:, c]) & np.isfinite(X).all(axis=1)
-        for s, (tr, te) in enumerate(splits):
-            tr, te = tr[ok[tr]], te[ok[te]]
-            pred = Ridge(alpha=alpha).fit(X[tr], Y[tr, c]).predict(X[te])
-            out[s, c] = stats.pearsonr(pred, Y[te, c])[0]
-    return out
-
-
 @pytest.mark.parametrize("mode", ["holdout", "pairwise"])
 def test_interanimal_matches_hand_loop(mode):
     neural = _neural()
@@ -58,9 +47,9 @@ def test_interanimal_matches_hand_loop(mode):
         others = [a for a in ("rat0", "rat1", "rat2") if a != target]
         if mode == "holdout":
             X = flat[:, np.isin(animals, others)]
-            expected = _hand(X, flat[:, cols], splits)
+            expected = ridge_r_per_cell(X, flat[:, cols], splits)
         else:
-            expected = np.mean([_hand(flat[:, animals == o], flat[:, cols], splits)
+            expected = np.mean([ridge_r_per_cell(flat[:, animals == o], flat[:, cols], splits)
                                 for o in others], axis=0)
         np.testing.assert_allclose(got.values[cols].T, expected, rtol=1e-7, atol=1e-9)
 

@@ -145,23 +145,31 @@ def quick():
 """
 
 
-@pytest.mark.slow
-def test_warm_score_of_a_torch_network_imports_no_torch(tmp_path, capsys):
-    models = tmp_path / "quick_model.py"
-    models.write_text(MODEL_PLUGIN)
+def _warm_network_score(tmp_path: Path, capsys, plugin: str, model: str, *options: str
+                        ) -> tuple[str, set[str], set[str]]:
+    """Score a network model from a plugin on a small lab benchmark (which fills the cache),
+    then probe in new processes: (printed scores, modules of a warm run, modules of a run
+    without the cache)."""
+    models = tmp_path / "network_model.py"
+    models.write_text(plugin)
     data = make_neural_data(n_cells=5).save(tmp_path / "lab.nc")
     bench = tmp_path / "lab_benchmark.py"
     bench.write_text(BENCHMARK_PLUGIN.format(data=str(data)))
-    argv = ["--plugin", str(models), "--plugin", str(bench), "-q", "score",
-            "rnn-relu-dos-quick", "lab.ridge", "--layer", "all"]
+    argv = ["--plugin", str(models), "--plugin", str(bench), "-q", "score", model, "lab.ridge",
+            *options]
     assert main(argv) == 0                    # computes the rate maps with the network
     computed = capsys.readouterr().out
+    return computed, _imported(argv, tmp_path), _imported([*argv, "--no-cache"], tmp_path)
+
+
+@pytest.mark.slow
+def test_warm_score_of_a_torch_network_imports_no_torch(tmp_path, capsys):
+    computed, warm, uncached = _warm_network_score(tmp_path, capsys, MODEL_PLUGIN,
+                                                   "rnn-relu-dos-quick", "--layer", "all")
     assert "rnn-relu-dos-quick on lab.ridge" in computed and "\ndc " in computed
-    modules = _imported(argv, tmp_path)       # a new process finds every layer cached
-    assert [h for h in HEAVY if h in modules] == []
-    assert "safetensors" not in modules
-    # control: the same probe sees torch when the maps are computed
-    assert "torch" in _imported([*argv, "--no-cache"], tmp_path)
+    assert [h for h in HEAVY if h in warm] == []   # every layer found in the cache
+    assert "safetensors" not in warm
+    assert "torch" in uncached                # control: the probe sees torch when it is used
 
 
 UNTRAINED_PLUGIN = """
@@ -179,20 +187,11 @@ def quick():
 
 @pytest.mark.slow
 def test_warm_score_of_an_untrained_network_imports_no_torch(tmp_path, capsys):
-    models = tmp_path / "untrained_model.py"
-    models.write_text(UNTRAINED_PLUGIN)
-    data = make_neural_data(n_cells=5).save(tmp_path / "lab.nc")
-    bench = tmp_path / "lab_benchmark.py"
-    bench.write_text(BENCHMARK_PLUGIN.format(data=str(data)))
-    argv = ["--plugin", str(models), "--plugin", str(bench), "-q", "score",
-            "untrained-quick", "lab.ridge"]
-    assert main(argv) == 0                    # builds the network, memoises its fingerprint
-    computed = capsys.readouterr().out
+    computed, warm, uncached = _warm_network_score(tmp_path, capsys, UNTRAINED_PLUGIN,
+                                                   "untrained-quick")
     assert "untrained/rnn-relu-n16 on lab.ridge" in computed
-    modules = _imported(argv, tmp_path)       # a new process: fingerprint and score cached
-    assert [h for h in HEAVY if h in modules] == []
-    # control: the same probe sees torch when the maps are computed
-    assert "torch" in _imported([*argv, "--no-cache"], tmp_path)
+    assert [h for h in HEAVY if h in warm] == []   # fingerprint memoised, score cached
+    assert "torch" in uncached
 
 
 @pytest.mark.slow

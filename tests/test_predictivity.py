@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import xarray as xr
+from benchkit import ridge_r_per_cell
 from scipy import stats
 from sklearn.cross_decomposition import PLSRegression
-from sklearn.linear_model import Ridge
 
 from mecbench.errors import ConfigError, DataError, ModelError
 from mecbench.mapping import FeatureCache, get_mapping
@@ -78,18 +78,6 @@ def test_constant_and_empty_cells_are_nan_and_counted():
     assert np.isnan(res.r[0, 0]) and REASONS[res.reason[0, 0]] == "constant_prediction"
 
 
-def _per_cell_loop(X, Y, splits, alpha):
-    """Independent: one scikit-learn Ridge per cell and split, scipy Pearson r."""
-    out = np.full((len(splits), Y.shape[1]), np.nan)
-    for c in range(Y.shape[1]):
-        ok = np.isfinite(Y[:, c]) & np.isfinite(X).all(axis=1)
-        for s, (tr, te) in enumerate(splits):
-            tr, te = tr[ok[tr]], te[ok[te]]
-            pred = Ridge(alpha=alpha).fit(X[tr], Y[tr, c]).predict(X[te])
-            out[s, c] = stats.pearsonr(pred, Y[te, c])[0]
-    return out
-
-
 def test_grouping_by_nan_mask_equals_per_cell_loop():
     rng = np.random.default_rng(2)
     X = rng.normal(size=(144, 30))
@@ -102,7 +90,7 @@ def test_grouping_by_nan_mask_equals_per_cell_loop():
     splits = SplitScheme.blocked(3, 0.3, 3, 1).splits((12, 12))
     res = predictivity_details(X, Y, get_mapping("ridge", alpha=2.0), splits)
     assert res.n_groups == 4
-    np.testing.assert_allclose(res.r, _per_cell_loop(X, Y, splits, 2.0), rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(res.r, ridge_r_per_cell(X, Y, splits, 2.0), rtol=1e-7, atol=1e-9)
     # the NaN of one cell never removes a bin from another
     assert (res.n_test[:, 8:] > res.n_test[:, :1]).all()
 
