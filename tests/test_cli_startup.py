@@ -67,7 +67,8 @@ def test_the_benchmarks_listing_reads_the_builtin_definitions():
     for name in VERSIONS:
         assert rows[name]["version"] == registry.load("benchmark", name).version == \
             VERSIONS[name], name
-        assert rows[name]["description"] == registry.describe("benchmark", name), name
+        assert rows[name]["description"] == registry.describe("benchmark", name) == \
+            registry.load("benchmark", name).description, name
 
 
 def test_the_source_reader_finds_modules_without_running_them(tmp_path, monkeypatch):

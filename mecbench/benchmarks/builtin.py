@@ -179,6 +179,13 @@ def spec_hash(identifier: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def _description(identifier: str) -> str:
+    """First line of the docstring of ``identifier``'s factory (``mec-sim.one-to-one`` →
+    :func:`mec_sim_one_to_one`), the text ``mecbench benchmarks`` shows."""
+    factory = globals()[identifier.replace(".", "_").replace("-", "_")]
+    return factory.__doc__.strip().splitlines()[0]
+
+
 def build(identifier: str) -> Benchmark:
     """Build the built-in benchmark ``identifier``."""
     if identifier not in VERSIONS:
@@ -193,6 +200,7 @@ def build(identifier: str) -> Benchmark:
         SPLITS[splits],
         ceiling=CEILING,
         min_source_cells=CEILING_RULES.get(dataset, {}).get("min_source_cells"),
+        description=_description(identifier),
         dataset=name,
     )
 
