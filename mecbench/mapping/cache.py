@@ -52,6 +52,7 @@ class FeatureCache:
         self._K: np.ndarray | None = None
         self._memo: OrderedDict[Hashable, Any] = OrderedDict()
         self._memo_bytes = 0
+        self._derived: dict[Hashable, Any] = {}
         self._lock = threading.RLock()
         self.stats = {"gram": 0, "memo_hits": 0, "memo_misses": 0}
 
@@ -110,11 +111,21 @@ class FeatureCache:
                 self._memo_bytes -= _nbytes(old)
         return value
 
+    def derived(self, key: Hashable, compute: Callable[[], Any]) -> Any:
+        """A layer-wide quantity kept for the life of the cache, outside the bounded memo
+        (like :attr:`gram`): e.g. the Gram matrix as a torch tensor on a GPU
+        (:mod:`mecbench.mapping.backend`). Computed once per ``key``."""
+        with self._lock:
+            if key not in self._derived:
+                self._derived[key] = compute()
+            return self._derived[key]
+
     def clear(self) -> None:
         """Drop every cached quantity (the features themselves stay)."""
         with self._lock:
             self._X0 = None
             self._K = None
+            self._derived.clear()
             self._memo.clear()
             self._memo_bytes = 0
 

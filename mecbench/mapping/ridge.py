@@ -3,6 +3,12 @@
 With ``n`` training bins and ``p`` features the kernel (n×n) form is used when ``p > n`` and
 the covariance (p×p) form otherwise. Both fit an unpenalised intercept by centring ``X`` and
 ``Y`` on the training rows (no scaling), i.e. the model of :class:`sklearn.linear_model.Ridge`.
+
+:class:`Ridge` with one positive penalty runs its cross-validated paths (every split of
+:func:`~mecbench.mapping.cross_predict` and :func:`~mecbench.mapping.cross_predict_masked`)
+and its ``fit`` on the array backend of :mod:`mecbench.mapping.backend` (numpy by default,
+torch on the CPU or a GPU by choice); per-target penalties, ``alpha=0`` and :class:`RidgeCV`
+run numpy.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from mecbench.errors import ConfigError
 
 from ._linalg import eig_coef, mm, single_thread, solve_sym
 from ._validation import check_nonneg, check_positive_int, per_target
+from .backend import Backend, get_backend
 from .base import Design, MappingBase, fit_design
 from .cache import FeatureCache
 from .masked import missing_row_groups
@@ -37,6 +44,13 @@ class Ridge(MappingBase):
         Penalty, >= 0 (0 gives the minimum-norm least-squares fit).
     fit_intercept : bool
         Centre ``X`` and ``Y`` on the training rows.
+    backend : Backend, str or None
+        Array backend of the fits with one positive penalty (see
+        :mod:`mecbench.mapping.backend`): a :class:`~mecbench.mapping.backend.Backend`, a
+        text ``NAME[:DEVICE][:DTYPE]`` (``"torch"``, ``"torch:cuda"``,
+        ``"torch:cpu:float32"``), or None for the environment's choice (``MECBENCH_BACKEND``,
+        ``MECBENCH_DEVICE``, ``MECBENCH_DTYPE``; numpy float64 when unset). Results are numpy
+        float64 arrays whatever the backend.
 
     Attributes
     ----------
@@ -44,14 +58,28 @@ class Ridge(MappingBase):
     intercept_ : array (n_targets,) (float for 1-D ``y``)
     """
 
-    def __init__(self, alpha=1.0, fit_intercept: bool = True):
+    def __init__(self, alpha=1.0, fit_intercept: bool = True,
+                 backend: Backend | str | None = None):
         self.alpha = alpha
         self.fit_intercept = fit_intercept
+        self.backend = backend
+
+    def _backend(self) -> Backend:
+        return get_backend(self.backend, where="Ridge backend")
 
     def fit(self, X, Y):
         """Fit on ``X`` (n_samples, n_features) and ``Y`` (n_samples, n_targets) or (n_samples,)."""
         X, Y, was_1d = fit_design(X, Y)
         alpha_t = per_target(check_nonneg(self.alpha, "alpha"), Y.shape[1], "alpha")
+        bk = self._backend()
+        if not bk.is_reference and np.all(alpha_t == alpha_t[0]) and alpha_t[0] > 0:
+            try:
+                coef, intercept = _fit_on(bk, X, Y, float(alpha_t[0]), self.fit_intercept)
+            except np.linalg.LinAlgError:
+                pass  # not positive definite in this precision: the reference path below
+            else:
+                self._set_linear(coef, intercept, X.shape[1], was_1d)
+                return self
         n, p = X.shape
         xm = X.mean(axis=0) if self.fit_intercept else np.zeros(p)
         ym = Y.mean(axis=0) if self.fit_intercept else np.zeros(Y.shape[1])
@@ -72,6 +100,9 @@ class Ridge(MappingBase):
             return None
         alpha_t = per_target(check_nonneg(self.alpha, "alpha"), Y.shape[1], "alpha")
         shared = bool(np.all(alpha_t == alpha_t[0]) and alpha_t[0] > 0)
+        bk = self._backend()
+        if shared and not bk.is_reference:
+            return _backend_cross_predict(bk, cache, Y, splits, float(alpha_t[0]))
         d = Design(cache)
         out = []
         for tr, te in splits:
@@ -129,44 +160,111 @@ class Ridge(MappingBase):
                 max(len(tr) for tr, _ in splits)):
             return None  # the all-bin Gram matrix would cost more than it saves
 
-        alpha = float(alpha_t[0])
-        K = cache.gram
-        out = []
-        for tr, te in splits:
-            n = len(tr)
-            K_rows = K[tr]  # whole rows: much faster than a 2-D fancy gather
-            A = K_rows[:, tr]
-            A.flat[:: n + 1] += alpha
-            factor = sla.cho_factor(A, lower=True, overwrite_a=True, check_finite=False)
-            U = sla.cho_solve(factor, Y[tr], check_finite=False)
-            v_all = sla.cho_solve(factor, np.ones(n), check_finite=False)
-            b = np.empty(U.shape[1])
-            complete = np.ones(U.shape[1], dtype=bool)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                for cols, D in missing_row_groups(valid[tr]):
-                    complete[cols] = False
-                    E = np.zeros((n, D.size))
-                    E[D, np.arange(D.size)] = 1.0
-                    Q = sla.cho_solve(factor, E, check_finite=False)  # columns D of M
-                    corr = sla.solve(Q[D], np.column_stack([U[np.ix_(D, cols)], v_all[D]]),
-                                     assume_a="pos", check_finite=False)
-                    Ug = U[:, cols] - Q @ corr[:, :-1]
-                    v = v_all - Q @ corr[:, -1]
-                    b[cols] = Ug.sum(axis=0) / v.sum()
-                    U[:, cols] = Ug - np.outer(v, b[cols])
-                if complete.any():
-                    idx = np.flatnonzero(complete)
-                    b[idx] = U[:, idx].sum(axis=0) / v_all.sum()
-                    U[:, idx] -= np.outer(v_all, b[idx])
-            P = mm(K_rows[:, te].T, U)
-            P += b
-            out.append(P)
-        return out
+        bk = self._backend()
+        return _masked_splits(bk, bk.gram(cache), bk.asarray(Y), valid, splits,
+                              float(alpha_t[0]))
 
 
 #: Above this many bins the masked ridge path (which needs the Gram matrix over all bins)
 #: is used only when the kernel form would be used anyway.
 MASKED_MAX_BINS = 12_000
+
+
+def _masked_splits(bk: Backend, K, Y, valid: np.ndarray, splits, alpha: float
+                   ) -> list[np.ndarray]:
+    """:meth:`Ridge._cross_predict_masked` on backend ``bk`` (``K`` the layer's Gram matrix and
+    ``Y`` the targets as arrays of ``bk``): numpy float64 predictions, one array per split."""
+    return [bk.to_numpy(_masked_split(bk, K, Y, valid, tr, te, alpha)) for tr, te in splits]
+
+
+def _masked_split(bk: Backend, K, Y, valid: np.ndarray, tr: np.ndarray, te: np.ndarray,
+                  alpha: float):
+    """One split of the masked dual ridge (see :meth:`Ridge._cross_predict_masked`)."""
+    n = len(tr)
+    tr_i = bk.index(tr)
+    K_rows = K[tr_i]  # whole rows: much faster than a 2-D fancy gather
+    A = K_rows[:, tr_i]
+    bk.add_diag_(A, alpha)
+    factor = bk.cho_factor(A)
+    U = bk.cho_solve(factor, Y[tr_i])
+    v_all = bk.cho_solve(factor, bk.ones(n))
+    b = bk.empty(U.shape[1])
+    complete = np.ones(U.shape[1], dtype=bool)
+    with bk.errstate():
+        for cols, D in missing_row_groups(valid[tr]):
+            complete[cols] = False
+            cols_i, D_i = bk.index(cols), bk.index(D)
+            Q = bk.cho_solve(factor, bk.unit_columns(n, D_i))  # columns D of M
+            corr = bk.solve_pos(Q[D_i], bk.column_stack([bk.take(U, D_i, cols_i), v_all[D_i]]))
+            Ug = U[:, cols_i] - Q @ corr[:, :-1]
+            v = v_all - Q @ corr[:, -1]
+            b[cols_i] = Ug.sum(axis=0) / v.sum()
+            U[:, cols_i] = Ug - bk.outer(v, b[cols_i])
+        if complete.any():
+            idx = bk.index(np.flatnonzero(complete))
+            b[idx] = U[:, idx].sum(axis=0) / v_all.sum()
+            U[:, idx] -= bk.outer(v_all, b[idx])
+    P = bk.mm(K_rows[:, bk.index(te)].T, U)
+    P += b
+    return P
+
+
+def _backend_cross_predict(bk: Backend, cache: FeatureCache, Y: np.ndarray, splits,
+                           alpha: float) -> list[np.ndarray]:
+    """:meth:`Ridge._cross_predict` with one positive penalty on a backend other than the
+    reference: the dual form on the layer's Gram matrix (the masked path with no missing row;
+    the unpenalised intercept is exact in it), or the covariance form where that Gram matrix
+    over all bins would cost more than it saves."""
+    if not splits:
+        return []
+    Yd = bk.asarray(Y)
+    if cache.n_samples <= MASKED_MAX_BINS or cache.use_kernel(max(len(tr) for tr, _ in splits)):
+        valid = np.ones(Y.shape, dtype=bool)
+        return _masked_splits(bk, bk.gram(cache), Yd, valid, splits, alpha)
+    X0 = bk.X0(cache)
+    return [bk.to_numpy(_covariance_split(bk, X0, Yd, tr, te, alpha)) for tr, te in splits]
+
+
+def _covariance_split(bk: Backend, X0, Y, tr: np.ndarray, te: np.ndarray, alpha: float):
+    """Predictions of one split in the covariance (p × p) form, on backend ``bk``."""
+    tr_i = bk.index(tr)
+    Ytr = Y[tr_i]
+    ym = Ytr.mean(axis=0)
+    Xf = X0[tr_i]
+    mu = Xf.mean(axis=0)
+    Xf = Xf - mu
+    C = bk.mm(Xf.T, Xf)
+    C = 0.5 * (C + C.T)
+    bk.add_diag_(C, alpha)
+    B = bk.cho_solve(bk.cho_factor(C), Xf.T @ (Ytr - ym))
+    P = bk.mm(X0[bk.index(te)], B)
+    P -= mu @ B
+    P += ym
+    return P
+
+
+def _fit_on(bk: Backend, X: np.ndarray, Y: np.ndarray, alpha: float, intercept: bool
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """:meth:`Ridge.fit` with one positive penalty on backend ``bk``: numpy float64
+    ``(coef (n_targets, n_features), intercept (n_targets,))``."""
+    Xd, Yd = bk.asarray(X), bk.asarray(Y)
+    n, p = X.shape
+    xm = Xd.mean(axis=0) if intercept else bk.zeros((p,))
+    ym = Yd.mean(axis=0) if intercept else bk.zeros((Y.shape[1],))
+    Xc = Xd - xm
+    Yc = Yd - ym
+    if p > n:
+        M = bk.mm(Xc, Xc.T)
+    else:
+        M = bk.mm(Xc.T, Xc)
+    M = 0.5 * (M + M.T)
+    bk.add_diag_(M, alpha)
+    factor = bk.cho_factor(M)
+    if p > n:
+        coef = (Xc.T @ bk.cho_solve(factor, Yc)).T
+    else:
+        coef = bk.cho_solve(factor, Xc.T @ Yc).T
+    return np.ascontiguousarray(bk.to_numpy(coef)), bk.to_numpy(ym - coef @ xm)
 
 
 def _chol(d: Design, tr, kernel: bool, alpha: float):
