@@ -47,6 +47,7 @@ determines them; ``cache=Cache(enabled=False)`` turns caching off.
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -84,6 +85,21 @@ ProgressFn = Callable[[str, int, int], None]
 
 def _quiet(stage: str, done: int, total: int) -> None:
     return None
+
+
+#: The environment variables choosing the mapping engine's array backend
+#: (:mod:`mecbench.mapping.backend`), read here so that no key imports the engine when none is set.
+_BACKEND_VARS = ("MECBENCH_BACKEND", "MECBENCH_DEVICE", "MECBENCH_DTYPE")
+
+
+def _backend_key() -> str | None:
+    """The selected array backend when its results may differ from the default's beyond float
+    rounding (float32, a GPU), else None: such scores and ceilings are cached apart."""
+    if not any(os.environ.get(v, "").strip() for v in _BACKEND_VARS):
+        return None
+    from mecbench.mapping.backend import backend_cache_key
+
+    return backend_cache_key()
 
 
 class Benchmark:
@@ -340,8 +356,9 @@ class Benchmark:
 
     # keys ---------------------------------------------------------------------------------
     def key_parts(self) -> dict[str, Any]:
-        """Everything about the benchmark that determines a ceiling or a score."""
-        return {
+        """Everything about the benchmark that determines a ceiling or a score, with the
+        array backend when it changes results beyond float rounding (:func:`_backend_key`)."""
+        parts = {
             "benchmark": self.identifier,
             "benchmark_version": self.version,
             "data_id": self.data_id,
@@ -353,6 +370,10 @@ class Benchmark:
             "n_boot": self.n_boot,
             "bootstrap_seed": self.bootstrap_seed,
         }
+        backend = _backend_key()
+        if backend is not None:
+            parts["backend"] = backend
+        return parts
 
     # ceiling ------------------------------------------------------------------------------
     def ceiling(self, *, cache=None, parallel=None, progress: ProgressFn | None = None

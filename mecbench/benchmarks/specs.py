@@ -112,9 +112,13 @@ class MappingSpec:
                                               for k, v in sorted(self.params.items())}}
 
     def full_key(self) -> dict[str, Any]:
-        """:meth:`key` plus the estimator's class and every parameter, defaults included."""
+        """:meth:`key` plus the estimator's class and every parameter, defaults included
+        (except an unset array ``backend``: where to compute is not what is computed, see
+        :mod:`mecbench.mapping.backend`)."""
         est = self.build()
         params = est.get_params(deep=False) if hasattr(est, "get_params") else dict(self.params)
+        if "backend" in params and params["backend"] is None:
+            del params["backend"]
         return {**self.key(),
                 "class": f"{type(est).__module__}.{type(est).__qualname__}",
                 "all_params": {k: jsonable(v) for k, v in sorted(params.items())}}
