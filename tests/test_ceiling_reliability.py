@@ -36,6 +36,23 @@ pytestmark = pytest.mark.slow  # ceiling pools, bootstraps and the pool study on
 SPLITS = SplitScheme.random(train_frac=0.5, n_splits=3, seed=0)
 
 
+def test_a_cached_score_is_not_served_under_another_pool_rule(tmp_path):
+    """The same data, mapping, splits and resolved ceiling method under two pool rules: the
+    second score is computed for its own rule, not read back with the first one's flag."""
+    from mecbench.providers import FunctionProvider
+
+    toy = FunctionProvider(lambda pos: np.cos(pos @ np.array([[9.0, 2.0], [3.0, 7.0]])),
+                           "toy-cos")
+    data = _latent_data(4, halves=False)
+    cache = Cache(tmp_path / "cache")
+    strict = _bench(data)(toy, cache=cache)
+    lenient = _bench(data, min_source_cells=0)(toy, cache=cache)
+    assert strict.attrs["ceiling_method"] == lenient.attrs["ceiling_method"] == "holdout"
+    assert strict.attrs["ceiling_reliable"] == 0 and lenient.attrs["ceiling_reliable"] == 1
+    assert lenient.attrs["min_source_cells"] == 0
+    assert _bench(data)(toy, cache=cache).attrs["ceiling_reliable"] == 0   # each its own entry
+
+
 def _latent_data(n_cells, *, n_animals=3, halves=True, side=20, noise=1.5, seed=0):
     """Every cell is one shared latent map plus independent noise of SD ``noise`` (latent
     variance 1): the best read-out of ``k`` source cells is their mean, whose correlation with

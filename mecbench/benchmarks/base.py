@@ -365,6 +365,9 @@ class Benchmark:
             "mapping": self.mapping.key(),
             "splits": self.splits.identifier,
             "ceiling": self.ceiling_method,
+            # the rule behind the method and its reliability flag, which a score stores
+            "ceiling_requested": self.requested_ceiling,
+            "min_source_cells": self.min_source_cells,
             "per_animal": self.per_animal,
             "min_ceiling": self.min_ceiling,
             "n_boot": self.n_boot,
