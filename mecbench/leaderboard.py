@@ -160,11 +160,15 @@ FIELDS: dict[str, tuple[type, ...]] = {
 }
 
 
-#: Optional fields (written by ``mecbench controls --save``) and their accepted types.
+#: Optional fields and their accepted types (the control_* fields are written by
+#: ``mecbench controls --save``).
 OPTIONAL_FIELDS: dict[str, tuple[type, ...]] = {
     "control_family": (str, type(None)),
     "control_score": (float, int, type(None)),
     "control_delta": (float, int, type(None)),
+    # False when the inter-animal ceiling rests on fewer source cells than the benchmark's
+    # pool rule asks and no split-half ceiling could replace it: "ceiled" is then overstated
+    "ceiling_reliable": (bool, type(None)),
 }
 
 
@@ -336,7 +340,9 @@ def validate_entry(entry: Any) -> dict:
         raise DataError(f"field 'id' must be 12 hex digits, got {entry['id']!r}")
     for name, types in OPTIONAL_FIELDS.items():
         value = entry.get(name)
-        if name in entry and (isinstance(value, bool) or not isinstance(value, types)):
+        # a bool is an int to isinstance: accepted only where bool is listed
+        wrong_bool = isinstance(value, bool) and bool not in types
+        if name in entry and (wrong_bool or not isinstance(value, types)):
             want = " or ".join("null" if t is type(None) else t.__name__ for t in types)
             raise DataError(f"field {name!r} must be {want}, got {value!r}")
     return entry
@@ -487,6 +493,8 @@ def entry_from_score(score, *, command: str, date: str | None = None) -> dict:
     }
     if entry["ceiled"] is None and entry["ceiling_method"] == "none":
         entry["n_cells"] = int(s.get("n_cells_scored", 0))
+    if attrs.get("ceiling_reliable") is not None:
+        entry["ceiling_reliable"] = bool(int(attrs["ceiling_reliable"]))
     if attrs.get("benchmark_source"):
         entry["benchmark_source"] = json.loads(attrs["benchmark_source"])
     entry["id"] = make_entry_id(entry)

@@ -53,6 +53,30 @@ def test_a_cached_score_is_not_served_under_another_pool_rule(tmp_path):
     assert _bench(data)(toy, cache=cache).attrs["ceiling_reliable"] == 0   # each its own entry
 
 
+def test_board_entries_carry_an_unreliable_ceiling_to_the_tables(tmp_path, capsys):
+    from mecbench import leaderboard as lb
+    from mecbench.cli.main import main
+    from mecbench.providers import FunctionProvider
+    from mecbench.report import ReportContext
+    from mecbench.report.sections import leaderboard_table
+
+    toy = FunctionProvider(lambda pos: np.cos(pos @ np.array([[9.0, 2.0], [3.0, 7.0]])),
+                           "toy-cos")
+    data = _latent_data(4, halves=False)
+    for rule, reliable in ((None, False), (0, True)):
+        bench = _bench(data, min_source_cells=rule)
+        score = bench(toy, cache=Cache(enabled=False))
+        entry = lb.save_entry(tmp_path / f"board{rule}", score, command="test")
+        assert entry["ceiling_reliable"] is reliable
+        (stored,) = lb.load_board(tmp_path / f"board{rule}", "toy.ridge").entries
+        assert stored["ceiling_reliable"] is reliable
+        assert main(["leaderboard", "show", "toy.ridge", "--leaderboard-dir",
+                     str(tmp_path / f"board{rule}")]) == 0
+        assert ("(unreliable)" in capsys.readouterr().out) is not reliable
+        context = ReportContext("toy.ridge", board=None, entries=[stored])
+        assert ("unreliable ceiling" in leaderboard_table(context).body) is not reliable
+
+
 def _latent_data(n_cells, *, n_animals=3, halves=True, side=20, noise=1.5, seed=0):
     """Every cell is one shared latent map plus independent noise of SD ``noise`` (latent
     variance 1): the best read-out of ``k`` source cells is their mean, whose correlation with

@@ -40,7 +40,9 @@ def best_entry_per_model(ctx: ReportContext) -> list[dict]:
 # leaderboard ------------------------------------------------------------------------------
 def leaderboard_table(ctx: ReportContext) -> Section:
     """The leaderboard: newest entry per model and layer, best first."""
-    rows = [[i + 1, e["model"], e["layer"], format_number(e["ceiled"]),
+    rows = [[i + 1, e["model"], e["layer"],
+             format_number(e["ceiled"]) + (" (unreliable ceiling)"
+                                           if e.get("ceiling_reliable") is False else ""),
              format_ci(e["ci"]), format_number(e["raw"]), format_number(e["ceiling"]),
              f"{e['n_cells']}/{e['n_cells_total']}",
              e["ceiling_method"], e["date"][:10], e["id"]]
