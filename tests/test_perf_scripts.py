@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import re
 from pathlib import Path
 
@@ -58,3 +59,21 @@ def test_bench_dask_quick_run_times_both_submissions_with_identical_scores(capsy
     assert all(float(row[3]) == 0.0 for row in rows.values())
     assert "ratio embedded / shared" in out
     assert "max |difference| of per-cell scores over all runs: 0" in out
+
+
+def test_bench_suite_quick_run_prints_the_table_and_writes_the_numbers(capsys, tmp_path):
+    bench = _load("bench_suite")
+    assert bench.main(["--quick", "--controls", "--json", str(tmp_path / "suite.json")]) == 0
+    out = capsys.readouterr().out
+    rows = {re.split(r"\s{2,}", line.strip())[0]: line for line in out.splitlines()}
+    assert {"0 write small recordings (once)", "recordings.nc", "controls recordings.nc",
+            "total (suite figure)"} <= set(rows)
+    assert "(target: < 600 s cold)" in rows["total (suite figure)"]
+    assert "FAILED" not in out and "not judged" not in out
+    doc = json.loads((tmp_path / "suite.json").read_text())
+    assert [s["kind"] for s in doc["steps"]] == ["score", "controls"]
+    runs = [s[which] for s in doc["steps"] for which in ("cold", "warm")]
+    assert all(run["exit"] == 0 and run["peak_rss_mb"] > 0 for run in runs)
+    assert doc["all_succeeded"] and doc["dataset"]["cold"]["exit"] == 0
+    # the total is the sum of the cold runs after step 0
+    assert doc["total_cold_s"] == sum(s["cold"]["wall_s"] for s in doc["steps"])
