@@ -51,7 +51,7 @@ import scipy.linalg as sla
 
 from mecbench.errors import ConfigError, UnknownIdentifierError
 
-from ._linalg import mm, multi_thread
+from ._linalg import BIG_PRODUCT, mm, multi_thread
 
 __all__ = [
     "Backend", "NumpyBackend", "TorchBackend", "get_backend", "backend_cache_key",
@@ -184,6 +184,11 @@ class Backend(abc.ABC):
         """Context silencing division warnings (numpy); torch does not warn."""
         return contextlib.nullcontext()
 
+    def serial(self):
+        """Context for the per-split work: one CPU thread except in big products (torch on
+        the CPU; numpy's engine calls run inside :func:`~._linalg.single_thread` already)."""
+        return contextlib.nullcontext()
+
     # layer-wide quantities ----------------------------------------------------------------
     def X0(self, cache) -> Any:
         """The layer's globally centred features ``cache.X0`` on this backend (kept by the
@@ -271,10 +276,58 @@ def _torch():
     return torch
 
 
+#: torch's intra-op thread counts in effect when each open :func:`_one_torch_thread` block
+#: was entered (outermost first); big products restore the outermost one.
+_TORCH_OUTER: list[int] = []
+
+
+@contextlib.contextmanager
+def _one_torch_thread():
+    """torch's CPU operations on one intra-op thread inside the block."""
+    torch = _torch()
+    before = torch.get_num_threads()
+    _TORCH_OUTER.append(before)
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+        _TORCH_OUTER.pop()
+
+
+@contextlib.contextmanager
+def _all_torch_threads():
+    """Inside :func:`_one_torch_thread`, the thread count it found on entry (else a no-op)."""
+    n = _TORCH_OUTER[0] if _TORCH_OUTER else 1
+    if n <= 1:
+        yield
+        return
+    torch = _torch()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(1)
+
+
 class TorchBackend(Backend):
-    """torch tensors on ``cpu`` or ``cuda[:N]``; Cholesky through ``torch.linalg``."""
+    """torch tensors on ``cpu`` or ``cuda[:N]``; Cholesky through ``torch.linalg``.
+
+    On the CPU, products and factorisations below :data:`~._linalg.BIG_PRODUCT` multiply-adds,
+    and all the per-split work inside :meth:`serial`, run on one thread, as the numpy
+    backend's do: on small shared machines waking more threads costs far more than a
+    factorisation of a few hundred rows.
+    """
 
     name = "torch"
+
+    def _threads(self, work: float):
+        if self.device != "cpu":
+            return contextlib.nullcontext()
+        return _one_torch_thread() if work < BIG_PRODUCT else _all_torch_threads()
+
+    def serial(self):
+        return _one_torch_thread() if self.device == "cpu" else contextlib.nullcontext()
 
     @property
     def _dt(self):
@@ -305,7 +358,8 @@ class TorchBackend(Backend):
         return _torch().arange(n, device=self.device)
 
     def mm(self, A, B):
-        return A @ B
+        with self._threads(A.shape[0] * A.shape[-1] * (B.shape[-1] if B.ndim > 1 else 1)):
+            return A @ B
 
     def outer(self, a, b):
         return _torch().outer(a, b)
@@ -320,7 +374,8 @@ class TorchBackend(Backend):
         A.diagonal().add_(value)
 
     def cho_factor(self, A):
-        L, info = _torch().linalg.cholesky_ex(A)
+        with self._threads(A.shape[0] ** 3 / 3):
+            L, info = _torch().linalg.cholesky_ex(A)
         if int(info) != 0:
             raise np.linalg.LinAlgError(
                 f"{int(info)}-th leading minor not positive definite ({self.ident})")
@@ -328,9 +383,10 @@ class TorchBackend(Backend):
 
     def cho_solve(self, factor, B):
         torch = _torch()
-        if B.ndim == 1:
-            return torch.cholesky_solve(B[:, None], factor)[:, 0]
-        return torch.cholesky_solve(B, factor)
+        with self._threads(factor.shape[0] ** 2 * (B.shape[1] if B.ndim > 1 else 1)):
+            if B.ndim == 1:
+                return torch.cholesky_solve(B[:, None], factor)[:, 0]
+            return torch.cholesky_solve(B, factor)
 
     def solve_pos(self, A, B):
         return self.cho_solve(self.cho_factor(A), B)

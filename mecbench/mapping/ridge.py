@@ -174,7 +174,9 @@ def _masked_splits(bk: Backend, K, Y, valid: np.ndarray, splits, alpha: float
                    ) -> list[np.ndarray]:
     """:meth:`Ridge._cross_predict_masked` on backend ``bk`` (``K`` the layer's Gram matrix and
     ``Y`` the targets as arrays of ``bk``): numpy float64 predictions, one array per split."""
-    return [bk.to_numpy(_masked_split(bk, K, Y, valid, tr, te, alpha)) for tr, te in splits]
+    with bk.serial():
+        return [bk.to_numpy(_masked_split(bk, K, Y, valid, tr, te, alpha))
+                for tr, te in splits]
 
 
 def _masked_split(bk: Backend, K, Y, valid: np.ndarray, tr: np.ndarray, te: np.ndarray,
@@ -222,7 +224,9 @@ def _backend_cross_predict(bk: Backend, cache: FeatureCache, Y: np.ndarray, spli
         valid = np.ones(Y.shape, dtype=bool)
         return _masked_splits(bk, bk.gram(cache), Yd, valid, splits, alpha)
     X0 = bk.X0(cache)
-    return [bk.to_numpy(_covariance_split(bk, X0, Yd, tr, te, alpha)) for tr, te in splits]
+    with bk.serial():
+        return [bk.to_numpy(_covariance_split(bk, X0, Yd, tr, te, alpha))
+                for tr, te in splits]
 
 
 def _covariance_split(bk: Backend, X0, Y, tr: np.ndarray, te: np.ndarray, alpha: float):
