@@ -55,6 +55,10 @@ Entry schema (``schema`` = 2)
 ``control_score``      optional, float or null: that control's score (mean over seeds; same
                        kind as ``ceiled``, or ``raw`` without a ceiling)
 ``control_delta``      optional, float or null: the entry's score minus ``control_score``
+``ceiling_reliable``   optional, bool: false when the inter-animal ceiling rests on fewer
+                       source cells than the benchmark's pool rule asks
+``array_backend``      optional, str: ``name:device:dtype`` of the ridge fits when they did
+                       not run on the reference float64 engine (float32 or a GPU)
 =====================  ======================================================================
 
 Entries of schema 1 carry ``data_hash`` (the SHA-256 of the data's exact bits, which differs
@@ -121,6 +125,8 @@ __all__ = [
     "entry_identity",
     "data_difference",
     "entries_on_same_data",
+    "backend_note",
+    "model_label",
     "SCHEMA_FIELDS",
 ]
 
@@ -169,6 +175,9 @@ OPTIONAL_FIELDS: dict[str, tuple[type, ...]] = {
     # False when the inter-animal ceiling rests on fewer source cells than the benchmark's
     # pool rule asks and no split-half ceiling could replace it: "ceiled" is then overstated
     "ceiling_reliable": (bool, type(None)),
+    # the mapping engine's array backend (``name:device:dtype``) when it was not the
+    # reference float64 engine (float32 or a GPU: r within about 1e-4 of the reference)
+    "array_backend": (str, type(None)),
 }
 
 
@@ -495,6 +504,8 @@ def entry_from_score(score, *, command: str, date: str | None = None) -> dict:
         entry["n_cells"] = int(s.get("n_cells_scored", 0))
     if attrs.get("ceiling_reliable") is not None:
         entry["ceiling_reliable"] = bool(int(attrs["ceiling_reliable"]))
+    if attrs.get("array_backend"):
+        entry["array_backend"] = str(attrs["array_backend"])
     if attrs.get("benchmark_source"):
         entry["benchmark_source"] = json.loads(attrs["benchmark_source"])
     entry["id"] = make_entry_id(entry)
@@ -605,6 +616,26 @@ def entries_on_same_data(entries: Iterable[Mapping[str, Any]]) -> str | None:
             return (f"entries {entries[0]['id']} and {other['id']} were not scored on the same "
                     f"data: {why}")
     return None
+
+
+def model_label(entry: Mapping[str, Any]) -> str:
+    """The entry's model, with its array backend in brackets when it was not the reference
+    float64 engine (e.g. ``"rnn-relu-dos [torch:cuda:0:float32]"``)."""
+    backend = entry.get("array_backend")
+    return entry["model"] if not backend else f"{entry['model']} [{backend}]"
+
+
+def backend_note(entries: Iterable[Mapping[str, Any]]) -> str | None:
+    """A note when the entries were not all computed by the same array backend (None when
+    they were): float32 and GPU scores agree with the reference engine's to about 1e-4 in r,
+    far below the differences a comparison of models tests, but not bit for bit."""
+    kinds = {e.get("array_backend") for e in entries}
+    if len(kinds) < 2:
+        return None
+    named = ", ".join(f"{e['id']} on {e.get('array_backend') or 'the reference float64 engine'}"
+                      for e in entries)
+    return (f"note: the entries were computed by different array backends ({named}); their "
+            "per-cell r agree with the reference engine's to about 1e-4")
 
 
 def select_entry(board: Board, spec: str) -> dict:

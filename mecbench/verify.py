@@ -39,7 +39,9 @@ def verify_entry(entry: Mapping[str, Any], *, tolerance: float = 1e-6, cache=Non
         not re-computed: the data, the benchmark (version) or the model (weights or
         configuration) changed since the entry was scored, so it cannot reproduce;
     ``"error"``
-        the entry could not be re-computed (a missing model or data, a failing mapping).
+        the entry could not be re-computed (a missing model or data, a failing mapping, or an
+        array backend other than the entry's: a float32 or GPU entry is re-computed only with
+        the same ``--device``/``--dtype``, a reference entry only without them).
     """
     out = {"id": entry["id"], "model": entry["model"], "layer": entry["layer"],
            "benchmark": entry["benchmark"], "max_abs_diff": None}
@@ -57,6 +59,9 @@ def verify_entry(entry: Mapping[str, Any], *, tolerance: float = 1e-6, cache=Non
         if why is not None:
             return {**out, "status": "stale",
                     "message": f"not re-computed: the benchmark data changed ({why})"}
+        why = _backend_difference(entry.get("array_backend"), bench.array_backend)
+        if why is not None:
+            return {**out, "status": "error", "message": why}
         provider = load_model(entry["model"])
         if provider.fingerprint() != entry["weights_hash"]:
             return {**out, "status": "stale",
@@ -95,3 +100,19 @@ def verify_entry(entry: Mapping[str, Any], *, tolerance: float = 1e-6, cache=Non
                     else f"{k} |diff| {v:.2e}" for k, v in diffs.items() if v > tolerance)
     return {**out, "status": "mismatch", "message": (
         f"re-computed, different (max |diff| {worst:.1e} > {tolerance:g}): {bad}")}
+
+
+def _backend_difference(scored: str | None, selected: str | None) -> str | None:
+    """Why an entry scored on array backend ``scored`` cannot be re-computed on ``selected``
+    (None: the reference float64 engine), or None when they are the same."""
+    if scored == selected:
+        return None
+
+    def name(backend: str | None) -> str:
+        return "the reference float64 engine" if backend is None else f"array backend {backend}"
+
+    hint = ("run verify without --device/--dtype" if scored is None else
+            "select it with --device/--dtype (or MECBENCH_BACKEND, MECBENCH_DEVICE, "
+            "MECBENCH_DTYPE)")
+    return (f"not re-computed: the entry was scored on {name(scored)} and this run selects "
+            f"{name(selected)}; {hint}")

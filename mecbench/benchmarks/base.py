@@ -357,7 +357,7 @@ class Benchmark:
     # keys ---------------------------------------------------------------------------------
     def key_parts(self) -> dict[str, Any]:
         """Everything about the benchmark that determines a ceiling or a score, with the
-        array backend when it changes results beyond float rounding (:func:`_backend_key`)."""
+        array backend when it changes results beyond float rounding (:attr:`array_backend`)."""
         parts = {
             "benchmark": self.identifier,
             "benchmark_version": self.version,
@@ -373,10 +373,20 @@ class Benchmark:
             "n_boot": self.n_boot,
             "bootstrap_seed": self.bootstrap_seed,
         }
-        backend = _backend_key()
+        backend = self.array_backend
         if backend is not None:
             parts["backend"] = backend
         return parts
+
+    @property
+    def array_backend(self) -> str | None:
+        """The selected array backend (``name:device:dtype``) when this benchmark's mapping
+        runs on it and its results may differ from the reference float64 engine's beyond
+        float rounding (float32, a GPU); else None. Such scores are cached apart and carry
+        it as ``array_backend``."""
+        if not getattr(self.mapping, "uses_array_backend", False):
+            return None
+        return _backend_key()
 
     # ceiling ------------------------------------------------------------------------------
     def ceiling(self, *, cache=None, parallel=None, progress: ProgressFn | None = None
@@ -585,7 +595,7 @@ class Benchmark:
             data_fingerprint=json.dumps(list(self.data_identity.fingerprint)),
             weights_hash=provider.fingerprint(), mapping=self.mapping.text,
             splits=self.splits.identifier, ceiling_method=self.ceiling_method,
-            model_seed=int(seed), arenas=list(self.arenas),
+            model_seed=int(seed), arenas=list(self.arenas), array_backend=self.array_backend,
             notes=" | ".join(self.notes) if self.notes else "",
             benchmark_source=None if self.source is None else json.dumps(self.source,
                                                                            sort_keys=True),

@@ -75,6 +75,17 @@ class MappingSpec:
         return self.name + ":" + ",".join(f"{k}={format_value(v)}"
                                           for k, v in sorted(self.params.items()))
 
+    @property
+    def uses_array_backend(self) -> bool:
+        """True when the mapping's fits run on the selected array backend
+        (:mod:`mecbench.mapping.backend`): ridge with one positive penalty. Every other
+        mapping computes with numpy in float64 whatever backend is selected."""
+        if self.name != "ridge":
+            return False
+        alpha = self.params.get("alpha", 1.0)
+        return (isinstance(alpha, int | float) and not isinstance(alpha, bool)
+                and float(alpha) > 0)
+
     def build(self):
         """A fresh, unfitted mapping estimator."""
         from mecbench import mapping as mp

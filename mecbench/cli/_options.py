@@ -3,9 +3,12 @@ report): ad-hoc benchmark options, parallel options, cache, progress bars and JS
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import shlex
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 from mecbench.formatting import format_ci as fmt_ci  # noqa: F401  (opt.fmt_ci in the commands)
@@ -32,7 +35,8 @@ def add_adhoc_options(parser) -> None:
 
 
 def add_parallel_options(parser) -> None:
-    """``--jobs``, ``--backend``, ``--scheduler``."""
+    """``--jobs``, ``--backend``, ``--scheduler``; ``--device`` and ``--dtype`` of the array
+    backend (applied by :func:`array_backend_option`)."""
     group = parser.add_argument_group("parallel execution")
     group.add_argument("--jobs", "-j", type=int, default=1, metavar="N",
                        help="work units run at once (-1: one per core; default 1)")
@@ -40,6 +44,53 @@ def add_parallel_options(parser) -> None:
                        help="where units run (default loky: local processes)")
     group.add_argument("--scheduler", default=None, metavar="ADDRESS",
                        help="dask.distributed scheduler address (with --backend dask)")
+    arrays = parser.add_argument_group(
+        "array backend of the ridge fits (other mappings compute with numpy in float64)")
+    arrays.add_argument("--device", default=None, metavar="DEVICE",
+                        help="cpu (numpy, the default) or cuda[:N] (torch on that GPU); "
+                             "default $MECBENCH_DEVICE")
+    arrays.add_argument("--dtype", default=None, choices=("float64", "float32"),
+                        help="float type of the ridge fits (default $MECBENCH_DTYPE, else "
+                             "float64); float32 and GPU scores are cached and labelled apart")
+
+
+@contextlib.contextmanager
+def array_backend_option(device: str | None, dtype: str | None) -> Iterator[None]:
+    """Within the block the mapping engine's array backend is the one ``--device`` and
+    ``--dtype`` select (through the environment variables of :mod:`mecbench.mapping.backend`,
+    which worker processes inherit); the previous values are restored afterwards. Nothing
+    changes when both are None.
+
+    Raises
+    ------
+    ConfigError
+        An unknown device or float type, CUDA absent, torch not installed (naming the option).
+    """
+    if device is None and dtype is None:
+        yield
+        return
+    from mecbench.mapping import backend as bk
+
+    env: dict[str, str] = {}
+    if device is not None:
+        device = device.strip().lower()
+        env[bk.ENV_BACKEND] = "numpy" if device == "cpu" else "torch"
+        env[bk.ENV_DEVICE] = device
+    if dtype is not None:
+        env[bk.ENV_DTYPE] = dtype
+    name = env.get(bk.ENV_BACKEND) or os.environ.get(bk.ENV_BACKEND, "").strip() or "numpy"
+    text = ":".join(part for part in (name, device, dtype) if part)
+    bk.get_backend(text, where="--device/--dtype")  # unusable: fails here, naming the options
+    old = {var: os.environ.get(var) for var in env}
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        for var, value in old.items():
+            if value is None:
+                os.environ.pop(var, None)
+            else:
+                os.environ[var] = value
 
 
 def add_cache_option(parser) -> None:

@@ -79,6 +79,9 @@ def _run(args) -> int:
                                                                         strict=True)],
                         "pairs": [r.to_dict() for r in results]})
         return 0
+    note = lb.backend_note(entries)
+    if note is not None:
+        print(note)
     print(f"{args.benchmark}: paired per-cell {args.metric} scores; Wilcoxon signed-rank, "
           f"Holm-corrected over {len(results)} pair(s), 95% bootstrap CI of the median "
           "difference")

@@ -85,7 +85,7 @@ def _show(args) -> int:
         return 0
     print(f"leaderboard of {args.benchmark} ({len(entries)} entries; "
           f"{', '.join(str(d) for d in dirs)})")
-    rows = [[str(i + 1), e["model"], e["layer"],
+    rows = [[str(i + 1), lb.model_label(e), e["layer"],
              opt.fmt(e["ceiled"]) + (" (unreliable)" if e.get("ceiling_reliable") is False
                                      else ""), opt.fmt_ci(e["ci"]),
              opt.fmt(e["raw"]), opt.fmt(e["ceiling"]), str(e["n_cells"]),

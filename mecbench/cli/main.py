@@ -30,6 +30,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from mecbench._version import __version__
+from mecbench.cli import _options as opt
 from mecbench.errors import ConfigError, MecbenchError
 from mecbench.registry import load_plugin_file
 
@@ -283,7 +284,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.argv = list(sys.argv[1:] if argv is None else argv)
     args = merge_global_options(parser.parse_args(parser.argv))
     try:
-        with data_dir_option(args.data_dir):
+        with data_dir_option(args.data_dir), opt.array_backend_option(
+                getattr(args, "device", None), getattr(args, "dtype", None)):
             for path in args.plugin:
                 load_plugin_file(path)
             code = args.func(args)

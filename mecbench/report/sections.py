@@ -8,6 +8,7 @@ import numpy as np
 
 from mecbench.formatting import format_ci, format_number
 from mecbench.htmlkit import Section, esc, figure_img, html_table
+from mecbench.leaderboard import model_label
 from mecbench.metrics import masked_pearson_columns
 from mecbench.ratemaps import flat_values
 
@@ -40,7 +41,7 @@ def best_entry_per_model(ctx: ReportContext) -> list[dict]:
 # leaderboard ------------------------------------------------------------------------------
 def leaderboard_table(ctx: ReportContext) -> Section:
     """The leaderboard: newest entry per model and layer, best first."""
-    rows = [[i + 1, e["model"], e["layer"],
+    rows = [[i + 1, model_label(e), e["layer"],
              format_number(e["ceiled"]) + (" (unreliable ceiling)"
                                            if e.get("ceiling_reliable") is False else ""),
              format_ci(e["ci"]), format_number(e["raw"]), format_number(e["ceiling"]),
