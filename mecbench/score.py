@@ -62,7 +62,8 @@ from mecbench.netcdf_attrs import netcdf_attrs
 from mecbench.neural_data import atomic_write
 
 __all__ = ["Score", "SUMMARY_KEYS", "DEFAULT_MIN_CEILING", "CEILING_FORMULA", "cell_mean",
-           "summarize", "split_bootstrap", "support_summary"]
+           "summarize", "split_bootstrap", "support_summary", "undefined_cells_warning",
+           "UNDEFINED_WARN_FRACTION"]
 
 #: Cells whose ceiling is at most this (or NaN) are left out of every ceiled summary.
 DEFAULT_MIN_CEILING = 0.1
@@ -88,6 +89,42 @@ SUMMARY_KEYS = (
     "ceiling_n_source_cells_median", "ceiling_n_source_animals_min",
 )
 _INT_KEYS = ("ceiling_n_source_cells_min", "ceiling_n_source_animals_min")
+
+
+#: A score is printed with :func:`undefined_cells_warning` when at least this fraction of its
+#: cells has no defined r in any split.
+UNDEFINED_WARN_FRACTION = 0.01
+
+
+def undefined_cells_warning(summary: dict,
+                            min_fraction: float = UNDEFINED_WARN_FRACTION) -> str | None:
+    """The sentence a score must be printed with when many of its cells have no score.
+
+    A cell's raw score is undefined when every split's r is (a constant prediction — e.g. an
+    elastic net whose chosen penalty zeroes every weight — or a constant cell, too few bins, a
+    failed fit). Such cells are left out of the medians, so a model that predicts nothing for
+    the cells it cannot fit loses nothing for them; the count must travel with the headline.
+
+    Parameters
+    ----------
+    summary : dict
+        A score's summary (:meth:`Score.summary`), with ``n_cells`` and ``n_cells_undefined``.
+    min_fraction : float
+        Say nothing below this fraction of undefined cells.
+
+    Returns
+    -------
+    str or None
+    """
+    total = int(summary.get("n_cells") or 0)
+    undefined = int(summary.get("n_cells_undefined") or 0)
+    if total == 0 or undefined == 0 or undefined / total < min_fraction:
+        return None
+    return (f"{undefined} of {total} cells ({undefined / total:.0%}) have no score in any split "
+            "(a constant prediction, e.g. a penalty that zeroes every weight, a constant cell, "
+            "too few bins or a failed fit; per split in the full score's undefined_reason): "
+            f"raw and ceiled are medians over the other {total - undefined} cells, "
+            "which does not penalise a model for the cells it predicts nothing for")
 
 
 class Score:

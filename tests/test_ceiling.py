@@ -162,3 +162,37 @@ def test_score_ceiling_matched_by_id_and_bad_files(tmp_path):
         Score.load(bad)
     with pytest.raises(DataError, match="no such file"):
         Score.load(tmp_path / "missing.nc")
+
+
+def test_undefined_cells_travel_with_the_headline():
+    """Cells whose every split is undefined leave the medians; past 1 % the score says so,
+    with counts checked against the r array itself."""
+    from mecbench.score import undefined_cells_warning
+
+    rng = np.random.default_rng(3)
+    values = rng.uniform(0.1, 0.9, (200, 4))
+    values[:7] = np.nan  # 7 cells with a constant prediction in every split
+    values[7:12, 0] = np.nan  # 5 cells undefined in one split only: still scored
+    r = xr.DataArray(values, dims=("neuroid", "split"),
+                     coords={"neuroid_id": ("neuroid", [f"c{i}" for i in range(200)])})
+    score = Score.from_results(r, n_boot=50)
+    s = score.summary()
+    assert s["n_cells_undefined"] == int(np.all(np.isnan(values), axis=1).sum()) == 7
+    text = undefined_cells_warning(s)
+    assert text is not None
+    assert text.startswith("7 of 200 cells (4%) have no score in any split")
+    assert "other 193 cells" in text
+    assert s["raw_median"] == pytest.approx(np.median(np.nanmean(values[7:], axis=1)))
+    # below the threshold, and with nothing undefined, nothing is said
+    assert undefined_cells_warning(s, min_fraction=0.05) is None
+    assert undefined_cells_warning(Score.from_results(r[7:], n_boot=50).summary()) is None
+
+
+def test_score_command_prints_the_undefined_cells_warning():
+    from mecbench.cli.score import _layer_doc
+
+    values = np.full((50, 3), 0.5)
+    values[:2] = np.nan
+    r = xr.DataArray(values, dims=("neuroid", "split"))
+    doc = _layer_doc("g", Score.from_results(r, n_boot=20), None)
+    assert any(w.startswith("2 of 50 cells (4%)") for w in doc["warnings"])

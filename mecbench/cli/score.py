@@ -51,6 +51,7 @@ def register(subparsers) -> None:
 def _layer_doc(layer: str, score, entry: dict | None, bench=None) -> dict:
     from mecbench.ceiling import ceiling_warnings
     from mecbench.leaderboard import clean_float
+    from mecbench.score import undefined_cells_warning
 
     s = score.summary()
     support = None
@@ -63,6 +64,9 @@ def _layer_doc(layer: str, score, entry: dict | None, bench=None) -> dict:
         s, method=method, reliable=bench.ceiling_reliable,
         support=_public_support(bench), requested=bench.requested_ceiling,
         min_source_cells=bench.min_source_cells)
+    undefined = undefined_cells_warning(s)
+    if undefined is not None:
+        warnings.append(undefined)
     return {
         "layer": layer,
         "raw": clean_float(s.get("raw_median")),
