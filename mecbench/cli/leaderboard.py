@@ -88,7 +88,7 @@ def _show(args) -> int:
     rows = [[str(i + 1), lb.model_label(e), e["layer"],
              opt.fmt(e["ceiled"]) + (" (unreliable)" if e.get("ceiling_reliable") is False
                                      else ""), opt.fmt_ci(e["ci"]),
-             opt.fmt(e["raw"]), opt.fmt(e["ceiling"]), str(e["n_cells"]),
+             opt.fmt(e["raw"]), opt.fmt(e["ceiling"]), f"{e['n_cells']}/{e['n_cells_total']}",
              f"v{e['benchmark_version']}", e["date"][:10], e["id"]]
             for i, e in enumerate(entries)]
     header = ["#", "model", "layer", "ceiled", "95% CI", "raw", "ceiling", "cells", "version",
