@@ -14,8 +14,9 @@ mapping part                        mapping (:func:`mecbench.mapping.get_mapping
                                     split (:mod:`mecbench.mapping.enet_cv`), the most
                                     regularised candidate among those whose certified
                                     validation error ties with the best (stable against
-                                    solver noise); slow: about 1-1.5 CPU-hours per layer of
-                                    256 units on mec-sim
+                                    solver noise), refitted to a duality gap of 1e-12 (the
+                                    same predictions on any CPU); slow: 10-40 CPU-minutes
+                                    per layer of 256 units on mec-sim
 ``one-to-one``                      ``one-to-one``: best-correlated model unit per cell
 ``cka``                             similarity ``cka``: linear CKA (biased HSIC) per animal
 ``rsa``                             similarity ``rsa-whitened-cosine``: whitened cosine of
@@ -109,7 +110,7 @@ VERSIONS: dict[str, int] = {
     "mec-sim.ridge": 2,
     "mec-sim.ridgecv": 2,
     "mec-sim.pls": 2,
-    "mec-sim.enet": 4,
+    "mec-sim.enet": 5,
     "mec-sim.one-to-one": 2,
     "mec-sim.ridge-blocked": 2,
     "mec-sim.ridge-leftright": 2,
@@ -119,7 +120,7 @@ VERSIONS: dict[str, int] = {
     "mec-sim.soft-match": 1,
     "sargolini2006.ridge": 2,
     "sargolini2006.ridgecv": 2,
-    "sargolini2006.enet": 3,
+    "sargolini2006.enet": 4,
     "sargolini2006.one-to-one": 2,
 }
 
@@ -128,7 +129,7 @@ SPEC_HASHES: dict[str, str] = {
     "mec-sim.ridge": "820f19f51a9cdce4",
     "mec-sim.ridgecv": "7a40c496e50efeaa",
     "mec-sim.pls": "91f1c379b6e0ce17",
-    "mec-sim.enet": "23face99a2af045f",
+    "mec-sim.enet": "915b62a95f9fd0ce",
     "mec-sim.one-to-one": "77923bd27328db02",
     "mec-sim.ridge-blocked": "bc3fa3990011d7f4",
     "mec-sim.ridge-leftright": "82861c8bfeebe1cb",
@@ -138,7 +139,7 @@ SPEC_HASHES: dict[str, str] = {
     "mec-sim.soft-match": "de3cb02d3e47b8ca",
     "sargolini2006.ridge": "081efdecc91eeecd",
     "sargolini2006.ridgecv": "43234ef8c91c31d4",
-    "sargolini2006.enet": "d7f892b78e6f8299",
+    "sargolini2006.enet": "01b1dfad41a4e646",
     "sargolini2006.one-to-one": "c0d688cba6aba991",
 }
 
