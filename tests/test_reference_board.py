@@ -137,3 +137,30 @@ def test_a_sample_of_every_board_verifies_on_another_cpu(tmp_path):
     assert set(statuses) == set(ids), done.stderr
     assert all(status == "ok" for status, _ in statuses.values()), statuses
     assert done.returncode == 0
+
+
+@pytest.mark.slow
+def test_an_animal_of_the_enet_sample_entry_reproduces_on_another_cpu(tmp_path):
+    """The elastic-net board's drift check, within the suite's budget: one animal of the 1 m
+    arena of the sample entry is re-computed (every split, the benchmark's own rate maps,
+    mapping and splits; the benchmark fits each animal on its own, so this is the full run's
+    work for those cells) under the other CPU kernels of the test above, from the installed
+    package, and its per-cell raw scores must match the entry's score file within 1e-6."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    board = lb.load_board(SHIPPED, "mec-sim.enet")
+    assert board.find(*SAMPLE), f"{SAMPLE} is not on the mec-sim.enet board"
+    env = {**os.environ, "NPY_DISABLE_CPU_FEATURES": "X86_V3", "OPENBLAS_CORETYPE": "Sandybridge",
+           "MECBENCH_CACHE_DIR": str(tmp_path / "cache")}
+    script = Path(__file__).with_name("enet_board_sample.py")
+    done = subprocess.run([sys.executable, str(script), str(SHIPPED), *SAMPLE, "1x1m", "sim01"],
+                          env=env, cwd=tmp_path, capture_output=True, text=True, timeout=1800)
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout.splitlines()[-1])
+    assert doc["n_cells"] == 100
+    assert doc["nan_agree"], doc
+    assert doc["max_abs_diff"] <= 1e-6, doc
