@@ -143,19 +143,36 @@ def interanimal_consistency(
     splits: SplitScheme | Sequence[Split],
     *,
     mode: str = "holdout",
+    targets: Sequence[str] | None = None,
 ) -> xr.DataArray:
     """Per-cell, per-split inter-animal consistency r (dims neuroid, split).
 
     In ``pairwise`` mode the value of a (cell, split) is the mean over source animals of their r,
     ignoring NaN. Cells of an animal that is alone in the arena are NaN with reason
-    ``"no_other_animal"``.
+    ``"no_other_animal"``. With ``targets`` (animal names), only those animals' cells are
+    computed and returned (their sources are still all the other animals), so that target
+    animals can be computed apart and joined with
+    :func:`mecbench.predictivity.merge_neuroid_parts`.
     """
     neural = validate_rate_maps(neural, "neural rate maps")
     shape = (neural.sizes["x"], neural.sizes["y"])
     split_list = resolve_splits(splits, shape)
     n_splits = len(split_list)
     animals, order = _animal_order(neural)
-    per_target = interanimal_results(neural, mapping, split_list, mode=mode)
+    target_cells = None
+    if targets is not None:
+        unknown = sorted(set(targets) - set(order))
+        if unknown:
+            raise UnknownIdentifierError("target animal", unknown[0], order)
+        target_cells = {a: np.flatnonzero(animals == a) for a in targets}
+    per_target = interanimal_results(neural, mapping, split_list, mode=mode,
+                                     target_cells=target_cells)
+    if targets is not None:
+        keep = np.flatnonzero(np.isin(animals, list(targets)))
+        per_target = {a: per_target[a] for a in order if a in set(targets)}
+        order = [a for a in order if a in per_target]
+        neural = neural.isel(neuroid=keep)
+        animals = animals[keep]
     parts = []
     for target in order:
         idx = np.flatnonzero(animals == target)

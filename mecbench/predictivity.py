@@ -47,6 +47,7 @@ from mecbench.splits import Split, SplitScheme
 
 __all__ = [
     "MIN_TRAIN_BINS",
+    "merge_neuroid_parts",
     "REASONS",
     "PredictivityResult",
     "PreparedSource",
@@ -527,6 +528,48 @@ def result_to_dataarray(res: PredictivityResult, neural: xr.DataArray, attrs: di
     if res.extra.get("fit_errors"):
         da.attrs["fit_errors"] = "; ".join(res.extra["fit_errors"])
     return da
+
+
+def merge_neuroid_parts(parts: Sequence[xr.DataArray], neural: xr.DataArray) -> xr.DataArray:
+    """Join per-(cell, split) results computed on disjoint subsets of ``neural``'s cells
+    (e.g. one animal each) into the result over all of them, in ``neural``'s neuroid order.
+
+    Each part is what :func:`score_rate_maps` or
+    :func:`mecbench.ceiling.interanimal_consistency` returns for its cells; the undefined
+    counts (``n_*`` attributes) are summed, ``fit_errors`` joined, and the other attributes
+    must agree. The result is the one a single call over all cells gives when every part was
+    computed the same way as in that call (one animal's fit does not depend on the others').
+
+    Raises
+    ------
+    DataError
+        When the parts do not cover every cell of ``neural`` exactly once or disagree on
+        their attributes.
+    """
+    ids = neural["neuroid_id"].values.astype(str)
+    joined = xr.concat(list(parts), dim="neuroid", combine_attrs="drop")
+    got = joined["neuroid_id"].values.astype(str)
+    where = {name: k for k, name in enumerate(got)}
+    if len(where) != len(got) or sorted(where) != sorted(ids):
+        raise DataError(f"the parts cover {len(got)} neuroids ({len(where)} distinct); "
+                        f"expected each of the {len(ids)} neuroids of the data once")
+    merged = joined.isel(neuroid=[where[name] for name in ids])
+    attrs: dict = {}
+    errors: list[str] = []
+    for part in parts:
+        for key, value in part.attrs.items():
+            if key == "fit_errors":
+                errors.append(str(value))
+            elif key.startswith("n_") and isinstance(value, int | np.integer):
+                attrs[key] = int(attrs.get(key, 0)) + int(value)
+            elif key in attrs and attrs[key] != value:
+                raise DataError(f"the parts disagree on {key!r}: {attrs[key]!r} and {value!r}")
+            else:
+                attrs[key] = value
+    if errors:
+        attrs["fit_errors"] = "; ".join(errors)
+    merged.attrs = attrs
+    return merged
 
 
 def combine_results(results: list[tuple[np.ndarray, PredictivityResult]], n_cells: int,

@@ -64,6 +64,7 @@ from mecbench.jsonsafe import json_float
 from mecbench.metrics import bootstrap_median_ci, nanmedian
 from mecbench.neural_data import NeuralData
 from mecbench.parallel import Shared, run_units
+from mecbench.predictivity import merge_neuroid_parts
 from mecbench.providers.base import check_provider_output
 from mecbench.ratemaps import Arena
 from mecbench.score import (
@@ -408,12 +409,16 @@ class Benchmark:
         halves = method == "split-half"
         kind = "halves" if halves else "rate"
         shared = {(kind, a): data.halves(a) if halves else data.rate(a) for a in self.arenas}
+        # inter-animal: one unit per target animal where the mapping allows it
+        by_animal = ({a: [None] for a in self.arenas} if halves
+                     else self._unit_animals(parallel))
         units = [(method, None if halves else Shared((kind, a)),
-                  Shared((kind, a)) if halves else None, self.mapping, self.splits)
-                 for a in self.arenas]
+                  Shared((kind, a)) if halves else None, self.mapping, self.splits, animal)
+                 for a in self.arenas for animal in by_animal[a]]
         progress("ceiling", 0, len(units))
         results = run_units(_ceiling_unit, units, parallel, shared=shared,
                             progress=lambda k: progress("ceiling", k, len(units)))
+        (results,) = self._join_animals(results, ["ceiling"], by_animal)
         pooled = pool_arenas(list(zip(self.arenas, results, strict=True)))
         pooled.name = "ceiling"
         pooled.attrs["ceiling"] = results[0].attrs.get("ceiling", method)
@@ -541,34 +546,14 @@ class Benchmark:
         todo = [layer for layer in layers if layer not in scores]
         if todo:
             ceiling = self.ceiling(cache=cache, parallel=parallel, progress=progress)
-            data = self.neural_data
-            # payloads by reference: a dask cluster gets each arena's recordings and each
-            # layer's maps once, not inside every task
-            shared: dict[Any, Any] = {("rate", a): data.rate(a) for a in self.arenas}
-            units, total = [], len(todo) * len(self.arenas)
-            progress("rate maps", 0, total)
-            failed: dict[str, MecbenchError] = {}
-            for layer in todo:
-                for arena in self.arenas:
-                    try:
-                        maps = self.model_maps(provider, layer, arena, seed=seed, cache=cache)
-                    except MecbenchError as err:
-                        if errors == "raise":
-                            raise
-                        failed.setdefault(layer, err)
-                        maps = None
-                    if maps is not None:
-                        shared[("maps", layer, arena)] = maps
-                        maps = Shared(("maps", layer, arena))
-                    units.append((maps, Shared(("rate", arena)), self.mapping, self.splits,
-                                  self.per_animal, errors == "collect"))
-                    progress("rate maps", len(units), total)
-            progress("scoring", 0, total)
+            by_animal = self._unit_animals(parallel)
+            units, shared, failed = self._score_units(provider, todo, seed, cache, by_animal,
+                                                      errors, progress)
+            progress("scoring", 0, len(units))
             results = run_units(_score_unit, units, parallel, shared=shared,
-                                progress=lambda k: progress("scoring", k, total))
-            n_arenas = len(self.arenas)
-            for i, layer in enumerate(todo):
-                per_arena = results[i * n_arenas:(i + 1) * n_arenas]
+                                progress=lambda k: progress("scoring", k, len(units)))
+            per_layer = self._join_animals(results, todo, by_animal)
+            for layer, per_arena in zip(todo, per_layer, strict=True):
                 err = failed.get(layer) or next(
                     (x for x in per_arena if isinstance(x, MecbenchError)), None)
                 if err is not None:
@@ -580,6 +565,69 @@ class Benchmark:
                             guard=self.data_identity)
                 scores[layer] = score
         return {layer: scores[layer] for layer in layers}
+
+    def _score_units(self, provider, layers: list[str], seed: int, cache, by_animal,
+                     errors: str, progress: ProgressFn):
+        """The work units of :meth:`score_layers` (one per layer and arena, or per layer, arena
+        and animal), the payloads they share and the layers whose rate maps failed."""
+        data = self.neural_data
+        # payloads by reference: a dask cluster gets each arena's recordings and each
+        # layer's maps once, not inside every task
+        shared: dict[Any, Any] = {("rate", a): data.rate(a) for a in self.arenas}
+        units, total, done = [], len(layers) * len(self.arenas), 0
+        progress("rate maps", 0, total)
+        failed: dict[str, MecbenchError] = {}
+        for layer in layers:
+            for arena in self.arenas:
+                try:
+                    maps = self.model_maps(provider, layer, arena, seed=seed, cache=cache)
+                except MecbenchError as err:
+                    if errors == "raise":
+                        raise
+                    failed.setdefault(layer, err)
+                    maps = None
+                if maps is not None:
+                    shared[("maps", layer, arena)] = maps
+                    maps = Shared(("maps", layer, arena))
+                for animal in by_animal[arena]:
+                    units.append((maps, Shared(("rate", arena)), self.mapping, self.splits,
+                                  self.per_animal, errors == "collect", animal))
+                done += 1
+                progress("rate maps", done, total)
+        return units, shared, failed
+
+    def _unit_animals(self, parallel) -> dict[str, list[str | None]]:
+        """Per arena, the animals that get a work unit of their own (``[None]``: one unit
+        for the whole arena). Animals are split apart only when units run in parallel and
+        the mapping fits each animal without sharing work across animals, so the numbers do
+        not depend on it."""
+        workers = 1 if parallel is None else (
+            2 if parallel.backend == "dask" else parallel.n_workers)
+        if workers < 2 or not self.per_animal or not getattr(
+                self.mapping, "fits_animals_apart", False):
+            return {a: [None] for a in self.arenas}
+        data = self.neural_data
+        return {a: [str(x) for x in data.animals(a)] for a in self.arenas}
+
+    def _join_animals(self, results: list, layers: list[str],
+                      by_animal: dict[str, list[str | None]]) -> list[list]:
+        """Per layer, the per-arena results of :meth:`score_layers`'s units, the animals of
+        an arena joined back into one result (an error of any animal stands for the arena)."""
+        out, k = [], 0
+        for _ in layers:
+            per_arena = []
+            for arena in self.arenas:
+                n = len(by_animal[arena])
+                parts, k = results[k:k + n], k + n
+                err = next((x for x in parts if isinstance(x, MecbenchError)), None)
+                if err is not None or any(x is None for x in parts):
+                    per_arena.append(err)
+                elif n == 1:
+                    per_arena.append(parts[0])
+                else:
+                    per_arena.append(merge_neuroid_parts(parts, self.neural_data.rate(arena)))
+            out.append(per_arena)
+        return out
 
     def _make_score(self, r: xr.DataArray, ceiling, provider, layer: str, seed: int):
         return Score.from_results(
@@ -610,9 +658,12 @@ class Benchmark:
 
 # work units (module level: picklable) --------------------------------------------------------
 def _score_unit(unit):
-    maps, neural, mapping, splits, per_animal, collect = unit
+    maps, neural, mapping, splits, per_animal, collect, animal = unit
     if maps is None:  # its rate maps failed (collected by the caller)
         return None
+    if animal is not None:
+        neural = neural.isel(neuroid=np.flatnonzero(neural["animal"].values.astype(str)
+                                                    == animal))
     try:
         return mapping.score_maps(maps, neural, splits, per_animal=per_animal)
     except MecbenchError as err:
@@ -622,9 +673,11 @@ def _score_unit(unit):
 
 
 def _ceiling_unit(unit):
-    method, neural, halves, mapping, splits = unit
+    method, neural, halves, mapping, splits, animal = unit
     if method == "split-half":
         return mapping.split_half(halves, splits)
+    if animal is not None:
+        return mapping.interanimal(neural, splits, mode=method, targets=[animal])
     return mapping.interanimal(neural, splits, mode=method)
 
 

@@ -101,10 +101,19 @@ class MappingSpec:
         (:func:`mecbench.predictivity.score_rate_maps`)."""
         return score_rate_maps(maps, neural, self.build(), splits, per_animal=per_animal)
 
-    def interanimal(self, neural, splits, *, mode: str = "holdout"):
+    def interanimal(self, neural, splits, *, mode: str = "holdout", targets=None):
         """Per-(cell, split) inter-animal consistency
-        (:func:`mecbench.ceiling.interanimal_consistency`)."""
-        return interanimal_consistency(neural, self.build(), splits, mode=mode)
+        (:func:`mecbench.ceiling.interanimal_consistency`; ``targets``: only these animals'
+        cells)."""
+        return interanimal_consistency(neural, self.build(), splits, mode=mode,
+                                       targets=targets)
+
+    @property
+    def fits_animals_apart(self) -> bool:
+        """True when, with per-animal fits, each animal's fit shares no work with the others'
+        (no masked pass over all cells: every mapping but single-penalty ridge and one-to-one):
+        a benchmark may then run one work unit per animal, with the same numbers."""
+        return getattr(self.build(), "_cross_predict_masked", None) is None
 
     def split_half(self, halves, splits=None):
         """Spearman-Brown corrected split-half reliability per cell
