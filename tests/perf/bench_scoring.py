@@ -281,7 +281,7 @@ def main(argv=None) -> int:
     ap.add_argument("--skip", default="",
                     help="comma-separated methods to skip: ridge, ridgecv, himalaya, pls, enet "
                          "(both elastic-net rows), one-to-one, get_fits (its rows need the "
-                         "ridge and one-to-one rows)")
+                         "ridge and one-to-one rows), backends (the ridge row on torch)")
     args = ap.parse_args(argv)
     if args.quick:
         n_side, n_units, n_animals, n_cells, n_splits = 22, 512, 3, 20, 3
@@ -475,8 +475,36 @@ def main(argv=None) -> int:
     for name, (t_fits, t_path) in get_fits_ratio.items():
         print(f"get_fits ({name}) / scoring path, timed alternately = {t_fits:.2f} / "
               f"{t_path:.2f} s = {t_fits / t_path:.2f} (target <= 1.2)")
+    if "ridge" in ours and "backends" not in skip:
+        print_backend_rows(model, neural, scheme, ours["ridge"],
+                           next(row[1] for row in rows if row[0] == "ridge"))
     print(f"peak RSS: {peak_rss_gb():.2f} GB (target < 4 GB)")
     return 0
+
+
+def print_backend_rows(model, neural, scheme, r_numpy: np.ndarray, t_numpy: float) -> None:
+    """The ridge row on the other array backends (torch on the CPU, and on CUDA where there
+    is a GPU), timed in this run against numpy's time above (best of REPEATS each)."""
+    try:
+        import torch
+    except ImportError:
+        print("\narray backends: torch is not installed")
+        return
+    names = ["torch:cpu:float64", "torch:cpu:float32"]
+    if torch.cuda.is_available():
+        names += ["torch:cuda:float64", "torch:cuda:float32"]
+    print(f"\nridge on the array backends (numpy float64 {t_numpy:.2f} s above):")
+    for name in names:
+        mapping = get_mapping("ridge", alpha=1.0, backend=name)
+        score_rate_maps(model, neural, mapping, scheme)  # library and device start-up
+        best = np.inf
+        for _ in range(REPEATS):
+            t0 = time.perf_counter()
+            r = score_rate_maps(model, neural, mapping, scheme)
+            best = min(best, time.perf_counter() - t0)
+        both = np.isfinite(r_numpy) & np.isfinite(r.values.T)
+        dr = float(np.max(np.abs(r.values.T[both] - r_numpy[both]), initial=0.0))
+        print(f"  {name:<20}{best:>8.2f} s  {t_numpy / best:>5.2f}x numpy  max |Δr| {dr:.1e}")
 
 
 if __name__ == "__main__":
