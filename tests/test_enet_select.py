@@ -244,3 +244,26 @@ def test_refined_picks_are_those_of_the_exact_errors():
         np.testing.assert_array_equal(r["l1_ratio"], np.asarray(l1s)[exact // na])
         refined[tol] = r["n_refined"]
     assert refined[1e-4] > 0  # at the search tolerance 1e-4 some sides were open
+
+
+def test_mapping_refits_the_picks_to_a_tight_gap():
+    """The final fit is solved to refit_tol (1e-12), not the search's tol: its predictions are
+    those of the exact minimiser (scikit-learn's ElasticNet run to a 1e-14 gap per target,
+    an independent solver) to ~1e-7, where a 1e-4 refit may be off by orders of magnitude
+    more."""
+    import warnings
+
+    import sklearn.linear_model as lm
+
+    X, Y = _wide_problem(seed=4, n=40, p=12, t=6)
+    alphas, l1s = [1e-3, 0.03, 1.0], [0.1, 0.7]
+    m = ElasticNetCVMapping(alphas=alphas, l1_ratios=l1s).fit(X, Y)
+    assert m.estimator_.tol == m.refit_tol == 1e-12
+    exact = np.empty_like(Y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for j in range(Y.shape[1]):
+            exact[:, j] = lm.ElasticNet(alpha=m.alpha_[j], l1_ratio=m.l1_ratio_[j], tol=1e-14,
+                                        max_iter=1_000_000).fit(X, Y[:, j]).predict(X)
+    scale = np.abs(Y - Y.mean(axis=0)).max()
+    np.testing.assert_allclose(m.predict(X), exact, rtol=0, atol=1e-6 * scale)
