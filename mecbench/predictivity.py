@@ -515,7 +515,9 @@ def result_to_dataarray(res: PredictivityResult, neural: xr.DataArray, attrs: di
     """Package a result over all neuroids of ``neural`` as a DataArray (neuroid, split)."""
     coords = {k: v for k, v in neural.coords.items() if v.dims == ("neuroid",)}
     da = xr.DataArray(
-        res.r.T,
+        # C order, as a join of parts (merge_neuroid_parts) has it: reductions over splits
+        # then round alike whichever way a result was computed
+        np.ascontiguousarray(res.r.T),
         dims=("neuroid", "split"),
         coords={**coords, "split": np.arange(res.r.shape[0]),
                 "n_train": (("neuroid", "split"), res.n_train.T),
@@ -554,6 +556,7 @@ def merge_neuroid_parts(parts: Sequence[xr.DataArray], neural: xr.DataArray) -> 
         raise DataError(f"the parts cover {len(got)} neuroids ({len(where)} distinct); "
                         f"expected each of the {len(ids)} neuroids of the data once")
     merged = joined.isel(neuroid=[where[name] for name in ids])
+    merged = merged.copy(data=np.ascontiguousarray(merged.values))
     attrs: dict = {}
     errors: list[str] = []
     for part in parts:

@@ -21,12 +21,13 @@ from mecbench.predictivity import merge_neuroid_parts, score_rate_maps
 from mecbench.ratemaps import Arena
 from mecbench.splits import SplitScheme
 
-SPLITS = SplitScheme.random(train_frac=0.5, n_splits=3, seed=0)
+# ten splits: a reduction over splits that depends on the memory layout shows
+SPLITS = SplitScheme.random(train_frac=0.5, n_splits=10, seed=0)
 
 
 @pytest.fixture(scope="module")
 def data():
-    return make_neural_data(n_animals=3, n_cells=4)
+    return make_neural_data(n_animals=3, n_cells=8)
 
 
 @pytest.fixture(scope="module")
