@@ -263,11 +263,13 @@ def run_units(
                 if progress:
                     progress(i + 1)
             return out
+        n_jobs = min(config.n_workers, len(units))
+        if config.backend == "threading":
+            return _run_threads(call, units, n_jobs, progress)
         from joblib import Parallel, delayed
 
         # joblib pickles each task's arguments: the units are resolved here, so a payload
         # reaches its workers as joblib sends large arrays (memory-mapped, not copied per task).
-        n_jobs = min(config.n_workers, len(units))
         parallel = Parallel(n_jobs=n_jobs, backend=config.backend, return_as="generator")
         out = []
         for i, result in enumerate(parallel(delayed(limited)(resolve(u, shared))
@@ -276,6 +278,26 @@ def run_units(
             if progress:
                 progress(i + 1)
         return out
+
+
+def _run_threads(call: Callable[[Any], Any], units: list, n_jobs: int,
+                 progress: Callable[[int], None] | None) -> list:
+    """The ``threading`` backend: results in unit order. A failing unit's error reaches the
+    caller only after the units already running have finished (the others are cancelled): a
+    thread still inside BLAS when the interpreter exits can abort the process."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    pool = ThreadPoolExecutor(max_workers=n_jobs)
+    try:
+        futures = [pool.submit(call, unit) for unit in units]
+        out = []
+        for i, future in enumerate(futures):
+            out.append(future.result())
+            if progress:
+                progress(i + 1)
+        return out
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _run_dask(fn: Callable[[Any], Any], units: list, shared: dict, config: ParallelConfig,

@@ -270,3 +270,37 @@ def test_benchmark_on_dask_matches_serial_and_loky_without_data_in_graphs(
     for layer in layers:
         xr.testing.assert_identical(serial[layer].dataset, loky[layer].dataset)
         xr.testing.assert_identical(serial[layer].dataset, dask_scores[layer].dataset)
+
+
+
+def test_a_failing_threaded_unit_raises_after_the_running_units_finish():
+    """The error of one threaded unit reaches the caller only once no other unit is still
+    running (a thread still inside BLAS at interpreter exit can abort the process); units
+    not yet started are cancelled."""
+    import threading
+
+    running, started = [0], []
+    lock = threading.Lock()
+
+    def unit(k):
+        with lock:
+            running[0] += 1
+            started.append(k)
+        try:
+            if k == 1:
+                raise ConfigError("unit 1 fails")
+            a = np.random.default_rng(k).standard_normal((300, 300))
+            for _ in range(8):
+                np.linalg.eigh(a @ a.T)
+            return k
+        finally:
+            with lock:
+                running[0] -= 1
+
+    with pytest.raises(ConfigError, match="unit 1 fails"):
+        run_units(unit, range(8), ParallelConfig(jobs=2, backend="threading"))
+    assert running[0] == 0
+    assert len(started) < 8  # the units after the failure were cancelled
+    # and the results of a run without failures come back in unit order
+    assert run_units(lambda k: k * k, range(6), ParallelConfig(jobs=3, backend="threading")) \
+        == [k * k for k in range(6)]
