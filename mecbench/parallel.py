@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Hashable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -285,8 +286,6 @@ def _run_threads(call: Callable[[Any], Any], units: list, n_jobs: int,
     """The ``threading`` backend: results in unit order. A failing unit's error reaches the
     caller only after the units already running have finished (the others are cancelled): a
     thread still inside BLAS when the interpreter exits can abort the process."""
-    from concurrent.futures import ThreadPoolExecutor
-
     pool = ThreadPoolExecutor(max_workers=n_jobs)
     try:
         futures = [pool.submit(call, unit) for unit in units]
