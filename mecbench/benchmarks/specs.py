@@ -48,6 +48,13 @@ def _parse_params(text: str, what: str) -> dict[str, Any]:
     return parse_key_values(text.split(",") if text else [], option=what)
 
 
+#: Mappings worth one work unit per animal when units run in parallel. The elastic nets: on
+#: mec-sim the cross-validated one's two per-arena units take about 3 and 20 CPU-minutes. Not
+#: PLS or RidgeCV: each unit rebuilds the layer's feature cache, which made `mec-sim.pls` 20 %
+#: slower with animal units (`--jobs 2`, 256 units) than with one unit per arena.
+PER_ANIMAL_UNITS = frozenset({"enet", "enet-cv", "lasso"})
+
+
 @dataclass(frozen=True)
 class MappingSpec:
     """A mapping by name and parameters, e.g. ``MappingSpec("ridge", {"alpha": 1.0})``.
@@ -110,10 +117,12 @@ class MappingSpec:
 
     @property
     def fits_animals_apart(self) -> bool:
-        """True when, with per-animal fits, each animal's fit shares no work with the others'
-        (no masked pass over all cells: every mapping but single-penalty ridge and one-to-one):
-        a benchmark may then run one work unit per animal, with the same numbers."""
-        return getattr(self.build(), "_cross_predict_masked", None) is None
+        """True for the elastic nets (:data:`PER_ANIMAL_UNITS`): with per-animal fits each
+        animal's fit shares no work with the others' and costs far more than what a work unit
+        rebuilds (the layer's feature cache), so a benchmark running units in parallel gives
+        each animal its own unit, with the same numbers."""
+        return self.name in PER_ANIMAL_UNITS and getattr(
+            self.build(), "_cross_predict_masked", None) is None
 
     def split_half(self, halves, splits=None):
         """Spearman-Brown corrected split-half reliability per cell
