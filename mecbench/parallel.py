@@ -1,6 +1,7 @@
-"""Run independent work units serially, on local workers (joblib) or on a dask cluster.
+"""Run independent work units serially, on local workers or on a dask cluster.
 
-A *work unit* is one self-contained computation (for a benchmark: one layer × arena); its
+A *work unit* is one self-contained computation (for a benchmark: one layer × arena, or
+layer × arena × animal for the elastic nets); its
 result does not depend on where or when it runs. :func:`run_units` returns the results in the
 order of the units, whatever order they finished in, so every reduction that follows is done
 in one fixed order and scores are bit-identical between ``--jobs 1``, ``--jobs N`` and dask.
@@ -16,7 +17,8 @@ Backends
 ``loky`` (default)
     Separate worker processes (joblib's default).
 ``threading``
-    Threads of this process; useful when units release the GIL (NumPy/BLAS work).
+    Threads of this process (a thread pool); useful when units release the GIL (NumPy/BLAS
+    work). A failing unit's error is raised once the units already running have finished.
 ``dask``
     A dask.distributed cluster (extra ``mecbench[distributed]``), units submitted as dask
     futures. With ``scheduler`` the units go to the cluster at that address
@@ -28,7 +30,7 @@ Shared payloads
 Large inputs that several units use (a dataset's rate maps, a layer's rate maps) are passed once
 in ``run_units(..., shared={key: payload})`` and referenced inside units by :class:`Shared`
 ``(key)``. Each unit is resolved (every ``Shared`` replaced by its payload) right before ``fn``
-runs, by one function for all backends: in this process for the serial and joblib backends
+runs, by one function for all backends: in this process for the serial, threading and loky backends
 (where the payload is the same object, or joblib's memory-mapped copy), on the worker for dask,
 where each payload is sent to the cluster once per call (``client.scatter``: broadcast to every
 worker when more than one unit uses it, else to one worker, where dask then runs that unit) and
