@@ -73,6 +73,7 @@ def test_float32_entry_is_labelled_compared_with_a_note_and_verified_only_on_its
     code, out, err = run(env, capsys, *score_args(env, board, "--save", "--json",
                                                   "--dtype", "float32"))
     assert code == 0, err
+    assert json.loads(out)["array_backend"] == "numpy:cpu:float32"
     assert all(v not in os.environ for v in ENV_VARS)  # the option restores the environment
     code, _, err = run(env, capsys, *score_args(env, board, "--save"))
     assert code == 0, err

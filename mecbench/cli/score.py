@@ -130,6 +130,7 @@ def _run(args) -> int:
         "ceiling_support": _public_support(bench),
         "notes": list(bench.notes),
         "data_id": bench.data_id,
+        "array_backend": bench.array_backend,
         "weights_hash": provider.fingerprint(),
         "seeds": {"model": args.seed, "splits": bench.splits.seed,
                   "bootstrap": bench.bootstrap_seed},
