@@ -168,9 +168,10 @@ def interanimal_consistency(
     per_target = interanimal_results(neural, mapping, split_list, mode=mode,
                                      target_cells=target_cells)
     if targets is not None:
-        keep = np.flatnonzero(np.isin(animals, list(targets)))
-        per_target = {a: per_target[a] for a in order if a in set(targets)}
-        order = [a for a in order if a in per_target]
+        wanted = set(targets)
+        keep = np.flatnonzero(np.isin(animals, list(wanted)))
+        order = [a for a in order if a in wanted]
+        per_target = {a: per_target[a] for a in order}
         neural = neural.isel(neuroid=keep)
         animals = animals[keep]
     parts = []
