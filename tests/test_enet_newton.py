@@ -135,9 +135,15 @@ def test_elastic_net_cv_ill_conditioned_matches_sklearn_grid():
     amax = float(np.abs(Xc.T @ (Y - Y.mean(0))).max()) / n
     alphas = list(amax * np.array([1e-4, 1e-2, 0.3]))
     l1s = [0.5, 0.9, 1.0]
-    got = elastic_net_cv(X, Y, alphas=alphas, l1_ratios=l1s, cv=2, seed=3, tol=1e-9)
+    got = elastic_net_cv(X, Y, alphas=alphas, l1_ratios=l1s, cv=2, seed=3, tol=1e-9,
+                         select="min")
     err = sklearn_enet_cv_errors(X, Y, alphas, l1s, seed=3, tol=1e-13, max_iter=1_000_000)
     np.testing.assert_allclose(got["cv_error"], err, rtol=1e-3)
+    # the stable rule never uses the lasso candidates of a wide problem and leaves them
+    # unsolved; the others are solved as for the arg-min
+    stable = elastic_net_cv(X, Y, alphas=alphas, l1_ratios=l1s, cv=2, seed=3, tol=1e-9)
+    assert np.all(np.isnan(stable["cv_error"][2])) and np.all(np.isinf(stable["cv_band"][2]))
+    np.testing.assert_array_equal(stable["cv_error"][:2], got["cv_error"][:2])
     best = np.argmin(err.reshape(-1, t), axis=0)
     np.testing.assert_array_equal(got["alpha"], np.asarray(alphas)[best % len(alphas)])
     np.testing.assert_array_equal(got["l1_ratio"], np.asarray(l1s)[best // len(alphas)])

@@ -151,7 +151,10 @@ def test_two_tolerances_pick_the_same_where_the_arg_min_does_not():
     alphas, l1s = list(np.geomspace(1e-4, 100, 7)), [1e-16, 0.5, 1.0]
     runs = {tol: elastic_net_cv(X, Y, alphas=alphas, l1_ratios=l1s, tol=tol, select_tol=1e-4)
             for tol in (1e-4, 1e-7)}
-    old = {tol: np.argmin(r["cv_error"].reshape(-1, t), axis=0) for tol, r in runs.items()}
+    # the arg-min rule reads every candidate (the stable rule leaves the lasso ones unsolved)
+    old = {tol: elastic_net_cv(X, Y, alphas=alphas, l1_ratios=l1s, tol=tol, select="min")
+           for tol in (1e-4, 1e-7)}
+    old = {tol: np.argmin(r["cv_error"].reshape(-1, t), axis=0) for tol, r in old.items()}
     flips = np.flatnonzero(old[1e-4] != old[1e-7])
     assert flips.size >= 3  # the problem the rule is for
     new = {tol: select_stable(r["cv_error"], r["cv_band"], alphas, l1s)
@@ -267,3 +270,28 @@ def test_mapping_refits_the_picks_to_a_tight_gap():
                                         max_iter=1_000_000).fit(X, Y[:, j]).predict(X)
     scale = np.abs(Y - Y.mean(axis=0)).max()
     np.testing.assert_allclose(m.predict(X), exact, rtol=0, atol=1e-6 * scale)
+
+
+def test_candidates_the_rule_cannot_use_are_not_solved_and_picks_do_not_change(monkeypatch):
+    # wide: 20 fitting rows, 80 features, so the lasso candidates' bands are unbounded
+    X, Y = _wide_problem(seed=4, n=40, p=80, t=12, noise=0.5)
+    alphas, l1s = list(np.geomspace(1e-3, 10, 5)), [1e-16, 0.5, 1.0]
+    kw = dict(alphas=alphas, l1_ratios=l1s, tol=1e-4, select_tol=1e-4)
+    skipped = elastic_net_cv(X, Y, **kw)
+    import mecbench.mapping.enet as enet_module
+    monkeypatch.setattr(enet_module._CVSearch, "unselectable",
+                        property(lambda self: np.zeros(self.mu.shape[1:], dtype=bool)))
+    everything = elastic_net_cv(X, Y, **kw)
+    assert np.all(np.isnan(skipped["cv_error"][2]))
+    assert np.all(np.isfinite(everything["cv_error"]))
+    assert np.all(np.isinf(everything["cv_band"][2]))  # solved, but never usable
+    np.testing.assert_array_equal(skipped["cv_error"][:2], everything["cv_error"][:2])
+    np.testing.assert_array_equal(skipped["cv_band"], everything["cv_band"])
+    for key in ("alpha", "l1_ratio", "open_targets"):
+        np.testing.assert_array_equal(skipped[key], everything[key])
+    assert skipped["n_refined"] == everything["n_refined"]
+    monkeypatch.undo()
+    # narrow: the lasso's band is bounded, so its candidates are solved and can be picked
+    X, Y = _wide_problem(seed=4, n=60, p=12, t=6, noise=0.5)
+    narrow = elastic_net_cv(X, Y, **kw)
+    assert np.all(np.isfinite(narrow["cv_error"])) and np.all(np.isfinite(narrow["cv_band"]))

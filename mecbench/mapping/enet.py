@@ -1135,7 +1135,8 @@ def elastic_net_cv(X, Y, alphas=REFERENCE_ALPHAS, l1_ratios=REFERENCE_L1_RATIOS,
     -------
     dict with ``alpha`` and ``l1_ratio``, arrays (n_targets,); ``cv_error`` and ``cv_band``
     (n_l1_ratios, n_alphas, n_targets): CV errors and their half-widths at ``select_tol``
-    (zeros with ``select="min"``); ``n_refined`` (number of (candidate, target) pairs
+    (zeros with ``select="min"``; with ``"stable"``, candidates whose band is unbounded in a
+    fold are never tied or best, so they are not solved: error NaN, band ``inf``); ``n_refined`` (number of (candidate, target) pairs
     re-solved) and ``open_targets`` (targets whose pick the last refinement still left open;
     empty when every pick is certain).
     """
@@ -1204,10 +1205,18 @@ class _CVSearch:
         return fit, val, xm, ym
 
     def run(self, tol: float, max_iter: int) -> None:
-        alphas, l1s, t = self.alphas, self.l1s, self.Y.shape[1]
+        """Solve every candidate the selection can use, in every fold, to ``tol``.
+
+        With the stable rule, a candidate whose validation curvature is unbounded in some fold
+        (a lasso with more features than fitting rows) is never tied and never holds the
+        lowest upper end (:func:`select_stable`), so it cannot move a pick: it is not solved,
+        and its error stays NaN (its gap ``inf``). Every other candidate is solved as with
+        ``select="min"``, which solves all of them.
+        """
+        alphas, l1s = self.alphas, self.l1s
         na = alphas.size
-        a_col = np.repeat(alphas, t)  # column k = (alpha k // t, target k % t)
         lam2_of = np.outer(1.0 - l1s, alphas)  # (n_l1_ratios, n_alphas): each ridge part
+        problems = []
         for f in range(len(self.folds)):
             fit, val, xm, ym = self._fold(f)
             Ycf = self.Y[fit] - ym
@@ -1220,16 +1229,48 @@ class _CVSearch:
             if self.stable:
                 with single_thread():
                     self.mu[f] = validation_curvature(prob.Xf, Xv, lam2_of)
+            problems.append((prob, Xv, val, ym))
+        solve = ~self.unselectable
+        self.E[:, ~solve] = np.nan
+        for f, (prob, Xv, val, ym) in enumerate(problems):
             W = None
             for i in np.argsort(l1s, kind="stable"):  # warm start from the neighbouring l1
-                l1 = l1s[i]
-                with single_thread():
-                    W, gaps = enet_solve(prob, a_col * l1, a_col * (1 - l1), tol=tol,
-                                         max_iter=max_iter, W0=W)
-                P = Xv @ W + np.tile(ym, na)
-                e = np.sum((np.tile(self.Y[val], (1, na)) - P) ** 2, axis=0)
-                self.E[f, i] = e.reshape(na, t)
-                self.gap[f, i] = gaps.reshape(na, t)
+                if not solve[i].any():
+                    continue
+                W = self._solve_l1(f, prob, Xv, val, ym, i, solve[i], W, tol, max_iter)
+
+    @property
+    def unselectable(self) -> np.ndarray:
+        """(n_l1_ratios, n_alphas): candidates the stable rule can never pick or use (an
+        unbounded validation curvature in some fold); all False with ``select="min"``."""
+        return np.any(np.isinf(self.mu), axis=0)
+
+    def _solve_l1(self, f: int, prob: _Problem, Xv, val, ym, i: int, alpha_mask: np.ndarray,
+                  W0: np.ndarray | None, tol: float, max_iter: int) -> np.ndarray:
+        """Solve fold ``f``'s candidates of ``l1_ratios[i]`` at the alphas in ``alpha_mask``;
+        store their errors and gaps; return the (p, n_alphas · t) solutions for the next warm
+        start (columns of skipped alphas keep ``W0``'s)."""
+        t = self.Y.shape[1]
+        l1 = self.l1s[i]
+        if alpha_mask.all():
+            cols, sub = slice(None), prob
+        else:
+            cols = np.repeat(alpha_mask, t)
+            sub = _Problem(Yc=prob.Yc[:, cols], **self._designs[f])
+        a_col = np.repeat(self.alphas[alpha_mask], t)  # column k: (alpha k // t, target k % t)
+        with single_thread():
+            W, gaps = enet_solve(sub, a_col * l1, a_col * (1 - l1), tol=tol,
+                                 max_iter=max_iter, W0=None if W0 is None else W0[:, cols])
+        na = int(alpha_mask.sum())
+        P = Xv @ W + np.tile(ym, na)
+        e = np.sum((np.tile(self.Y[val], (1, na)) - P) ** 2, axis=0)
+        self.E[f, i, alpha_mask] = e.reshape(na, t)
+        self.gap[f, i, alpha_mask] = gaps.reshape(na, t)
+        if alpha_mask.all():
+            return W
+        full = np.zeros((prob.p, prob.Yc.shape[1])) if W0 is None else W0.copy()
+        full[:, cols] = W
+        return full
 
     def refine(self, pairs: np.ndarray, tol: float, max_iter: int) -> None:
         """Re-solve the (l1, alpha, target) candidates marked in ``pairs`` to ``tol``."""
