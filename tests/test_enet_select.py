@@ -272,16 +272,13 @@ def test_mapping_refits_the_picks_to_a_tight_gap():
     np.testing.assert_allclose(m.predict(X), exact, rtol=0, atol=1e-6 * scale)
 
 
-def test_candidates_the_rule_cannot_use_are_not_solved_and_picks_do_not_change(monkeypatch):
+def test_candidates_the_rule_cannot_use_are_not_solved_and_picks_do_not_change():
     # wide: 20 fitting rows, 80 features, so the lasso candidates' bands are unbounded
     X, Y = _wide_problem(seed=4, n=40, p=80, t=12, noise=0.5)
     alphas, l1s = list(np.geomspace(1e-3, 10, 5)), [1e-16, 0.5, 1.0]
     kw = dict(alphas=alphas, l1_ratios=l1s, tol=1e-4, select_tol=1e-4)
     skipped = elastic_net_cv(X, Y, **kw)
-    import mecbench.mapping.enet as enet_module
-    monkeypatch.setattr(enet_module._CVSearch, "unselectable",
-                        property(lambda self: np.zeros(self.mu.shape[1:], dtype=bool)))
-    everything = elastic_net_cv(X, Y, **kw)
+    everything = elastic_net_cv(X, Y, **kw, solve_unusable=True)
     assert np.all(np.isnan(skipped["cv_error"][2]))
     assert np.all(np.isfinite(everything["cv_error"]))
     assert np.all(np.isinf(everything["cv_band"][2]))  # solved, but never usable
@@ -290,7 +287,6 @@ def test_candidates_the_rule_cannot_use_are_not_solved_and_picks_do_not_change(m
     for key in ("alpha", "l1_ratio", "open_targets"):
         np.testing.assert_array_equal(skipped[key], everything[key])
     assert skipped["n_refined"] == everything["n_refined"]
-    monkeypatch.undo()
     # narrow: the lasso's band is bounded, so its candidates are solved and can be picked
     X, Y = _wide_problem(seed=4, n=60, p=12, t=6, noise=0.5)
     narrow = elastic_net_cv(X, Y, **kw)

@@ -1090,7 +1090,8 @@ def elastic_net_cv(X, Y, alphas=REFERENCE_ALPHAS, l1_ratios=REFERENCE_L1_RATIOS,
                    seed: int | np.random.Generator | None = 0, *, tol: float = 1e-4,
                    max_iter: int = 5000, select: str = "stable",
                    select_tol: float | None = None,
-                   refine_tols: tuple[float, ...] = REFINE_TOLS) -> dict[str, np.ndarray]:
+                   refine_tols: tuple[float, ...] = REFINE_TOLS,
+                   solve_unusable: bool = False) -> dict[str, np.ndarray]:
     """Choose ``alpha`` and ``l1_ratio`` per target by ``cv``-fold CV on the given rows only.
 
     Rows are shuffled with ``seed`` and cut into ``cv`` folds; for every (alpha, l1_ratio) the
@@ -1130,6 +1131,10 @@ def elastic_net_cv(X, Y, alphas=REFERENCE_ALPHAS, l1_ratios=REFERENCE_L1_RATIOS,
         exact errors give unless an exact error lies within the last tolerance's band of the
         boundary, so it does not depend on the machine's rounding or the solver's path.
         ``()`` turns refinement off.
+    solve_unusable : bool
+        ``"stable"`` only. Also solve the candidates the rule can never use (a band unbounded
+        in some fold: a pure lasso with more features than fitting rows), for their CV errors
+        alone; the picks are the same either way (default False: they are left unsolved).
 
     Returns
     -------
@@ -1160,7 +1165,8 @@ def elastic_net_cv(X, Y, alphas=REFERENCE_ALPHAS, l1_ratios=REFERENCE_L1_RATIOS,
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     folds = np.array_split(rng.permutation(n), cv)
     na = alphas.size
-    search = _CVSearch(X, Y, folds, alphas, l1s, band_tol, stable=select == "stable")
+    search = _CVSearch(X, Y, folds, alphas, l1s, band_tol, stable=select == "stable",
+                       solve_unusable=bool(solve_unusable))
     search.run(tol, max_iter)
     if select == "min":
         best = np.argmin(search.err.reshape(-1, t), axis=0)
@@ -1186,10 +1192,12 @@ class _CVSearch:
     bands the stable rule needs: ``band`` (at ``select_tol``, the rule's) and ``noise`` (at
     the tolerance each error was actually solved to: how far the exact error can be)."""
 
-    def __init__(self, X, Y, folds, alphas, l1s, band_tol: float, *, stable: bool):
+    def __init__(self, X, Y, folds, alphas, l1s, band_tol: float, *, stable: bool,
+                 solve_unusable: bool = False):
         self.X, self.Y, self.folds = X, Y, folds
         self.alphas, self.l1s = alphas, l1s
         self.band_tol, self.stable = band_tol, stable
+        self.solve_unusable = solve_unusable
         shape = (len(folds), l1s.size, alphas.size, Y.shape[1])
         self.E = np.zeros(shape)  # per-fold validation errors
         self.gap = np.full(shape, np.inf)  # per-fold certified gaps of the solves
@@ -1230,7 +1238,7 @@ class _CVSearch:
                 with single_thread():
                     self.mu[f] = validation_curvature(prob.Xf, Xv, lam2_of)
             problems.append((prob, Xv, val, ym))
-        solve = ~self.unselectable
+        solve = np.ones_like(self.unselectable) if self.solve_unusable else ~self.unselectable
         self.E[:, ~solve] = np.nan
         for f, (prob, Xv, val, ym) in enumerate(problems):
             W = None
