@@ -176,3 +176,23 @@ def test_tiny_penalty_lasso_on_interpolating_features_is_certified(max_iter):
     assert np.all(gap <= thresh)
     for j in range(4):
         assert _certified_gap(Xc, Yc[:, j], W[:, j], lam1[j]) <= thresh[j] * (1 + 1e-9)
+
+
+def test_rows_in_the_kernel_eigenbasis_give_the_same_elastic_net():
+    # the CV search solves its wide folds with the rows rotated into the kernel's eigenbasis
+    # (no n × n products per ADMM step); the fits are those of the original rows
+    X, Y = _ill_conditioned(30, 70, 4, seed=5, decay=2.0)
+    Xc, Yc = X - X.mean(0), Y - Y.mean(0)
+    n = Xc.shape[0]
+    prob = E._make_problem(Xc, Yc, rotate=True)
+    s, V = prob.eig
+    assert V is None and prob.rotation is not None
+    np.testing.assert_allclose(prob.Xf @ prob.Xf.T, np.diag(s), atol=1e-10 * s.max())
+    np.testing.assert_allclose(prob.rotation @ prob.Yc, Yc, atol=1e-12 * np.abs(Yc).max())
+    alpha = np.array([1e-3, 1e-2, 0.1, 1.0])
+    l1 = np.array([0.2, 0.5, 0.9, 0.7])
+    W, gaps = E.enet_solve(prob, alpha * l1, alpha * (1 - l1), tol=1e-12, max_iter=100_000)
+    assert np.all(gaps <= 1e-12 * E._gap_scale(Yc))
+    ref = _sk(X, Y, alpha, l1)  # scikit-learn on the original rows, with an intercept
+    pred = Xc @ W + Y.mean(0)
+    np.testing.assert_allclose(pred, ref, atol=1e-5 * np.abs(ref).max())

@@ -60,12 +60,21 @@ _NEWTON_AGAIN = 10
 
 
 class _Problem:
-    """Centred least-squares data of one fit, in Gram form (p <= n) or X form (p > n)."""
+    """Centred least-squares data of one fit, in Gram form (p <= n) or X form (p > n).
+
+    In X form the rows may be given in the kernel's eigenbasis (``rotation`` = V, the
+    eigenvectors of the centred kernel: ``Xf`` holds ``VᵀX``, ``Yc`` holds ``VᵀY`` and ``eig``
+    is ``(s, None)``, the kernel being diagonal there). An orthogonal change of the rows changes
+    neither XᵀX, Xᵀy nor any residual norm, so solutions and duality gaps are those of the
+    original rows, and the Woodbury steps skip their two n × n products. Targets given to
+    such a problem must be rotated the same way (``rotation.T @ Y``).
+    """
 
     def __init__(self, Xf: np.ndarray, Yc: np.ndarray, *, gram: np.ndarray | None,
-                 eig: tuple[np.ndarray, np.ndarray] | None, kernel_eig: bool,
-                 K: np.ndarray | None = None):
+                 eig: tuple[np.ndarray, np.ndarray | None] | None, kernel_eig: bool,
+                 K: np.ndarray | None = None, rotation: np.ndarray | None = None):
         self.Xf = Xf
+        self.rotation = rotation
         self.K = K  # centred kernel X Xᵀ (kernel form only)
         self.n, self.p = Xf.shape
         self.Yc = Yc
@@ -94,7 +103,7 @@ class _Problem:
             return V @ ((V.T @ B) / (s[:, None] / self.n + lam2[None, :]))
         # Woodbury: (XᵀX/n + l I)⁻¹ = (I - Xᵀ (n l I + X Xᵀ)⁻¹ X) / l
         XB = mm(self.Xf, B)
-        Z = V @ ((V.T @ XB) / (s[:, None] + self.n * lam2[None, :]))
+        Z = _kernel_solve(s, V, XB, self.n * lam2)
         return (B - mm(self.Xf.T, Z)) / lam2[None, :]
 
     @property
@@ -319,7 +328,7 @@ def _w_update_kernel(prob: _Problem, st: _Admm, lam: np.ndarray, r: np.ndarray) 
     # H ← (1 - a r) H + a (2r - 1) Z + Xᵀ[(Yn - Q) a / lam]   (r = rho / lam)
     s_, V = prob.eig
     XB = st.XC + st.rho * (2 * st.XZ - st.XH)
-    Q = V @ ((V.T @ XB) / (s_[:, None] + prob.n * lam[None, :]))
+    Q = _kernel_solve(s_, V, XB, prob.n * lam)
     M = st.Yn - Q
     M *= _RELAX / lam
     st.H *= 1 - _RELAX * r
@@ -923,7 +932,17 @@ class Lasso(ElasticNet):
         return 1.0
 
 
-def _make_problem(Xc: np.ndarray, Yc: np.ndarray) -> _Problem:
+def _kernel_solve(s: np.ndarray, V: np.ndarray | None, B: np.ndarray, shift: np.ndarray
+                  ) -> np.ndarray:
+    """``(K + shift_j I)⁻¹ b_j`` per column, ``K = V diag(s) Vᵀ`` (``V`` None: ``K`` diagonal)."""
+    if V is None:
+        return B / (s[:, None] + shift[None, :])
+    return V @ ((V.T @ B) / (s[:, None] + shift[None, :]))
+
+
+def _make_problem(Xc: np.ndarray, Yc: np.ndarray, *, rotate: bool = False) -> _Problem:
+    """The problem of centred rows ``Xc``, ``Yc``; ``rotate``: in X form, give the rows in the
+    kernel's eigenbasis (see :class:`_Problem`)."""
     import scipy.linalg as sla
 
     from ._linalg import shifted_eigh
@@ -937,7 +956,12 @@ def _make_problem(Xc: np.ndarray, Yc: np.ndarray) -> _Problem:
         return _Problem(Xc, Yc, gram=C, eig=(np.maximum(s, 0), V), kernel_eig=False)
     K = Xc @ Xc.T
     K = 0.5 * (K + K.T)
-    return _Problem(Xc, Yc, gram=None, eig=shifted_eigh(K), kernel_eig=True, K=K)
+    s, V = shifted_eigh(K)
+    if not rotate:
+        return _Problem(Xc, Yc, gram=None, eig=(s, V), kernel_eig=True, K=K)
+    Kr = V.T @ K @ V
+    return _Problem(mm(V.T, Xc), V.T @ Yc, gram=None, eig=(s, None), kernel_eig=True,
+                    K=0.5 * (Kr + Kr.T), rotation=V)
 
 
 def _design_problem(d: Design, tr, Yc) -> _Problem:
@@ -1141,9 +1165,10 @@ def elastic_net_cv(X, Y, alphas=REFERENCE_ALPHAS, l1_ratios=REFERENCE_L1_RATIOS,
     dict with ``alpha`` and ``l1_ratio``, arrays (n_targets,); ``cv_error`` and ``cv_band``
     (n_l1_ratios, n_alphas, n_targets): CV errors and their half-widths at ``select_tol``
     (zeros with ``select="min"``; with ``"stable"``, candidates whose band is unbounded in a
-    fold are never tied or best, so they are not solved: error NaN, band ``inf``); ``n_refined`` (number of (candidate, target) pairs
-    re-solved) and ``open_targets`` (targets whose pick the last refinement still left open;
-    empty when every pick is certain).
+    fold are never tied or best, so they are not solved: error NaN, band ``inf``);
+    ``n_refined`` (number of (candidate, target) pairs re-solved) and ``open_targets``
+    (targets whose pick the last refinement still left open; empty when every pick is
+    certain).
     """
     X, Y, _ = fit_design(X, Y)
     cv = check_positive_int(cv, "cv", minimum=2)
@@ -1228,15 +1253,17 @@ class _CVSearch:
         for f in range(len(self.folds)):
             fit, val, xm, ym = self._fold(f)
             Ycf = self.Y[fit] - ym
-            prob = _make_problem(self.X[fit] - xm, np.tile(Ycf, (1, na)))
+            Xc = self.X[fit] - xm
+            prob = _make_problem(Xc, np.tile(Ycf, (1, na)), rotate=True)
             # kept for refine(): the same design and decomposition serve its re-solves
             self._designs[f] = {"Xf": prob.Xf, "gram": prob.G, "eig": prob.eig,
-                                "kernel_eig": prob.kernel_eig, "K": prob.K}
+                                "kernel_eig": prob.kernel_eig, "K": prob.K,
+                                "rotation": prob.rotation}
             self.gap_max[f] = self.band_tol * _gap_scale(Ycf)
             Xv = self.X[val] - xm
             if self.stable:
                 with single_thread():
-                    self.mu[f] = validation_curvature(prob.Xf, Xv, lam2_of)
+                    self.mu[f] = validation_curvature(Xc, Xv, lam2_of)
             problems.append((prob, Xv, val, ym))
         solve = np.ones_like(self.unselectable) if self.solve_unusable else ~self.unselectable
         self.E[:, ~solve] = np.nan
@@ -1285,7 +1312,11 @@ class _CVSearch:
         li, ai, ti = np.nonzero(pairs)
         for f in range(len(self.folds)):
             fit, val, xm, ym = self._fold(f)
-            prob = _Problem(Yc=(self.Y[fit] - ym)[:, ti], **self._designs[f])
+            design = self._designs[f]
+            Yc = (self.Y[fit] - ym)[:, ti]
+            if design["rotation"] is not None:
+                Yc = design["rotation"].T @ Yc
+            prob = _Problem(Yc=Yc, **design)
             alpha, l1 = self.alphas[ai], self.l1s[li]
             with single_thread():
                 W, gaps = enet_solve(prob, alpha * l1, alpha * (1 - l1), tol=tol,
