@@ -103,6 +103,9 @@ def test_every_entry_was_scored_on_the_current_data(benchmark, mec_sim_identity)
 #: The entry of each board re-computed under another CPU's kernels: the model whose rate maps
 #: are the cheapest to compute (its rollout is shared by all boards in one verify run).
 SAMPLE = ("untrained/rnn-tanh", "g")
+#: Boards whose whole sample entry is too costly for the suite (tens of CPU-minutes); each has
+#: a partial re-computation of its own below.
+PARTIAL_SAMPLE: set[str] = {"mec-sim.enet"}
 
 
 @pytest.mark.slow
@@ -119,7 +122,7 @@ def test_a_sample_of_every_board_verifies_on_another_cpu(tmp_path):
     import sys
 
     ids = []
-    for benchmark in (b for b in MEC_SIM if b not in INCOMPLETE):
+    for benchmark in (b for b in MEC_SIM if b not in INCOMPLETE | PARTIAL_SAMPLE):
         found = lb.load_board(SHIPPED, benchmark).find(*SAMPLE)
         assert found, (benchmark, SAMPLE)
         ids.append(found[-1]["id"])
