@@ -183,7 +183,6 @@ def test_rows_in_the_kernel_eigenbasis_give_the_same_elastic_net():
     # (no n × n products per ADMM step); the fits are those of the original rows
     X, Y = _ill_conditioned(30, 70, 4, seed=5, decay=2.0)
     Xc, Yc = X - X.mean(0), Y - Y.mean(0)
-    n = Xc.shape[0]
     prob = E._make_problem(Xc, Yc, rotate=True)
     s, V = prob.eig
     assert V is None and prob.rotation is not None
