@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -78,3 +80,17 @@ def test_bench_suite_quick_run_prints_the_table_and_writes_the_numbers(capsys, t
     assert doc["all_succeeded"] and doc["dataset"]["cold"]["exit"] == 0
     # the total is the sum of the cold runs after step 0
     assert doc["total_cold_s"] == sum(s["cold"]["wall_s"] for s in doc["steps"])
+
+
+def test_bench_suite_children_run_outside_the_current_directory(tmp_path, monkeypatch):
+    # run from a source checkout, `python -c`/`-m` would import its mecbench/ (which lacks the
+    # installed mecbench.datasets) instead of the installed package
+    bench = _load("bench_suite")
+    monkeypatch.chdir(Path(__file__).parents[1])
+    work = tmp_path / "work"
+    work.mkdir()
+    log = work / "log.txt"
+    run = bench.measure([sys.executable, "-c", "import os; print(os.getcwd())"],
+                        dict(os.environ), log)
+    assert run.exit == 0
+    assert Path(log.read_text().strip()).resolve() == work.resolve()

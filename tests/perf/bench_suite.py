@@ -82,7 +82,8 @@ class Step:
 
 
 def measure(cmd: list[str], env: dict, log: Path) -> Run:
-    """Run ``cmd`` in a new process (output to ``log``) and return what it cost.
+    """Run ``cmd`` in a new process (output to ``log``, working directory ``log``'s folder)
+    and return what it cost.
 
     ``os.wait4`` gives the rusage of that child alone (including the workers it waited for),
     not of every process this script has started.
@@ -90,7 +91,7 @@ def measure(cmd: list[str], env: dict, log: Path) -> Run:
     with open(log, "wb") as out:
         t0 = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env,
-                                stdin=subprocess.DEVNULL)
+                                stdin=subprocess.DEVNULL, cwd=log.parent)
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - t0
     code = os.waitstatus_to_exitcode(status)
@@ -102,10 +103,10 @@ def measure(cmd: list[str], env: dict, log: Path) -> Run:
                peak_rss_mb=usage.ru_maxrss / 1024, exit=code, error=error)  # KiB on Linux
 
 
-def mec_sim_benchmarks(env: dict) -> list[str]:
+def mec_sim_benchmarks(env: dict, cwd: Path) -> list[str]:
     """The built-in mec-sim benchmarks, as ``mecbench benchmarks --json`` lists them."""
     proc = subprocess.run([sys.executable, "-m", "mecbench", "benchmarks", "--json"],
-                          capture_output=True, text=True, env=env, check=False)
+                          capture_output=True, text=True, env=env, check=False, cwd=cwd)
     if proc.returncode != 0:
         raise SystemExit(f"mecbench benchmarks --json failed:\n{proc.stderr[-2000:]}")
     names = [b["name"] for b in json.loads(proc.stdout)["benchmarks"]]
@@ -222,6 +223,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="toy model on small synthetic recordings (smoke run)")
     args = parser.parse_args(argv)
 
+    # Every child runs in this folder: run from a source checkout, ``python -m``/``-c`` would
+    # otherwise import the checkout's ``mecbench/`` instead of the installed package.
     work = Path(tempfile.mkdtemp(prefix="mecbench-suite-"))
     keep_cache = args.cache_dir is not None
     args.cache_dir = (args.cache_dir or work / "cache").resolve()
@@ -255,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
             dataset = Step("0 dataset mec-sim (build or load, once)",
                            [sys.executable, "-c", _DATASET], kind="dataset")
             args.model = args.model or "rnn-relu-dos"
-            args.benchmarks = _names(args.benchmarks) or mec_sim_benchmarks(env)
+            args.benchmarks = _names(args.benchmarks) or mec_sim_benchmarks(env, work)
             controls_bench, controls_extra = "mec-sim.ridge", []
             controls = args.controls is None or args.controls
         skip = set(_names(args.skip))
