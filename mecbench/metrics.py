@@ -116,23 +116,54 @@ def masked_pearson_details(a: np.ndarray, b: np.ndarray, mask: np.ndarray, *,
     Values outside the mask are ignored (they may be NaN).
     """
     n = mask.sum(axis=0)
-    az = np.where(mask, a, 0.0)
-    bz = np.where(mask, b, 0.0)
     with np.errstate(invalid="ignore", divide="ignore"):
-        ac = az - az.sum(axis=0) / n
-        bc = bz - bz.sum(axis=0) / n
-        ac *= mask
-        bc *= mask
+        ac, a_mean = _masked_centred(a, mask, n)
+        bc, b_mean = _masked_centred(b, mask, n)
         an = np.sqrt(np.einsum("ij,ij->j", ac, ac))
         bn = np.sqrt(np.einsum("ij,ij->j", bc, bc))
         r = np.einsum("ij,ij->j", ac, bc) / (an * bn)
         r = np.clip(r, -1.0, 1.0)
-        # as _constant, from the spreads already at hand
-        const_a = (n < 2) | (an <= _CONST_RTOL * np.abs(az).max(axis=0) * np.sqrt(n))
-        const_b = (n < 2) | (bn <= _CONST_RTOL * np.abs(bz).max(axis=0) * np.sqrt(n))
+        const_a = _masked_constant(an, a_mean, a, mask, n)
+        const_b = _masked_constant(bn, b_mean, b, mask, n)
     bad = (n < min_rows) | const_a | const_b | ~np.isfinite(r)
     r[bad] = np.nan
     return r, const_a, const_b
+
+
+def _masked_centred(a: np.ndarray, mask: np.ndarray, n: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """``a`` minus its mean over the masked rows, zero elsewhere, and that mean per column."""
+    centred = np.where(mask, a, 0.0)
+    mean = centred.sum(axis=0) / n
+    np.subtract(centred, mean, out=centred)  # in place: these arrays are the largest here
+    centred *= mask
+    return centred, mean
+
+
+#: Relative slack of the bounds in :func:`_masked_constant`: far above their rounding errors.
+_BOUND_SLACK = 1e-6
+
+
+def _masked_constant(spread: np.ndarray, mean: np.ndarray, a: np.ndarray, mask: np.ndarray,
+                     n: np.ndarray) -> np.ndarray:
+    """:func:`_constant` on the masked rows, from the spread and mean already at hand.
+
+    The rule compares ``spread`` with ``_CONST_RTOL * sqrt(n)`` times the largest magnitude
+    ``m`` on the masked rows, and ``|mean| <= m <= |mean| + spread``. Only a column whose
+    spread lies between the thresholds those bounds give (a relative spread near 1e-12) needs
+    ``m`` itself, which costs two passes over the column.
+    """
+    threshold = _CONST_RTOL * np.sqrt(n)
+    magnitude = np.abs(mean)
+    surely_not = spread > threshold * (magnitude + spread) * (1 + _BOUND_SLACK)
+    surely = spread < threshold * magnitude * (1 - _BOUND_SLACK)
+    const = (n < 2) | surely
+    undecided = np.flatnonzero(~(surely_not | surely))
+    if undecided.size:
+        m = np.abs(np.where(mask[:, undecided], a[:, undecided], 0.0)).max(axis=0)
+        const[undecided] = (n[undecided] < 2) | (
+            spread[undecided] <= _CONST_RTOL * m * np.sqrt(n[undecided]))
+    return const
 
 
 def nanmedian(values, axis=None):

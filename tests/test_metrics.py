@@ -150,3 +150,35 @@ def test_masked_pearson_details_equals_pearson_on_each_columns_rows():
             assert const_b[j] == constant_columns(b[rows, j:j + 1])[0]
             assert const_a[j] == constant_columns(a[rows, j:j + 1])[0]
     assert np.isnan(r[[2, 3, 5]]).all() and const_b[2] and const_a[3] and np.isfinite(r[4])
+
+
+@pytest.mark.parametrize("slack", [None, 1e6])
+def test_masked_pearson_details_flags_constants_at_the_threshold_as_the_rule_does(
+        slack, monkeypatch):
+    # spreads from 1e-3 to 1e3 times the constant rule's threshold (1e-12 of the magnitude
+    # times sqrt(n)): the flags come from bounds on the magnitude except near the threshold,
+    # where the exact magnitude decides (a huge slack sends every column there); either way
+    # they must equal constant_columns on those rows
+    from mecbench import metrics
+    from mecbench.metrics import constant_columns, masked_pearson_details
+
+    if slack is not None:
+        monkeypatch.setattr(metrics, "_BOUND_SLACK", slack)
+
+    rng = np.random.default_rng(11)
+    factors = np.array([0.5, 0.9, 0.99, 1.01, 1.1, 2.0, 1e-3, 1e3])
+    n_rows = 50
+    mask = rng.random((n_rows, factors.size)) > 0.2
+    a = np.empty((n_rows, factors.size))
+    for j, k in enumerate(factors):
+        rows = mask[:, j]
+        z = rng.standard_normal(rows.sum())
+        z -= z.mean()
+        z /= np.linalg.norm(z)
+        a[:, j] = np.nan
+        a[rows, j] = 1e3 + k * 1e-12 * 1e3 * np.sqrt(rows.sum()) * z
+    b = rng.standard_normal(a.shape)
+    _, const_a, _ = masked_pearson_details(a, b, mask)
+    expect = [constant_columns(a[mask[:, j], j:j + 1])[0] for j in range(factors.size)]
+    np.testing.assert_array_equal(const_a, expect)
+    assert const_a[factors < 0.95].all() and not const_a[factors > 1.05].any()

@@ -164,6 +164,10 @@ class Backend(abc.ABC):
     def take(self, A, rows, cols) -> Any:
         """The block ``A[rows][:, cols]`` (a copy)."""
 
+    def take_columns(self, A, cols) -> Any:
+        """The columns ``A[:, cols]`` (a copy)."""
+        return A[:, cols]
+
     @abc.abstractmethod
     def add_diag_(self, A, value: float) -> None:
         """Add ``value`` to the diagonal of the square ``A`` in place."""
@@ -250,6 +254,9 @@ class NumpyBackend(Backend):
 
     def take(self, A, rows, cols):
         return A[np.ix_(rows, cols)]
+
+    def take_columns(self, A, cols):
+        return np.take(A, cols, axis=1)  # several times faster than A[:, cols] on numpy 2
 
     def add_diag_(self, A, value: float) -> None:
         A.flat[:: A.shape[0] + 1] += value

@@ -185,7 +185,7 @@ def _masked_split(bk: Backend, K, Y, valid: np.ndarray, tr: np.ndarray, te: np.n
     n = len(tr)
     tr_i = bk.index(tr)
     K_rows = K[tr_i]  # whole rows: much faster than a 2-D fancy gather
-    A = K_rows[:, tr_i]
+    A = bk.take_columns(K_rows, tr_i)
     bk.add_diag_(A, alpha)
     factor = bk.cho_factor(A)
     U = bk.cho_solve(factor, Y[tr_i])
@@ -206,7 +206,7 @@ def _masked_split(bk: Backend, K, Y, valid: np.ndarray, tr: np.ndarray, te: np.n
             idx = bk.index(np.flatnonzero(complete))
             b[idx] = U[:, idx].sum(axis=0) / v_all.sum()
             U[:, idx] -= bk.outer(v_all, b[idx])
-    P = bk.mm(K_rows[:, bk.index(te)].T, U)
+    P = bk.mm(bk.take_columns(K_rows, bk.index(te)).T, U)
     P += b
     return P
 
