@@ -43,6 +43,10 @@ import textwrap
 import time
 from pathlib import Path
 
+#: Children run here: from a source checkout, ``python -m mecbench`` would import the
+#: checkout's ``mecbench/`` (without the installed built-in models and datasets).
+CHILD_CWD = tempfile.gettempdir()
+
 EMBEDDED_PLUGIN = textwrap.dedent('''
     """Replaces mecbench's dask submission by the pattern without shared payloads: every unit
     resolved here and sent with its payloads inside the task graph (client.map)."""
@@ -113,7 +117,7 @@ def _prepare_cache(prep: Path, benchmark: str, model: str, plugins: list[str],
 def _run(cmd: list[str], env: dict) -> tuple[float, str, str]:
     """Wall time, stdout and stderr of ``cmd``; exits on failure."""
     start = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=CHILD_CWD)
     wall = time.perf_counter() - start
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed:\n{proc.stderr[-3000:]}")

@@ -27,6 +27,10 @@ import tempfile
 import textwrap
 from pathlib import Path
 
+#: Children run here: from a source checkout, ``python -m mecbench`` would import the
+#: checkout's ``mecbench/`` (without the installed built-in models and datasets).
+CHILD_CWD = tempfile.gettempdir()
+
 QUICK_PLUGIN = textwrap.dedent('''
     from pathlib import Path
 
@@ -54,7 +58,7 @@ _RUNNER = ("import resource, subprocess, sys, time; t = time.perf_counter(); "
 def measured(cmd: list[str], env: dict) -> tuple[float, float, float, str]:
     """Run ``cmd`` in a child process; returns (wall s, peak RSS MB, CPU s, stdout)."""
     proc = subprocess.run([sys.executable, "-c", _RUNNER, *cmd], capture_output=True,
-                          text=True, env=env)
+                          text=True, env=env, cwd=CHILD_CWD)
     lines = proc.stdout.rstrip().splitlines()
     wall, rss_kb, cpu, code = lines[-1].split()[1:]
     if int(code) != 0:

@@ -36,6 +36,10 @@ import textwrap
 import time
 from pathlib import Path
 
+#: Children run here: from a source checkout, ``python -m mecbench`` would import the
+#: checkout's ``mecbench/`` (without the installed built-in models and datasets).
+CHILD_CWD = tempfile.gettempdir()
+
 HEAVY = ("sklearn", "scipy.stats", "scipy.signal", "torch", "matplotlib", "statsmodels",
          "dask", "pynwb", "xarray", "netCDF4")
 
@@ -80,7 +84,7 @@ def _mecbench_without_dask(args: list[str]) -> list[str]:
 def wall(cmd: list[str], env: dict) -> float:
     """Wall time of one run of ``cmd`` in a new process (it must succeed)."""
     t = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=CHILD_CWD)
     elapsed = time.perf_counter() - t
     if proc.returncode != 0:
         raise SystemExit(f"failed ({proc.returncode}): {' '.join(cmd)}\n{proc.stderr[-2000:]}")
@@ -90,7 +94,7 @@ def wall(cmd: list[str], env: dict) -> float:
 def import_profile(cmd: list[str], env: dict) -> tuple[float, list[str]]:
     """(seconds spent importing, heavy libraries imported) from ``python -X importtime``."""
     proc = subprocess.run([cmd[0], "-X", "importtime", *cmd[1:]], capture_output=True,
-                          text=True, env=env)
+                          text=True, env=env, cwd=CHILD_CWD)
     total = 0.0
     names = set()
     for line in proc.stderr.splitlines():
