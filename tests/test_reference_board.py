@@ -99,6 +99,13 @@ def test_every_entry_was_scored_on_the_current_data(benchmark, mec_sim_identity)
         assert why is None, (entry["id"], why)
 
 
+#: Another CPU, simulated: numpy on other kernels (NPY_DISABLE_CPU_FEATURES=X86_V3), OpenBLAS
+#: on another kernel family (OPENBLAS_CORETYPE=Sandybridge: AVX without FMA, which no current
+#: CPU selects by itself, so every matrix product rounds differently) and torch's generic
+#: kernels (ATEN_CPU_CAPABILITY=default: the networks' float32 rollouts round differently).
+ANOTHER_CPU = {"NPY_DISABLE_CPU_FEATURES": "X86_V3", "OPENBLAS_CORETYPE": "Sandybridge",
+               "ATEN_CPU_CAPABILITY": "default"}
+
 #: The entry of each board re-computed under another CPU's kernels: the model whose rate maps
 #: are the cheapest to compute (its rollout is shared by all boards in one verify run).
 SAMPLE = ("untrained/rnn-tanh", "g")
@@ -110,10 +117,8 @@ PARTIAL_SAMPLE: set[str] = {"mec-sim.enet"}
 @pytest.mark.slow
 def test_a_sample_of_every_board_verifies_on_another_cpu(tmp_path):
     """`mecbench leaderboard verify` re-computes one entry of every complete shipped board as
-    on another CPU: numpy on other kernels (NPY_DISABLE_CPU_FEATURES=X86_V3) and OpenBLAS on
-    another kernel family (OPENBLAS_CORETYPE=Sandybridge: AVX without FMA, which no current
-    CPU selects by itself, so every matrix product rounds differently), mec-sim generated
-    afresh, from the installed package: every one must reproduce within 1e-6. (An
+    on another CPU (``ANOTHER_CPU``), mec-sim generated afresh, from the installed package:
+    every one must reproduce within 1e-6. (An
     elastic-net entry costs tens of CPU-minutes, beyond the test suite's budget.)"""
     import json
     import os
@@ -125,8 +130,7 @@ def test_a_sample_of_every_board_verifies_on_another_cpu(tmp_path):
         found = lb.load_board(SHIPPED, benchmark).find(*SAMPLE)
         assert found, (benchmark, SAMPLE)
         ids.append(found[-1]["id"])
-    env = {**os.environ, "NPY_DISABLE_CPU_FEATURES": "X86_V3", "OPENBLAS_CORETYPE": "Sandybridge",
-           "MECBENCH_CACHE_DIR": str(tmp_path / "cache")}
+    env = {**os.environ, **ANOTHER_CPU, "MECBENCH_CACHE_DIR": str(tmp_path / "cache")}
     env.pop("MECBENCH_LEADERBOARD_DIR", None)
     argv = [sys.executable, "-m", "mecbench", "-q", "leaderboard", "verify", "--json",
             "--leaderboard-dir", str(SHIPPED)]
@@ -156,8 +160,7 @@ def test_an_animal_of_the_enet_sample_entry_reproduces_on_another_cpu(tmp_path):
 
     board = lb.load_board(SHIPPED, "mec-sim.enet")
     assert board.find(*SAMPLE), f"{SAMPLE} is not on the mec-sim.enet board"
-    env = {**os.environ, "NPY_DISABLE_CPU_FEATURES": "X86_V3", "OPENBLAS_CORETYPE": "Sandybridge",
-           "MECBENCH_CACHE_DIR": str(tmp_path / "cache")}
+    env = {**os.environ, **ANOTHER_CPU, "MECBENCH_CACHE_DIR": str(tmp_path / "cache")}
     script = Path(__file__).with_name("enet_board_sample.py")
     done = subprocess.run([sys.executable, str(script), str(SHIPPED), *SAMPLE, "1x1m", "sim01"],
                           env=env, cwd=tmp_path, capture_output=True, text=True, timeout=1800)
